@@ -1,0 +1,105 @@
+"""Audio I/O: decode anything libsndfile reads to 16 kHz mono float32, encode FLAC, measure level."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from streamaudio.protocol import SAMPLE_RATE
+
+ACTIVE_FRAME = 320  # 20 ms analysis frames at 16 kHz
+ACTIVE_FLOOR_DB = -60.0  # frames below this level are never active
+ACTIVE_RANGE_DB = 40.0  # frames more than this below the loudest frame are inactive
+
+
+class AudioError(Exception):
+    """A clip that cannot be decoded; the message names the file and the problem."""
+
+
+def to_mono_16k(data: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Downmix (frames, channels) or (frames,) audio and resample it to 16 kHz float32."""
+    if data.ndim == 2:
+        data = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    if sample_rate != SAMPLE_RATE:
+        data = soxr.resample(data, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32, copy=False)
+    return data
+
+
+def load_audio(path: str | Path, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
+    """Read a file (WAV, FLAC, MP3, OGG/Opus…) or a segment of it as 16 kHz mono float32."""
+    try:
+        with sf.SoundFile(str(path)) as f:
+            sr = f.samplerate
+            start = int(round(offset * sr))
+            if start:
+                f.seek(start)
+            frames = -1 if duration is None else int(round(duration * sr))
+            data = f.read(frames, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
+        raise AudioError(f"{path}: cannot decode audio ({_short(exc)})") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: no audio samples")
+    audio = to_mono_16k(data, sr)
+    if not np.isfinite(audio).all():
+        raise AudioError(f"{path}: audio holds NaN or infinite samples")
+    return audio
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def encode_flac(audio: np.ndarray) -> bytes:
+    """Encode 16 kHz mono float audio as FLAC, PCM_16."""
+    buf = io.BytesIO()
+    sf.write(buf, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def decode_flac(data: bytes) -> tuple[np.ndarray, int]:
+    """Decode FLAC bytes to float32 samples and their sample rate."""
+    audio, sr = sf.read(io.BytesIO(data), dtype="float32")
+    return audio, sr
+
+
+def db_to_gain(db: float) -> float:
+    return float(10.0 ** (db / 20.0))
+
+
+def rms(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+
+
+def active_frames(audio: np.ndarray) -> np.ndarray:
+    """Boolean mask of the 20 ms frames that hold active signal (energy gate)."""
+    n = audio.size // ACTIVE_FRAME
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    power = np.mean(np.square(audio[: n * ACTIVE_FRAME].reshape(n, ACTIVE_FRAME), dtype=np.float64), axis=1)
+    level = 10.0 * np.log10(power + 1e-20)
+    return (level > ACTIVE_FLOOR_DB) & (level > level.max() - ACTIVE_RANGE_DB)
+
+
+def active_power(audio: np.ndarray) -> tuple[float, int]:
+    """Summed power and count of active samples, so that several signals can be pooled."""
+    mask = active_frames(audio)
+    if not mask.any():
+        return 0.0, 0
+    n = mask.size
+    frames = audio[: n * ACTIVE_FRAME].reshape(n, ACTIVE_FRAME)[mask]
+    return float(np.sum(np.square(frames, dtype=np.float64))), int(frames.size)
+
+
+def active_rms(audio: np.ndarray) -> float:
+    """RMS over the active (speech) frames only, the level that SNR is measured against."""
+    power, count = active_power(audio)
+    return float(np.sqrt(power / count)) if count else 0.0
+
+
+def level_db(value: float) -> float:
+    return float(20.0 * np.log10(max(value, 1e-10)))

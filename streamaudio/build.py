@@ -1,0 +1,279 @@
+"""Build a corpus: load clip pools, plan every stream, pack plans into shards, render and write them.
+
+The output is a pure function of the inputs and the seed: planning is serial, rendering a stream
+depends only on its plan, and shards are written in plan order whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamaudio import __version__
+from streamaudio.audio import encode_flac
+from streamaudio.clips import ClipLoader
+from streamaudio.demo import DEMO_VOICES, NOISE_MANIFEST, SPEECH_MANIFEST, manifest_path
+from streamaudio.manifest import Clip, read_clips
+from streamaudio.plan import StreamPlan
+from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY
+from streamaudio.scenarios import SCENARIOS, Pools, ScenarioConfig
+from streamaudio.shards import (
+    ShardStats,
+    ShardWriter,
+    load_stats,
+    pack,
+    save_stats,
+    shard_name,
+    write_json_atomic,
+)
+from streamaudio.stitch import render
+from streamaudio.tts import get_engine
+
+STATE_DIR = ".streamaudio"
+
+
+class BuildError(Exception):
+    """A build that cannot start or go on; the message is one line naming the problem."""
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """Everything a build depends on."""
+
+    capability: str
+    out: Path
+    streams: int = 32
+    seed: int = 0
+    workers: int = 1
+    shard_streams: int = 64
+    shard_mb: float = 512.0
+    sources: tuple[tuple[str, Path], ...] = ()
+    noise: tuple[Path, ...] = ()
+    config: ScenarioConfig = field(default_factory=ScenarioConfig)
+    cache_dir: Path | None = None
+    command: str = ""
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    streams: int
+    seconds: float
+    replies: int
+    shards: int
+    rejected: int
+    elapsed: float
+    skipped_shards: int
+
+    @property
+    def hours(self) -> float:
+        return self.seconds / 3600.0
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.seconds / self.elapsed if self.elapsed > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    name: str
+    plans: tuple[StreamPlan, ...]
+    spec_sha256: str
+
+
+def load_pools(spec: BuildSpec, usable: Callable[[Clip], str | None]) -> tuple[Pools, list[dict[str, Any]]]:
+    """Read the speech and noise manifests (or the demo's); clips that cannot serve go to rejects."""
+    rejects: list[dict[str, Any]] = []
+    speech_files = list(spec.sources) or [("demo", manifest_path(SPEECH_MANIFEST))]
+    max_seconds = spec.config.stream_seconds[1]
+    speech: list[Clip] = []
+    for name, path in speech_files:
+        for clip in read_clips(path, default_source=name):
+            reason = usable(clip) or ("clip_too_long" if clip.duration > max_seconds else None)
+            if reason:
+                rejects.append({"clip_id": clip.id, "source": clip.source, "reason": reason,
+                                "manifest": str(path)})
+            else:
+                speech.append(clip)
+    noise_files = list(spec.noise) or [manifest_path(NOISE_MANIFEST)]
+    noise = [clip for path in noise_files for clip in read_clips(path, default_source="noise")]
+    if not speech:
+        raise BuildError(f"no usable speech clips in {', '.join(str(p) for _, p in speech_files)}")
+    language = spec.config.language
+    if language == "en":
+        voices = DEMO_VOICES
+    else:
+        voices = (get_engine(spec.config.tts_engine).voice_for_language(language),)
+    return Pools(speech=speech, noise=noise, voices=voices), rejects
+
+
+def plan_jobs(spec: BuildSpec, pools: Pools) -> list[ShardJob]:
+    """Plan every stream and pack the plans into shards."""
+    scenario = SCENARIOS[spec.capability](pools, spec.config, spec.seed)
+    split = spec.config.split
+    plans = [scenario.plan(i, f"{spec.capability}-{split}-{i:09d}") for i in range(spec.streams)]
+    groups = pack([p.estimated_seconds for p in plans], spec.shard_streams, spec.shard_mb)
+    jobs = []
+    for n, group in enumerate(groups):
+        chosen = tuple(plans[i] for i in group)
+        digest = hashlib.sha256(f"{__version__}\n{chosen!r}".encode()).hexdigest()
+        jobs.append(ShardJob(shard_name(spec.capability, split, n), chosen, digest))
+    return jobs
+
+
+_LOADER: ClipLoader | None = None
+
+
+def _init_worker(cache_dir: Path | None) -> None:
+    global _LOADER
+    _LOADER = ClipLoader(cache_dir)
+
+
+def render_stream(plan: StreamPlan) -> tuple[str, bytes, dict[str, Any], list[dict[str, Any]]]:
+    """Render and encode one stream (runs in a worker)."""
+    if _LOADER is None:
+        _init_worker(None)
+    rendered = render(plan, _LOADER)
+    return plan.id, encode_flac(rendered.audio), rendered.meta, rendered.rejects
+
+
+def _rendered(plans: list[StreamPlan], workers: int, cache_dir: Path | None) -> Iterator[tuple]:
+    if workers <= 1:
+        _init_worker(cache_dir)
+        yield from map(render_stream, plans)
+        return
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(cache_dir,)) as pool:
+        yield from pool.imap(render_stream, plans, chunksize=1)
+
+
+def _prepare_out(out: Path) -> tuple[Path, Path]:
+    shards, state = out / "shards", out / STATE_DIR
+    try:
+        shards.mkdir(parents=True, exist_ok=True)
+        state.mkdir(parents=True, exist_ok=True)
+        probe = state / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise BuildError(f"{out}: cannot write the output folder ({exc.strerror or exc})") from None
+    for partial in shards.glob(".*.partial"):  # leftovers of a killed run
+        partial.unlink()
+    return shards, state
+
+
+def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None) -> BuildResult:
+    """Run a build; ``progress(streams_done, seconds_done)`` is called after each stream."""
+    if spec.capability not in SCENARIOS:
+        raise BuildError(f"unknown capability {spec.capability!r}; choose from: {', '.join(SCENARIOS)}")
+    if spec.streams < 1:
+        raise BuildError("--streams must be at least 1")
+    started = time.perf_counter()
+    shard_dir, state_dir = _prepare_out(spec.out)
+    pools, rejects = load_pools(spec, SCENARIOS[spec.capability].usable)
+    jobs = plan_jobs(spec, pools)
+
+    done: dict[str, ShardStats] = {}
+    for job in jobs:
+        stats = load_stats(state_dir, job.name, job.spec_sha256, shard_dir / job.name)
+        if stats is not None:
+            done[job.name] = stats
+    pending = [job for job in jobs if job.name not in done]
+    plans = [plan for job in pending for plan in job.plans]
+
+    results = _rendered(plans, spec.workers, spec.cache_dir)
+    streams_done, seconds_done = 0, 0.0
+    for job in pending:
+        writer = ShardWriter(shard_dir / job.name)
+        seconds, replies, shard_rejects = 0.0, 0, []
+        try:
+            for _ in job.plans:
+                key, flac, meta, clip_rejects = next(results)
+                writer.write(key, flac, meta)
+                stream_seconds = meta["num_chunks"] * CHUNK_SECONDS
+                seconds += stream_seconds
+                replies += meta["chunk_labels"].count(LABEL_REPLY)
+                shard_rejects.extend(clip_rejects)
+                streams_done += 1
+                seconds_done += stream_seconds
+                if progress:
+                    progress(streams_done, seconds_done)
+            size, sha = writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        stats = ShardStats(job.name, len(job.plans), round(seconds, 3), replies, size, sha,
+                           job.spec_sha256, shard_rejects)
+        save_stats(state_dir, stats)
+        done[job.name] = stats
+
+    ordered = [done[job.name] for job in jobs]
+    all_rejects = _dedupe(rejects + [r for s in ordered for r in s.rejects])
+    _write_jsonl(spec.out / "rejected.jsonl", all_rejects)
+    total_seconds = sum(s.seconds for s in ordered)
+    total_replies = sum(s.replies for s in ordered)
+    write_json_atomic(spec.out / "manifest.json", _manifest(spec, ordered, total_seconds, total_replies,
+                                                             len(all_rejects)))
+    return BuildResult(spec.out, sum(s.streams for s in ordered), total_seconds, total_replies,
+                       len(ordered), len(all_rejects), time.perf_counter() - started,
+                       len(jobs) - len(pending))
+
+
+def _dedupe(rejects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rejects:
+        seen.setdefault((r["source"], r["clip_id"]), r)
+    return sorted(seen.values(), key=lambda r: (r["source"], r["clip_id"]))
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def _manifest(spec: BuildSpec, shards: list[ShardStats], seconds: float, replies: int,
+              rejected: int) -> dict[str, Any]:
+    cfg = spec.config
+    return {
+        "schema": "streamaudio.manifest/1",
+        "version": __version__,
+        "command": spec.command,
+        "capability": spec.capability,
+        "split": cfg.split,
+        "seed": spec.seed,
+        "streams": sum(s.streams for s in shards),
+        "hours": round(seconds / 3600.0, 6),
+        "replies": replies,
+        "rejected": rejected,
+        "config": {
+            "stream_seconds": list(cfg.stream_seconds),
+            "gap_seconds": list(cfg.gap_seconds),
+            "snr_db": list(cfg.snr_db),
+            "background_prob": cfg.background_prob,
+            "gap_snr_db": list(cfg.gap_snr_db),
+            "speech_level_db": cfg.speech_level_db,
+            "gain_jitter_db": cfg.gain_jitter_db,
+            "reply_delay_chunks": cfg.reply_delay_chunks,
+            "language": cfg.language,
+            "tts_engine": cfg.tts_engine,
+            "sources": {name: str(path) for name, path in spec.sources} or {"demo": "built-in"},
+            "noise": [str(p) for p in spec.noise] or ["built-in"],
+            "shard_streams": spec.shard_streams,
+            "shard_mb": spec.shard_mb,
+        },
+        "shards": [
+            {"path": f"shards/{s.name}", "streams": s.streams, "hours": round(s.seconds / 3600.0, 6),
+             "replies": s.replies, "bytes": s.bytes, "sha256": s.sha256}
+            for s in shards
+        ],
+    }

@@ -1,0 +1,69 @@
+"""Turn a clip manifest row into 16 kHz mono audio: decode a file, speak a text, or run a generator."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from streamaudio import noise
+from streamaudio.audio import AudioError, load_audio
+from streamaudio.manifest import Clip
+from streamaudio.tts import CachedTTS, TTSError, get_engine
+
+
+class ClipLoader:
+    """Loads clip audio with a small LRU of decoded clips (noise beds are reused often)."""
+
+    def __init__(self, cache_dir: Path | None = None, max_cached_seconds: float = 1800.0) -> None:
+        self.cache_dir = cache_dir
+        self._tts: dict[str, CachedTTS] = {}
+        self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._budget = int(max_cached_seconds * 16_000)
+        self._held = 0
+
+    def speak(self, text: str, voice: str, engine: str = "espeak-ng") -> np.ndarray:
+        if engine not in self._tts:
+            self._tts[engine] = CachedTTS(get_engine(engine), self.cache_dir)
+        return self._tts[engine].synthesize(text, voice)
+
+    def load(self, clip: Clip) -> np.ndarray:
+        """Audio of a clip; raises AudioError naming the clip when it cannot be had."""
+        key = f"{clip.source}\0{clip.id}"
+        if key in self._lru:
+            self._lru.move_to_end(key)
+            return self._lru[key]
+        audio = self._load(clip)
+        if audio.size <= self._budget:
+            self._lru[key] = audio
+            self._held += audio.size
+            while self._held > self._budget:
+                _, old = self._lru.popitem(last=False)
+                self._held -= old.size
+        return audio
+
+    def _load(self, clip: Clip) -> np.ndarray:
+        if clip.path:
+            duration = clip.duration if clip.offset or clip.segment else None
+            return load_audio(clip.path, clip.offset, duration)
+        if clip.tts:
+            try:
+                return self.speak(clip.text or "", clip.tts["voice"], clip.tts.get("engine", "espeak-ng"))
+            except (TTSError, KeyError) as exc:
+                raise AudioError(f"{clip.id}: TTS failed ({exc})") from None
+        if clip.generator:
+            return self._generate(clip)
+        raise AudioError(f"{clip.id}: clip has no audio source")
+
+    def _generate(self, clip: Clip) -> np.ndarray:
+        g = clip.generator or {}
+        kind, seed = g.get("kind"), int(g.get("seed", 0))
+        if kind == "coloured":
+            return noise.coloured_noise(clip.duration, float(g["exponent"]), seed)
+        if kind == "hum":
+            return noise.mains_hum(clip.duration, float(g["base_hz"]), seed)
+        if kind == "babble":
+            talkers = [(t["text"], t["voice"]) for t in g["talkers"]]
+            return noise.babble(clip.duration, talkers, self.speak, seed)
+        raise AudioError(f"{clip.id}: unknown generator {kind!r}")

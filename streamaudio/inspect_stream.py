@@ -1,0 +1,82 @@
+"""Read one stream back from a shard and lay out its timeline."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY, SAMPLE_RATE
+
+
+class InspectError(Exception):
+    """A shard or key that cannot be read; one line naming it."""
+
+
+def read_sample(tar_path: Path, key: str) -> tuple[dict[str, Any], bytes]:
+    """The JSON and FLAC bytes of ``key`` in a WebDataset tar."""
+    members: dict[str, bytes] = {}
+    keys: list[str] = []
+    try:
+        with tarfile.open(tar_path) as tar:
+            for m in tar:
+                stem, _, ext = m.name.partition(".")
+                if stem not in keys:
+                    keys.append(stem)
+                if stem == key and ext in ("json", "flac"):
+                    f = tar.extractfile(m)
+                    members[ext] = f.read() if f else b""
+    except (OSError, tarfile.TarError) as exc:
+        raise InspectError(f"{tar_path}: cannot read shard ({exc})") from None
+    if "json" not in members:
+        shown = ", ".join(keys[:3]) + (" …" if len(keys) > 3 else "")
+        raise InspectError(f"{tar_path}: no stream {key!r} (it holds {len(keys)}: {shown})")
+    try:
+        meta = json.loads(members["json"])
+    except ValueError as exc:
+        raise InspectError(f"{tar_path}: {key}.json is not valid JSON ({exc})") from None
+    return meta, members.get("flac", b"")
+
+
+def _t(sample: int) -> str:
+    return f"{sample / SAMPLE_RATE:8.2f}"
+
+
+def show(meta: dict[str, Any], console: Console) -> None:
+    """Print a stream's header, events and turns as tables."""
+    n = meta["num_chunks"]
+    labels = meta["chunk_labels"]
+    console.print(f"[bold]{meta['id']}[/]  capability={meta['capability']}  language={meta.get('language')}  "
+                  f"{n} chunks = {n * CHUNK_SECONDS:.1f} s  replies={labels.count(LABEL_REPLY)}  "
+                  f"seed={meta.get('seed')}")
+    events = Table(title="events", title_justify="left")
+    for col in ("#", "kind", "start s", "end s", "source", "clip", "detail"):
+        events.add_column(col, overflow="fold")
+    for i, ev in enumerate(meta["events"]):
+        kind = ev["kind"] + (f" ({ev['role']})" if ev.get("role") else "")
+        if "snr_db" in ev:
+            detail = f"SNR {ev['snr_db']:.1f} dB"
+        elif ev.get("labels"):
+            detail = ", ".join(ev["labels"])
+        else:
+            detail = ev.get("text", "")
+        if "gain_db" in ev:
+            detail = f"{detail}  [dim]gain {ev['gain_db']:+.1f} dB[/]".strip()
+        events.add_row(str(i), kind, _t(ev["start_sample"]), _t(ev["end_sample"]), ev["source"],
+                       ev["clip_id"], detail)
+    console.print(events)
+    turns = Table(title="turns", title_justify="left")
+    for col in ("event", "chunk", "reply at s", "respond", "emotion", "text"):
+        turns.add_column(col, overflow="fold")
+    for turn in meta["turns"]:
+        reply_at = (turn["chunk"] + 1) * CHUNK_SECONDS
+        turns.add_row(str(turn["event"]), str(turn["chunk"]), f"{reply_at:8.2f}",
+                      "yes" if turn["respond"] else "no", turn.get("emotion", ""), turn.get("text", ""))
+    console.print(turns)
+    console.print("chunk labels (S silent, B reply):")
+    for i in range(0, n, 100):
+        console.print(f"  {i:5d}  {labels[i:i + 100]}", highlight=False)

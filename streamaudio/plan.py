@@ -1,0 +1,59 @@
+"""Stream plans: what a stream holds and how it should sound, decided before any audio is touched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streamaudio.manifest import Clip
+
+
+@dataclass(frozen=True)
+class NoiseSlice:
+    """A slice of a noise clip, starting at ``offset`` (a fraction of its length), at ``level_db`` RMS."""
+
+    clip: Clip
+    offset: float
+    level_db: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One foreground event, preceded by a gap filled with a noise-bed slice."""
+
+    kind: str  # "instruction", "speech" or "sound"
+    clip: Clip
+    gap_before: float  # seconds
+    gap_fill: NoiseSlice | None
+    level_db: float  # target active RMS of the clip in the stream, dBFS
+    respond: bool
+    reply: str | None = None
+    emotion: str = "normal"
+
+
+@dataclass(frozen=True)
+class Background:
+    """Noise under the whole stream, at ``snr_db`` below the stream's active speech."""
+
+    clip: Clip
+    offset: float
+    snr_db: float
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """Everything needed to render one stream; pure data, picklable, no audio."""
+
+    id: str
+    capability: str
+    split: str
+    language: str
+    seed: int
+    segments: tuple[Segment, ...]
+    tail_gap: float
+    tail_fill: NoiseSlice | None
+    background: Background | None
+    reply_delay_chunks: int = 0
+
+    @property
+    def estimated_seconds(self) -> float:
+        return self.tail_gap + sum(s.gap_before + s.clip.duration for s in self.segments)

@@ -1,0 +1,214 @@
+"""The stitcher: renders a stream plan into audio, events, turns and chunk labels (DESIGN.md section 2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from streamaudio import protocol as P
+from streamaudio.audio import ACTIVE_FRAME, AudioError, active_frames, active_power, db_to_gain, level_db, rms
+from streamaudio.clips import ClipLoader
+from streamaudio.manifest import Clip
+from streamaudio.plan import NoiseSlice, Segment, StreamPlan
+
+PEAK_LIMIT = 0.98  # a stream whose mix peaks above this is scaled down as a whole
+TRIM_MARGIN = 2  # active frames (20 ms each) kept around a trimmed clip
+FOREGROUND_SPEECH = ("instruction", "speech")
+
+
+@dataclass
+class Rendered:
+    """A rendered stream: its audio, its sample JSON, and the clips that could not be used."""
+
+    audio: np.ndarray
+    meta: dict[str, Any]
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Placed:
+    segment: Segment
+    audio: np.ndarray
+    start: int
+    trim_start: int
+    gain_db: float
+
+    @property
+    def end(self) -> int:
+        return self.start + self.audio.size
+
+
+def trim_silence(audio: np.ndarray) -> tuple[np.ndarray, int]:
+    """Cut leading and trailing inactive frames (keeping a small margin); returns audio and cut start."""
+    mask = active_frames(audio)
+    if not mask.any():
+        return audio, 0
+    idx = np.flatnonzero(mask)
+    a = max(0, (idx[0] - TRIM_MARGIN) * ACTIVE_FRAME)
+    b = min(audio.size, (idx[-1] + 1 + TRIM_MARGIN) * ACTIVE_FRAME)
+    return audio[a:b], a
+
+
+def loop_slice(audio: np.ndarray, offset: float, length: int) -> np.ndarray:
+    """``length`` samples of ``audio`` starting at fraction ``offset`` of it, looping as needed."""
+    if length <= 0:
+        return np.zeros(0, dtype=np.float32)
+    start = int(offset * audio.size) % audio.size
+    reps = -(-(start + length) // audio.size)
+    return np.tile(audio, reps)[start : start + length] if reps > 1 else audio[start : start + length]
+
+
+def min_end_for_chunk(chunk: int) -> int:
+    """Smallest end sample whose reply (without delay) lands on ``chunk`` or later."""
+    return 0 if chunk <= 0 else P.FRAME_SAMPLES * (P.FRAMES_PER_CHUNK * chunk - 1) + 1
+
+
+def _seconds(s: float) -> int:
+    return int(round(s * P.SAMPLE_RATE))
+
+
+def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
+    """Render a plan. A clip that cannot be decoded is left out (with its gap) and reported."""
+    rejects: list[dict[str, Any]] = []
+
+    def load(clip: Clip) -> np.ndarray | None:
+        try:
+            return loader.load(clip)
+        except AudioError as exc:
+            rejects.append({"clip_id": clip.id, "source": clip.source, "reason": "decode_error",
+                            "detail": str(exc), "stream": plan.id})
+            return None
+
+    placed: list[_Placed] = []
+    gaps: list[tuple[int, int, NoiseSlice | None]] = []
+    pos = 0
+    last_reply = -1
+    for seg in plan.segments:
+        raw = load(seg.clip)
+        if raw is None:
+            continue
+        audio, trim_start = trim_silence(raw)
+        start = pos + _seconds(seg.gap_before)
+        if seg.respond:  # at most one reply per chunk: push the event later if its reply would collide
+            start += max(0, min_end_for_chunk(last_reply + 1) - (start + audio.size))
+            last_reply = P.reply_chunk(start + audio.size)
+        gaps.append((pos, start, seg.gap_fill))
+        gain_db = seg.level_db - level_db(_clip_level(seg.kind, audio))
+        placed.append(_Placed(seg, audio, start, trim_start, gain_db))
+        pos = start + audio.size
+
+    reply_chunks = [P.reply_chunk(p.end, plan.reply_delay_chunks) for p in placed if p.segment.respond]
+    end = pos + _seconds(plan.tail_gap)
+    if reply_chunks:
+        end = max(end, (reply_chunks[-1] + 1) * P.CHUNK_SAMPLES)
+    num_chunks = max(1, P.chunks_for(end))
+    length = num_chunks * P.CHUNK_SAMPLES
+    gaps.append((pos, length, plan.tail_fill))
+
+    fg = np.zeros(length, dtype=np.float32)
+    for p in placed:
+        fg[p.start : p.end] += p.audio * db_to_gain(p.gain_db)
+    gap_audio = np.zeros(length, dtype=np.float32)
+    gap_events: list[tuple[int, int, NoiseSlice, float]] = []
+    for a, b, fill in gaps:
+        noise = None if fill is None or b <= a else load(fill.clip)
+        if noise is None:
+            continue
+        piece = loop_slice(noise, fill.offset, b - a)
+        gain = db_to_gain(fill.level_db) / max(rms(piece), 1e-9)
+        gap_audio[a:b] = piece * gain
+        gap_events.append((a, b, fill, level_db(gain)))
+
+    bg_gain_db = None
+    mix = fg + gap_audio
+    bg_audio = None if plan.background is None else load(plan.background.clip)
+    if plan.background is not None and bg_audio is not None:
+        bg = loop_slice(bg_audio, plan.background.offset, length)
+        speech_rms = _pooled_active_rms([p.audio * db_to_gain(p.gain_db) for p in placed
+                                         if p.segment.kind in FOREGROUND_SPEECH])
+        if speech_rms > 0 and rms(bg) > 0:
+            bg_gain_db = level_db(speech_rms) - plan.background.snr_db - level_db(rms(bg))
+            mix += bg * db_to_gain(bg_gain_db)
+
+    peak = float(np.max(np.abs(mix))) if mix.size else 0.0
+    master_db = level_db(PEAK_LIMIT / peak) if peak > PEAK_LIMIT else 0.0
+    if master_db:
+        mix *= db_to_gain(master_db)
+
+    meta = _sample_json(plan, placed, gap_events, bg_gain_db, master_db, num_chunks)
+    return Rendered(mix, meta, rejects)
+
+
+def _clip_level(kind: str, audio: np.ndarray) -> float:
+    """Level a clip is normalised by: active RMS for speech, plain RMS for sounds."""
+    power, count = active_power(audio) if kind in FOREGROUND_SPEECH else (float(np.sum(audio**2)), audio.size)
+    return float(np.sqrt(power / count)) if count else 1e-9
+
+
+def _pooled_active_rms(signals: list[np.ndarray]) -> float:
+    power = count = 0
+    for s in signals:
+        p, c = active_power(s)
+        power += p
+        count += c
+    return float(np.sqrt(power / count)) if count else 0.0
+
+
+def _sample_json(
+    plan: StreamPlan,
+    placed: list[_Placed],
+    gap_events: list[tuple[int, int, NoiseSlice, float]],
+    bg_gain_db: float | None,
+    master_db: float,
+    num_chunks: int,
+) -> dict[str, Any]:
+    events: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    labels = [P.LABEL_SILENT] * num_chunks
+    for i, p in enumerate(placed):
+        clip, seg = p.segment.clip, p.segment
+        ev: dict[str, Any] = {"kind": seg.kind, "start_sample": p.start, "end_sample": p.end,
+                              "source": clip.source, "clip_id": clip.id}
+        for key in ("text", "translation", "language", "speaker"):
+            if getattr(clip, key):
+                ev[key] = getattr(clip, key)
+        if clip.labels:
+            ev["labels"] = list(clip.labels)
+        if clip.tts:
+            ev["tts"] = dict(clip.tts)
+        ev["clip_start_sample"] = p.trim_start
+        ev["gain_db"] = round(p.gain_db + master_db, 3)
+        events.append(ev)
+        chunk = P.reply_chunk(p.end, plan.reply_delay_chunks)
+        turn: dict[str, Any] = {"event": i, "chunk": chunk, "respond": seg.respond}
+        if seg.respond:
+            turn["text"] = seg.reply
+            turn["emotion"] = P.normalize_emotion(seg.emotion)
+            labels[chunk] = P.LABEL_REPLY
+        turns.append(turn)
+    for a, b, fill, gain in gap_events:
+        events.append({"kind": "noise", "role": "gap", "start_sample": a, "end_sample": b,
+                       "source": fill.clip.source, "clip_id": fill.clip.id,
+                       "gain_db": round(gain + master_db, 3)})
+    if plan.background is not None and bg_gain_db is not None:
+        events.append({"kind": "noise", "role": "background", "start_sample": 0,
+                       "end_sample": num_chunks * P.CHUNK_SAMPLES, "source": plan.background.clip.source,
+                       "clip_id": plan.background.clip.id, "snr_db": round(plan.background.snr_db, 3),
+                       "gain_db": round(bg_gain_db + master_db, 3)})
+    return {
+        "schema": P.SCHEMA_STREAM,
+        "id": plan.id,
+        "capability": plan.capability,
+        "split": plan.split,
+        "language": plan.language,
+        "sample_rate": P.SAMPLE_RATE,
+        "num_chunks": num_chunks,
+        "reply_delay_chunks": plan.reply_delay_chunks,
+        "system_prompt": P.SYSTEM_PROMPT,
+        "chunk_labels": "".join(labels),
+        "events": events,
+        "turns": turns,
+        "seed": plan.seed,
+    }
