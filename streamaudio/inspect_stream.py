@@ -54,8 +54,10 @@ def show(meta: dict[str, Any], console: Console) -> None:
                   f"{n} chunks = {n * CHUNK_SECONDS:.1f} s  replies={labels.count(LABEL_REPLY)}  "
                   f"seed={meta.get('seed')}")
     events = Table(title="events", title_justify="left")
-    for col in ("#", "kind", "start s", "end s", "source", "clip", "detail"):
-        events.add_column(col, overflow="fold")
+    for col in ("#", "kind", "start s", "end s", "source"):
+        events.add_column(col, no_wrap=True)
+    events.add_column("clip", overflow="fold", max_width=28)
+    events.add_column("detail", overflow="fold", ratio=1, min_width=24)
     for i, ev in enumerate(meta["events"]):
         kind = ev["kind"] + (f" ({ev['role']})" if ev.get("role") else "")
         if "snr_db" in ev:
@@ -70,8 +72,9 @@ def show(meta: dict[str, Any], console: Console) -> None:
                        ev["clip_id"], detail)
     console.print(events)
     turns = Table(title="turns", title_justify="left")
-    for col in ("event", "chunk", "reply at s", "respond", "emotion", "text"):
-        turns.add_column(col, overflow="fold")
+    for col in ("event", "chunk", "reply at s", "respond", "emotion"):
+        turns.add_column(col, no_wrap=True)
+    turns.add_column("text", overflow="fold", ratio=1, min_width=24)
     for turn in meta["turns"]:
         reply_at = (turn["chunk"] + 1) * CHUNK_SECONDS
         turns.add_row(str(turn["event"]), str(turn["chunk"]), f"{reply_at:8.2f}",

@@ -1,9 +1,17 @@
-"""espeak-ng, driven through ctypes from the library and voices that the espeakng-loader wheel ships."""
+"""espeak-ng, driven through ctypes from the library and voices that the espeakng-loader wheel ships.
+
+espeak-ng keeps synthesis state in library statics (e.g. its pitch-flutter phase) that survive
+``espeak_Terminate``, so the same text spoken twice in one process gives different samples. Each
+utterance therefore gets a freshly loaded library (dlopen, speak, dlclose: about 5 ms), which makes
+synthesis a pure function of text and voice, as byte-identical builds need.
+"""
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
 import threading
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -17,94 +25,99 @@ _CHARS_UTF8 = 1
 _POS_CHARACTER = 1
 _RATE = 1
 _PITCH = 3
+_RAND_SEED = 0
 _DEFAULT_RATE = 175  # words per minute
 _DEFAULT_PITCH = 50
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
-_ALIASES = {"zh": "cmn", "zh-cn": "cmn", "zh-tw": "cmn", "yue": "yue", "nb": "nb", "no": "nb"}
+_ALIASES = {"zh": "cmn", "zh-cn": "cmn", "zh-tw": "cmn", "no": "nb"}
+_LOCK = threading.Lock()  # the library's state is process-wide
 
 
-class _Library:
-    """The process-wide espeak-ng library: it holds global state, so one instance per process."""
+@cache
+def _paths() -> tuple[str, Path]:
+    import espeakng_loader
 
-    _instance: _Library | None = None
-    _lock = threading.Lock()
+    return espeakng_loader.get_library_path(), Path(espeakng_loader.get_data_path())
 
-    def __init__(self) -> None:
-        import espeakng_loader
 
-        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        self.data_path = Path(espeakng_loader.get_data_path())
-        self.sample_rate = self.lib.espeak_Initialize(
-            _AUDIO_OUTPUT_SYNCHRONOUS, 0, str(self.data_path).encode(), _INIT_DONT_EXIT
-        )
-        if self.sample_rate <= 0:
-            raise TTSError("espeak-ng failed to initialise from the espeakng-loader wheel")
-        self.lib.espeak_Info.restype = ctypes.c_char_p
-        self.version = self.lib.espeak_Info(None).decode()
-        self._chunks: list[np.ndarray] = []
-        self._callback = _CALLBACK(self._collect)
-        self.lib.espeak_SetSynthCallback(self._callback)
-        self.languages = {
-            p.name.lower(): p.name for p in (self.data_path / "lang").rglob("*") if p.is_file()
-        }
+@cache
+def _languages() -> dict[str, str]:
+    """Language voice names shipped with the data, lower-cased → as spelled."""
+    return {p.name.lower(): p.name for p in (_paths()[1] / "lang").rglob("*") if p.is_file()}
 
-    @classmethod
-    def get(cls) -> _Library:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls()
-            return cls._instance
 
-    def _collect(self, wav: ctypes.POINTER(ctypes.c_short), n: int, _events: int) -> int:
+def _speak(text: str, voice: str, rate: int, pitch: int) -> tuple[np.ndarray, int, str]:
+    """Speak with a freshly loaded library; returns int16 samples, their rate and the library version."""
+    lib_path, data_path = _paths()
+    chunks: list[np.ndarray] = []
+
+    def collect(wav: ctypes.POINTER(ctypes.c_short), n: int, _events: int) -> int:
         if n > 0:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+            chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
         return 0
 
-    def speak(self, text: str, voice: str, rate: int | None, pitch: int | None) -> np.ndarray:
-        with self._lock:
-            if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+    callback = _CALLBACK(collect)
+    with _LOCK:
+        lib = ctypes.CDLL(lib_path)
+        try:
+            sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data_path).encode(),
+                                                _INIT_DONT_EXIT)
+            if sample_rate <= 0:
+                raise TTSError("espeak-ng failed to initialise from the espeakng-loader wheel")
+            lib.espeak_Info.restype = ctypes.c_char_p
+            version = lib.espeak_Info(None).decode()
+            lib.espeak_SetSynthCallback(callback)
+            if lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise TTSError(f"espeak-ng has no voice {voice!r}")
-            # parameters persist between calls, so always set both
-            self.lib.espeak_SetParameter(_RATE, _DEFAULT_RATE if rate is None else rate, 0)
-            self.lib.espeak_SetParameter(_PITCH, _DEFAULT_PITCH if pitch is None else pitch, 0)
-            self._chunks = []
+            lib.espeak_SetParameter(_RATE, rate, 0)
+            lib.espeak_SetParameter(_PITCH, pitch, 0)
+            lib.espeak_ng_SetRandSeed(ctypes.c_long(_RAND_SEED))
             data = text.encode("utf-8")
-            status = self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-            self.lib.espeak_Synchronize()
-            chunks, self._chunks = self._chunks, []
-        if status != 0 or not chunks:
-            raise TTSError(f"espeak-ng could not speak {text[:40]!r} in voice {voice!r}")
-        return np.concatenate(chunks)
+            status = lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            lib.espeak_Synchronize()
+            lib.espeak_Terminate()
+        finally:
+            _ctypes.dlclose(lib._handle)
+    if status != 0 or not chunks:
+        raise TTSError(f"espeak-ng could not speak {text[:40]!r} in voice {voice!r}")
+    return np.concatenate(chunks), sample_rate, version
 
 
 class EspeakEngine:
     """espeak-ng voices: ``<language>[+<variant>]``, e.g. ``en-us``, ``en-gb-x-rp+f3``, ``de``.
 
-    A voice may carry speaking rate and pitch as ``@rate,pitch`` (``en-us+m3@160,40``).
+    A voice may carry speaking rate (words per minute) and pitch (0-100) as ``@rate,pitch``,
+    e.g. ``en-us+m3@160,40``.
     """
 
     name = "espeak-ng"
 
     def __init__(self) -> None:
-        self._lib = _Library.get()
-        self.version = self._lib.version
+        self.version = _version()
 
     def synthesize(self, text: str, voice: str) -> np.ndarray:
         if not text.strip():
             raise TTSError("cannot speak empty text")
         name, _, params = voice.partition("@")
-        rate, pitch = (None, None)
+        rate, pitch = _DEFAULT_RATE, _DEFAULT_PITCH
         if params:
-            parts = [int(p) for p in params.split(",")]
-            rate, pitch = (parts + [None])[:2]
-        pcm = self._lib.speak(text, name, rate, pitch)
-        return to_mono_16k(pcm.astype(np.float32) / 32768.0, self._lib.sample_rate)
+            try:
+                values = [int(p) for p in params.split(",")]
+            except ValueError:
+                raise TTSError(f"voice {voice!r}: expected NAME@RATE,PITCH with whole numbers") from None
+            rate, pitch = (values + [pitch])[:2]
+        pcm, sample_rate, _ = _speak(text, name, rate, pitch)
+        return to_mono_16k(pcm.astype(np.float32) / 32768.0, sample_rate)
 
     def voice_for_language(self, language: str) -> str:
         """The espeak-ng voice name for a language code such as ``en``, ``de`` or ``zh-CN``."""
-        code = language.lower()
-        code = _ALIASES.get(code, code)
+        code = _ALIASES.get(language.lower(), language.lower())
         for candidate in (code, code.split("-")[0]):
-            if candidate in self._lib.languages:
+            if candidate in _languages():
                 return candidate
         raise TTSError(f"espeak-ng speaks no language {language!r}")
+
+
+@cache
+def _version() -> str:
+    return _speak("a", "en", _DEFAULT_RATE, _DEFAULT_PITCH)[2]

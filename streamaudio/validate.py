@@ -1,0 +1,130 @@
+"""Contract checks of one stream (DESIGN.md section 2): schema, audio, labels, turns and semantics."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import jsonschema
+import numpy as np
+
+from streamaudio import protocol as P
+from streamaudio.audio import level_db, rms
+
+CLIP_LIMIT = 0.999  # a sample at or above this magnitude counts as clipped
+AUDIBLE_DB = -55.0  # an event quieter than this (RMS over its span) is silent
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One broken rule: a short kind and a message naming where."""
+
+    kind: str
+    message: str
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """A JSON Schema from ``schemas/`` (``stream`` or ``clip``)."""
+    return json.loads(files("streamaudio.schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8"))
+
+
+def check_sample(meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> list[Fault]:
+    """Every contract fault of one stream; an empty list means it is sound."""
+    sid = meta.get("id", "?") if isinstance(meta, dict) else "?"
+    errors = sorted(jsonschema.Draft202012Validator(schema("stream")).iter_errors(meta), key=lambda e: e.path)
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
+        return [Fault("schema", f"{sid}: {where}: {errors[0].message}")]
+    faults: list[Fault] = []
+    faults += _check_audio(sid, meta, audio, sample_rate)
+    faults += _check_labels(sid, meta)
+    faults += _check_events(sid, meta, audio)
+    faults += _check_semantics(sid, meta)
+    return faults
+
+
+def _check_audio(sid: str, meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> list[Fault]:
+    faults = []
+    if sample_rate != P.SAMPLE_RATE:
+        faults.append(Fault("sample_rate", f"{sid}: audio is {sample_rate} Hz, not {P.SAMPLE_RATE}"))
+    if audio.ndim != 1:
+        faults.append(Fault("channels", f"{sid}: audio has {audio.shape[1]} channels, not 1"))
+        return faults
+    expected = meta["num_chunks"] * P.CHUNK_SAMPLES
+    if audio.size != expected:
+        faults.append(Fault("audio_length", f"{sid}: {audio.size} samples, expected num_chunks x "
+                                             f"{P.CHUNK_SAMPLES} = {expected}"))
+    if not np.isfinite(audio).all():
+        faults.append(Fault("not_finite", f"{sid}: audio holds NaN or infinite samples"))
+    elif (clipped := int(np.count_nonzero(np.abs(audio) >= CLIP_LIMIT))) > 0:
+        faults.append(Fault("clipped", f"{sid}: {clipped} samples at full scale"))
+    return faults
+
+
+def _check_labels(sid: str, meta: dict[str, Any]) -> list[Fault]:
+    faults = []
+    labels, n = meta["chunk_labels"], meta["num_chunks"]
+    if len(labels) != n:
+        faults.append(Fault("label_length", f"{sid}: {len(labels)} chunk labels for {n} chunks"))
+    b_chunks = {i for i, c in enumerate(labels) if c == P.LABEL_REPLY}
+    replying = [t["chunk"] for t in meta["turns"] if t["respond"]]
+    seen: set[int] = set()
+    for c in replying:
+        if c in seen:
+            faults.append(Fault("double_reply", f"{sid}: two replies on chunk {c}"))
+        seen.add(c)
+    for c in sorted(set(replying) - b_chunks):
+        faults.append(Fault("missing_reply_label", f"{sid}: turn replies on chunk {c} but its label is not B"))
+    for c in sorted(b_chunks - set(replying)):
+        faults.append(Fault("extra_reply_label", f"{sid}: chunk {c} is B but no turn replies there"))
+    events, delay = meta["events"], meta["reply_delay_chunks"]
+    for i, turn in enumerate(meta["turns"]):
+        if turn["event"] >= len(events):
+            faults.append(Fault("bad_turn_event", f"{sid}: turn {i} names event {turn['event']} of {len(events)}"))
+            continue
+        want = P.reply_chunk(events[turn["event"]]["end_sample"], delay)
+        if turn["chunk"] != want:
+            faults.append(Fault("reply_chunk", f"{sid}: turn {i} is on chunk {turn['chunk']}, the rule gives "
+                                               f"{want} for its event ending at sample "
+                                               f"{events[turn['event']]['end_sample']}"))
+        if turn["chunk"] >= meta["num_chunks"]:
+            faults.append(Fault("reply_outside", f"{sid}: turn {i} replies on chunk {turn['chunk']} past the end"))
+    return faults
+
+
+def _check_events(sid: str, meta: dict[str, Any], audio: np.ndarray) -> list[Fault]:
+    faults = []
+    length = meta["num_chunks"] * P.CHUNK_SAMPLES
+    for i, ev in enumerate(meta["events"]):
+        a, b = ev["start_sample"], ev["end_sample"]
+        if not 0 <= a < b <= length:
+            faults.append(Fault("event_bounds", f"{sid}: event {i} spans [{a}, {b}) outside [0, {length})"))
+            continue
+        if ev["kind"] != "noise" and audio.ndim == 1 and b <= audio.size:
+            level = level_db(rms(audio[a:b]))
+            if level < AUDIBLE_DB:
+                faults.append(Fault("silent_event", f"{sid}: {ev['kind']} event {i} is silent "
+                                                    f"({level:.1f} dBFS) in [{a}, {b})"))
+    return faults
+
+
+def _check_semantics(sid: str, meta: dict[str, Any]) -> list[Fault]:
+    faults = []
+    events = meta["events"]
+    for i, turn in enumerate(meta["turns"]):
+        if turn["event"] >= len(events):
+            continue
+        ev = events[turn["event"]]
+        if turn["respond"] and not (turn.get("text") or "").strip():
+            faults.append(Fault("empty_reply", f"{sid}: turn {i} replies with no text"))
+        if meta["capability"] == "asr" and ev["kind"] == "speech":
+            if not turn["respond"]:
+                faults.append(Fault("asr_no_reply", f"{sid}: speech event {turn['event']} gets no transcript"))
+            elif turn.get("text") != ev.get("text"):
+                faults.append(Fault("asr_transcript", f"{sid}: turn {i} replies {turn.get('text')!r}, but "
+                                                      f"event {turn['event']} says {ev.get('text')!r}"))
+    return faults

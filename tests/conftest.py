@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test session synthesizes into its own TTS cache."""
+    os.environ["STREAMAUDIO_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
+def read_shard(path: Path) -> dict[str, tuple[dict, np.ndarray, int]]:
+    """key -> (meta, audio, sample rate) of every sample in a tar."""
+    members: dict[str, dict[str, bytes]] = {}
+    with tarfile.open(path) as tar:
+        for m in tar:
+            key, _, ext = m.name.partition(".")
+            members.setdefault(key, {})[ext] = tar.extractfile(m).read()
+    out = {}
+    for key, parts in members.items():
+        audio, sr = sf.read(io.BytesIO(parts["flac"]), dtype="float32")
+        out[key] = (json.loads(parts["json"]), audio, sr)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo ASR build shared by the read-only tests."""
+    from streamaudio.build import BuildSpec, build
+    from streamaudio.scenarios import ScenarioConfig
+
+    out = tmp_path_factory.mktemp("demo") / "asr"
+    build(BuildSpec(capability="asr", out=out, streams=8, seed=3, shard_streams=3,
+                    config=ScenarioConfig(stream_seconds=(20.0, 45.0))))
+    return out

@@ -1,0 +1,66 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from streamaudio.audio import AudioError, active_rms, decode_flac, encode_flac, load_audio, rms
+
+
+def _tone(sr: int, seconds: float, hz: float, channels: int) -> np.ndarray:
+    t = np.arange(int(sr * seconds)) / sr
+    x = 0.5 * np.sin(2 * np.pi * hz * t)
+    return np.stack([x] * channels, axis=1) if channels > 1 else x
+
+
+def _peak_hz(x: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(x))
+    return float(np.fft.rfftfreq(x.size, 1 / 16000)[np.argmax(spectrum)])
+
+
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "sr", "channels"),
+    [("WAV", "PCM_16", 16000, 1), ("FLAC", "PCM_24", 44100, 2), ("MP3", None, 48000, 1),
+     ("OGG", "VORBIS", 48000, 2), ("OGG", "OPUS", 48000, 1)],
+)
+def test_load_any_format_to_16k_mono(tmp_path: Path, fmt: str, subtype: str | None, sr: int, channels: int) -> None:
+    path = tmp_path / f"x.{fmt.lower()}"
+    sf.write(path, _tone(sr, 1.5, 440.0, channels), sr, format=fmt, subtype=subtype)
+    audio = load_audio(path)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert abs(audio.size - 24000) < 1200  # codecs may pad a little
+    assert abs(_peak_hz(audio) - 440.0) < 2.0
+
+
+def test_load_segment(tmp_path: Path) -> None:
+    path = tmp_path / "x.wav"
+    sf.write(path, _tone(48000, 3.0, 300.0, 1), 48000)
+    assert load_audio(path, offset=1.0, duration=0.5).size == 8000
+
+
+@pytest.mark.parametrize("content", [b"", b"not audio at all" * 100])
+def test_broken_files_raise_one_line_errors(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "broken.wav"
+    path.write_bytes(content)
+    with pytest.raises(AudioError) as info:
+        load_audio(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_file_names_it(tmp_path: Path) -> None:
+    with pytest.raises(AudioError, match="nothere.wav"):
+        load_audio(tmp_path / "nothere.wav")
+
+
+def test_active_rms_ignores_silence() -> None:
+    speech = _tone(16000, 1.0, 200.0, 1).astype(np.float32)
+    padded = np.concatenate([np.zeros(48000, np.float32), speech, np.zeros(16000, np.float32)])
+    assert active_rms(padded) == pytest.approx(rms(speech), rel=0.02)
+    assert rms(padded) < 0.5 * active_rms(padded)
+
+
+def test_flac_round_trip_is_pcm16() -> None:
+    x = (_tone(16000, 0.4, 500.0, 1) * 0.9).astype(np.float32)
+    y, sr = decode_flac(encode_flac(x))
+    assert sr == 16000 and y.size == x.size
+    assert np.max(np.abs(y - x)) <= 1.0 / 32768 + 1e-7
