@@ -35,10 +35,10 @@ def load_audio(path: str | Path, offset: float = 0.0, duration: float | None = N
     try:
         with sf.SoundFile(str(path)) as f:
             sr = f.samplerate
-            start = int(round(offset * sr))
+            start = round(offset * sr)
             if start:
                 f.seek(start)
-            frames = -1 if duration is None else int(round(duration * sr))
+            frames = -1 if duration is None else round(duration * sr)
             data = f.read(frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
         raise AudioError(f"{path}: cannot decode audio ({_short(exc)})") from None

@@ -98,8 +98,9 @@ def load_pools(spec: BuildSpec, usable: Callable[[Clip], str | None]) -> tuple[P
         for clip in read_clips(path, default_source=name):
             reason = usable(clip) or ("clip_too_long" if clip.duration > max_seconds else None)
             if reason:
-                rejects.append({"clip_id": clip.id, "source": clip.source, "reason": reason,
-                                "manifest": str(path)})
+                rejects.append(
+                    {"clip_id": clip.id, "source": clip.source, "reason": reason, "manifest": str(path)}
+                )
             else:
                 speech.append(clip)
     noise_files = list(spec.noise) or [manifest_path(NOISE_MANIFEST)]
@@ -209,8 +210,9 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
         except BaseException:
             writer.abort()
             raise
-        stats = ShardStats(job.name, len(job.plans), round(seconds, 3), replies, size, sha,
-                           job.spec_sha256, shard_rejects)
+        stats = ShardStats(
+            job.name, len(job.plans), round(seconds, 3), replies, size, sha, job.spec_sha256, shard_rejects
+        )
         save_stats(state_dir, stats)
         done[job.name] = stats
 
@@ -219,11 +221,19 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
     _write_jsonl(spec.out / "rejected.jsonl", all_rejects)
     total_seconds = sum(s.seconds for s in ordered)
     total_replies = sum(s.replies for s in ordered)
-    write_json_atomic(spec.out / "manifest.json", _manifest(spec, ordered, total_seconds, total_replies,
-                                                             len(all_rejects)))
-    return BuildResult(spec.out, sum(s.streams for s in ordered), total_seconds, total_replies,
-                       len(ordered), len(all_rejects), time.perf_counter() - started,
-                       len(jobs) - len(pending))
+    write_json_atomic(
+        spec.out / "manifest.json", _manifest(spec, ordered, total_seconds, total_replies, len(all_rejects))
+    )
+    return BuildResult(
+        spec.out,
+        sum(s.streams for s in ordered),
+        total_seconds,
+        total_replies,
+        len(ordered),
+        len(all_rejects),
+        time.perf_counter() - started,
+        len(jobs) - len(pending),
+    )
 
 
 def _dedupe(rejects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -241,8 +251,9 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
-def _manifest(spec: BuildSpec, shards: list[ShardStats], seconds: float, replies: int,
-              rejected: int) -> dict[str, Any]:
+def _manifest(
+    spec: BuildSpec, shards: list[ShardStats], seconds: float, replies: int, rejected: int
+) -> dict[str, Any]:
     cfg = spec.config
     return {
         "schema": "streamaudio.manifest/1",
@@ -272,8 +283,14 @@ def _manifest(spec: BuildSpec, shards: list[ShardStats], seconds: float, replies
             "shard_mb": spec.shard_mb,
         },
         "shards": [
-            {"path": f"shards/{s.name}", "streams": s.streams, "hours": round(s.seconds / 3600.0, 6),
-             "replies": s.replies, "bytes": s.bytes, "sha256": s.sha256}
+            {
+                "path": f"shards/{s.name}",
+                "streams": s.streams,
+                "hours": round(s.seconds / 3600.0, 6),
+                "replies": s.replies,
+                "bytes": s.bytes,
+                "sha256": s.sha256,
+            }
             for s in shards
         ],
     }

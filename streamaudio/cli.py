@@ -18,8 +18,12 @@ from streamaudio.manifest import ManifestError
 from streamaudio.scenarios import ScenarioConfig
 from streamaudio.tts import TTSError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Build, inspect and check StreamAudio-2M-style streaming audio corpora.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Build, inspect and check StreamAudio-2M-style streaming audio corpora.",
+)
 err = Console(stderr=True)
 KNOWN_ERRORS = (BuildError, ManifestError, InspectError, AudioError, TTSError)
 
@@ -55,18 +59,28 @@ def build_cmd(
     stream_seconds: Annotated[str, typer.Option(help="Stream length range in seconds, LOW:HIGH.")] = "30:90",
     seed: Annotated[int, typer.Option(help="Seed; the same inputs and seed give identical shards.")] = 0,
     workers: Annotated[int, typer.Option(help="Processes rendering streams.")] = 1,
-    out: Annotated[Path | None, typer.Option(help="Output folder [default: ./streamaudio-out/CAPABILITY].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder [default: ./streamaudio-out/CAPABILITY].")
+    ] = None,
     split: Annotated[str, typer.Option(help="Split name used in shard and stream names.")] = "train",
-    source: Annotated[list[str] | None, typer.Option(help="Speech clip manifest, NAME=MANIFEST (repeatable).")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option(help="Speech clip manifest, NAME=MANIFEST (repeatable).")
+    ] = None,
     noise: Annotated[list[Path] | None, typer.Option(help="Noise clip manifest (repeatable).")] = None,
     snr: Annotated[str, typer.Option(help="Background noise SNR range in dB vs. active speech.")] = "5:20",
     background_prob: Annotated[float, typer.Option(help="Share of streams with background noise.")] = 0.8,
     gap_seconds: Annotated[str, typer.Option(help="Gap length range between events, seconds.")] = "0.8:2.4",
     gap_snr: Annotated[str, typer.Option(help="How far below speech the gap noise beds sit, dB.")] = "15:30",
-    reply_delay_chunks: Annotated[int, typer.Option(help="Extra chunks between a turn's end and its reply.")] = 0,
-    language: Annotated[str, typer.Option(help="Language of the streams (spoken instructions use it).")] = "en",
+    reply_delay_chunks: Annotated[
+        int, typer.Option(help="Extra chunks between a turn's end and its reply.")
+    ] = 0,
+    language: Annotated[
+        str, typer.Option(help="Language of the streams (spoken instructions use it).")
+    ] = "en",
     shard_streams: Annotated[int, typer.Option(help="Most streams per shard.")] = 64,
-    shard_mb: Annotated[float, typer.Option(help="Most megabytes per shard (estimated from PCM size).")] = 512.0,
+    shard_mb: Annotated[
+        float, typer.Option(help="Most megabytes per shard (estimated from PCM size).")
+    ] = 512.0,
     cache_dir: Annotated[Path | None, typer.Option(help="TTS cache [default: ~/.cache/streamaudio].")] = None,
 ) -> None:
     """Build WebDataset shards of labelled streams (resumes when rerun with the same arguments)."""
@@ -98,23 +112,26 @@ def build_cmd(
         cache_dir=cache_dir,
         command=shlex.join(["streamaudio", *sys.argv[1:]]),
     )
-    bar = tqdm(total=streams, unit="stream", desc=f"build {capability}", dynamic_ncols=True)
+    bar: tqdm | None = None  # made on the first rendered stream, so input errors print alone
 
     def progress(done: int, seconds: float) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=streams, unit="stream", desc=f"build {capability}", dynamic_ncols=True)
         bar.n = done
         bar.set_postfix_str(f"{seconds / 3600:.2f} h audio", refresh=False)
         bar.update(0)
 
     try:
         result = build(spec, progress)
-    except KNOWN_ERRORS as exc:
-        bar.close()
-        fail(str(exc))
-    except OSError as exc:
-        bar.close()
+    except (*KNOWN_ERRORS, OSError) as exc:
+        if bar is not None:
+            bar.close()
+        if isinstance(exc, KNOWN_ERRORS):
+            fail(str(exc))
         fail(f"{exc.filename or spec.out}: {exc.strerror or exc}")
-    bar.n = streams
-    bar.close()
+    if bar is not None:
+        bar.close()
     resumed = f" ({result.skipped_shards} already built)" if result.skipped_shards else ""
     typer.echo(
         f"built {result.streams} streams, {result.hours:.3f} h, {result.replies} replies, "

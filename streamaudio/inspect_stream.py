@@ -50,9 +50,11 @@ def show(meta: dict[str, Any], console: Console) -> None:
     """Print a stream's header, events and turns as tables."""
     n = meta["num_chunks"]
     labels = meta["chunk_labels"]
-    console.print(f"[bold]{meta['id']}[/]  capability={meta['capability']}  language={meta.get('language')}  "
-                  f"{n} chunks = {n * CHUNK_SECONDS:.1f} s  replies={labels.count(LABEL_REPLY)}  "
-                  f"seed={meta.get('seed')}")
+    console.print(
+        f"[bold]{meta['id']}[/]  capability={meta['capability']}  language={meta.get('language')}  "
+        f"{n} chunks = {n * CHUNK_SECONDS:.1f} s  replies={labels.count(LABEL_REPLY)}  "
+        f"seed={meta.get('seed')}"
+    )
     events = Table(title="events", title_justify="left")
     for col in ("#", "kind", "start s", "end s", "source"):
         events.add_column(col, no_wrap=True)
@@ -68,8 +70,9 @@ def show(meta: dict[str, Any], console: Console) -> None:
             detail = ev.get("text", "")
         if "gain_db" in ev:
             detail = f"{detail}  [dim]gain {ev['gain_db']:+.1f} dB[/]".strip()
-        events.add_row(str(i), kind, _t(ev["start_sample"]), _t(ev["end_sample"]), ev["source"],
-                       ev["clip_id"], detail)
+        events.add_row(
+            str(i), kind, _t(ev["start_sample"]), _t(ev["end_sample"]), ev["source"], ev["clip_id"], detail
+        )
     console.print(events)
     turns = Table(title="turns", title_justify="left")
     for col in ("event", "chunk", "reply at s", "respond", "emotion"):
@@ -77,9 +80,15 @@ def show(meta: dict[str, Any], console: Console) -> None:
     turns.add_column("text", overflow="fold", ratio=1, min_width=24)
     for turn in meta["turns"]:
         reply_at = (turn["chunk"] + 1) * CHUNK_SECONDS
-        turns.add_row(str(turn["event"]), str(turn["chunk"]), f"{reply_at:8.2f}",
-                      "yes" if turn["respond"] else "no", turn.get("emotion", ""), turn.get("text", ""))
+        turns.add_row(
+            str(turn["event"]),
+            str(turn["chunk"]),
+            f"{reply_at:8.2f}",
+            "yes" if turn["respond"] else "no",
+            turn.get("emotion", ""),
+            turn.get("text", ""),
+        )
     console.print(turns)
     console.print("chunk labels (S silent, B reply):")
     for i in range(0, n, 100):
-        console.print(f"  {i:5d}  {labels[i:i + 100]}", highlight=False)
+        console.print(f"  {i:5d}  {labels[i : i + 100]}", highlight=False)

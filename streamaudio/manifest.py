@@ -134,10 +134,7 @@ def write_clips(path: str | Path, clips: Iterable[Clip]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     with open(path, "wb") as raw:
-        if path.suffix == ".gz":
-            stream = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
-        else:
-            stream = raw
+        stream = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if path.suffix == ".gz" else raw
         for clip in clips:
             stream.write((json.dumps(clip.to_row(), ensure_ascii=False) + "\n").encode())
             n += 1

@@ -11,7 +11,7 @@ from streamaudio.protocol import SAMPLE_RATE
 
 def coloured_noise(seconds: float, exponent: float, seed: int) -> np.ndarray:
     """Noise with power spectrum ~ 1/f**exponent (0 white, 1 pink, 2 brown), unit RMS."""
-    n = int(round(seconds * SAMPLE_RATE))
+    n = round(seconds * SAMPLE_RATE)
     rng = np.random.default_rng(seed)
     spectrum = rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1)
     freqs = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE)
@@ -24,7 +24,7 @@ def coloured_noise(seconds: float, exponent: float, seed: int) -> np.ndarray:
 
 def mains_hum(seconds: float, base_hz: float, seed: int) -> np.ndarray:
     """Mains hum: a base tone with decaying odd and even harmonics, slow wobble and a little hiss."""
-    n = int(round(seconds * SAMPLE_RATE))
+    n = round(seconds * SAMPLE_RATE)
     rng = np.random.default_rng(seed)
     t = np.arange(n) / SAMPLE_RATE
     wobble = 1.0 + 0.1 * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 2 * np.pi))
@@ -39,7 +39,7 @@ def babble(
     seconds: float, talkers: Sequence[tuple[str, str]], speak: Callable[[str, str], np.ndarray], seed: int
 ) -> np.ndarray:
     """Overlapped speech of several (text, voice) talkers, each looped to the length, unit RMS."""
-    n = int(round(seconds * SAMPLE_RATE))
+    n = round(seconds * SAMPLE_RATE)
     rng = np.random.default_rng(seed)
     mix = np.zeros(n)
     for text, voice in talkers:

@@ -58,7 +58,7 @@ class ShardWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.partial")
-        self._file = open(self.tmp, "wb")
+        self._file = open(self.tmp, "wb")  # noqa: SIM115 -- closed in close() or abort()
         self._tar = wds.TarWriter(self._file, mtime=TAR_MTIME, user="streamaudio", group="streamaudio")
         self._hash = hashlib.sha256()
 

@@ -66,7 +66,7 @@ def min_end_for_chunk(chunk: int) -> int:
 
 
 def _seconds(s: float) -> int:
-    return int(round(s * P.SAMPLE_RATE))
+    return round(s * P.SAMPLE_RATE)
 
 
 def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
@@ -77,8 +77,15 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
         try:
             return loader.load(clip)
         except AudioError as exc:
-            rejects.append({"clip_id": clip.id, "source": clip.source, "reason": "decode_error",
-                            "detail": str(exc), "stream": plan.id})
+            rejects.append(
+                {
+                    "clip_id": clip.id,
+                    "source": clip.source,
+                    "reason": "decode_error",
+                    "detail": str(exc),
+                    "stream": plan.id,
+                }
+            )
             return None
 
     placed: list[_Placed] = []
@@ -126,8 +133,9 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
     bg_audio = None if plan.background is None else load(plan.background.clip)
     if plan.background is not None and bg_audio is not None:
         bg = loop_slice(bg_audio, plan.background.offset, length)
-        speech_rms = _pooled_active_rms([p.audio * db_to_gain(p.gain_db) for p in placed
-                                         if p.segment.kind in FOREGROUND_SPEECH])
+        speech_rms = _pooled_active_rms(
+            [p.audio * db_to_gain(p.gain_db) for p in placed if p.segment.kind in FOREGROUND_SPEECH]
+        )
         if speech_rms > 0 and rms(bg) > 0:
             bg_gain_db = level_db(speech_rms) - plan.background.snr_db - level_db(rms(bg))
             mix += bg * db_to_gain(bg_gain_db)
@@ -169,8 +177,13 @@ def _sample_json(
     labels = [P.LABEL_SILENT] * num_chunks
     for i, p in enumerate(placed):
         clip, seg = p.segment.clip, p.segment
-        ev: dict[str, Any] = {"kind": seg.kind, "start_sample": p.start, "end_sample": p.end,
-                              "source": clip.source, "clip_id": clip.id}
+        ev: dict[str, Any] = {
+            "kind": seg.kind,
+            "start_sample": p.start,
+            "end_sample": p.end,
+            "source": clip.source,
+            "clip_id": clip.id,
+        }
         for key in ("text", "translation", "language", "speaker"):
             if getattr(clip, key):
                 ev[key] = getattr(clip, key)
@@ -189,14 +202,30 @@ def _sample_json(
             labels[chunk] = P.LABEL_REPLY
         turns.append(turn)
     for a, b, fill, gain in gap_events:
-        events.append({"kind": "noise", "role": "gap", "start_sample": a, "end_sample": b,
-                       "source": fill.clip.source, "clip_id": fill.clip.id,
-                       "gain_db": round(gain + master_db, 3)})
+        events.append(
+            {
+                "kind": "noise",
+                "role": "gap",
+                "start_sample": a,
+                "end_sample": b,
+                "source": fill.clip.source,
+                "clip_id": fill.clip.id,
+                "gain_db": round(gain + master_db, 3),
+            }
+        )
     if plan.background is not None and bg_gain_db is not None:
-        events.append({"kind": "noise", "role": "background", "start_sample": 0,
-                       "end_sample": num_chunks * P.CHUNK_SAMPLES, "source": plan.background.clip.source,
-                       "clip_id": plan.background.clip.id, "snr_db": round(plan.background.snr_db, 3),
-                       "gain_db": round(bg_gain_db + master_db, 3)})
+        events.append(
+            {
+                "kind": "noise",
+                "role": "background",
+                "start_sample": 0,
+                "end_sample": num_chunks * P.CHUNK_SAMPLES,
+                "source": plan.background.clip.source,
+                "clip_id": plan.background.clip.id,
+                "snr_db": round(plan.background.snr_db, 3),
+                "gain_db": round(bg_gain_db + master_db, 3),
+            }
+        )
     return {
         "schema": P.SCHEMA_STREAM,
         "id": plan.id,

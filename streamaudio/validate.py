@@ -29,7 +29,9 @@ class Fault:
 @cache
 def schema(name: str) -> dict[str, Any]:
     """A JSON Schema from ``schemas/`` (``stream`` or ``clip``)."""
-    return json.loads(files("streamaudio.schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8"))
+    return json.loads(
+        files("streamaudio.schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
+    )
 
 
 def check_sample(meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> list[Fault]:
@@ -56,8 +58,12 @@ def _check_audio(sid: str, meta: dict[str, Any], audio: np.ndarray, sample_rate:
         return faults
     expected = meta["num_chunks"] * P.CHUNK_SAMPLES
     if audio.size != expected:
-        faults.append(Fault("audio_length", f"{sid}: {audio.size} samples, expected num_chunks x "
-                                             f"{P.CHUNK_SAMPLES} = {expected}"))
+        faults.append(
+            Fault(
+                "audio_length",
+                f"{sid}: {audio.size} samples, expected num_chunks x {P.CHUNK_SAMPLES} = {expected}",
+            )
+        )
     if not np.isfinite(audio).all():
         faults.append(Fault("not_finite", f"{sid}: audio holds NaN or infinite samples"))
     elif (clipped := int(np.count_nonzero(np.abs(audio) >= CLIP_LIMIT))) > 0:
@@ -78,21 +84,32 @@ def _check_labels(sid: str, meta: dict[str, Any]) -> list[Fault]:
             faults.append(Fault("double_reply", f"{sid}: two replies on chunk {c}"))
         seen.add(c)
     for c in sorted(set(replying) - b_chunks):
-        faults.append(Fault("missing_reply_label", f"{sid}: turn replies on chunk {c} but its label is not B"))
+        faults.append(
+            Fault("missing_reply_label", f"{sid}: turn replies on chunk {c} but its label is not B")
+        )
     for c in sorted(b_chunks - set(replying)):
         faults.append(Fault("extra_reply_label", f"{sid}: chunk {c} is B but no turn replies there"))
     events, delay = meta["events"], meta["reply_delay_chunks"]
     for i, turn in enumerate(meta["turns"]):
         if turn["event"] >= len(events):
-            faults.append(Fault("bad_turn_event", f"{sid}: turn {i} names event {turn['event']} of {len(events)}"))
+            faults.append(
+                Fault("bad_turn_event", f"{sid}: turn {i} names event {turn['event']} of {len(events)}")
+            )
             continue
         want = P.reply_chunk(events[turn["event"]]["end_sample"], delay)
         if turn["chunk"] != want:
-            faults.append(Fault("reply_chunk", f"{sid}: turn {i} is on chunk {turn['chunk']}, the rule gives "
-                                               f"{want} for its event ending at sample "
-                                               f"{events[turn['event']]['end_sample']}"))
+            faults.append(
+                Fault(
+                    "reply_chunk",
+                    f"{sid}: turn {i} is on chunk {turn['chunk']}, the rule gives "
+                    f"{want} for its event ending at sample "
+                    f"{events[turn['event']]['end_sample']}",
+                )
+            )
         if turn["chunk"] >= meta["num_chunks"]:
-            faults.append(Fault("reply_outside", f"{sid}: turn {i} replies on chunk {turn['chunk']} past the end"))
+            faults.append(
+                Fault("reply_outside", f"{sid}: turn {i} replies on chunk {turn['chunk']} past the end")
+            )
     return faults
 
 
@@ -107,8 +124,12 @@ def _check_events(sid: str, meta: dict[str, Any], audio: np.ndarray) -> list[Fau
         if ev["kind"] != "noise" and audio.ndim == 1 and b <= audio.size:
             level = level_db(rms(audio[a:b]))
             if level < AUDIBLE_DB:
-                faults.append(Fault("silent_event", f"{sid}: {ev['kind']} event {i} is silent "
-                                                    f"({level:.1f} dBFS) in [{a}, {b})"))
+                faults.append(
+                    Fault(
+                        "silent_event",
+                        f"{sid}: {ev['kind']} event {i} is silent ({level:.1f} dBFS) in [{a}, {b})",
+                    )
+                )
     return faults
 
 
@@ -123,8 +144,15 @@ def _check_semantics(sid: str, meta: dict[str, Any]) -> list[Fault]:
             faults.append(Fault("empty_reply", f"{sid}: turn {i} replies with no text"))
         if meta["capability"] == "asr" and ev["kind"] == "speech":
             if not turn["respond"]:
-                faults.append(Fault("asr_no_reply", f"{sid}: speech event {turn['event']} gets no transcript"))
+                faults.append(
+                    Fault("asr_no_reply", f"{sid}: speech event {turn['event']} gets no transcript")
+                )
             elif turn.get("text") != ev.get("text"):
-                faults.append(Fault("asr_transcript", f"{sid}: turn {i} replies {turn.get('text')!r}, but "
-                                                      f"event {turn['event']} says {ev.get('text')!r}"))
+                faults.append(
+                    Fault(
+                        "asr_transcript",
+                        f"{sid}: turn {i} replies {turn.get('text')!r}, but "
+                        f"event {turn['event']} says {ev.get('text')!r}",
+                    )
+                )
     return faults

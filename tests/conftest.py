@@ -38,6 +38,14 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from streamaudio.scenarios import ScenarioConfig
 
     out = tmp_path_factory.mktemp("demo") / "asr"
-    build(BuildSpec(capability="asr", out=out, streams=8, seed=3, shard_streams=3,
-                    config=ScenarioConfig(stream_seconds=(20.0, 45.0))))
+    build(
+        BuildSpec(
+            capability="asr",
+            out=out,
+            streams=8,
+            seed=3,
+            shard_streams=3,
+            config=ScenarioConfig(stream_seconds=(20.0, 45.0)),
+        )
+    )
     return out

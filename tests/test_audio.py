@@ -20,10 +20,17 @@ def _peak_hz(x: np.ndarray) -> float:
 
 @pytest.mark.parametrize(
     ("fmt", "subtype", "sr", "channels"),
-    [("WAV", "PCM_16", 16000, 1), ("FLAC", "PCM_24", 44100, 2), ("MP3", None, 48000, 1),
-     ("OGG", "VORBIS", 48000, 2), ("OGG", "OPUS", 48000, 1)],
+    [
+        ("WAV", "PCM_16", 16000, 1),
+        ("FLAC", "PCM_24", 44100, 2),
+        ("MP3", None, 48000, 1),
+        ("OGG", "VORBIS", 48000, 2),
+        ("OGG", "OPUS", 48000, 1),
+    ],
 )
-def test_load_any_format_to_16k_mono(tmp_path: Path, fmt: str, subtype: str | None, sr: int, channels: int) -> None:
+def test_load_any_format_to_16k_mono(
+    tmp_path: Path, fmt: str, subtype: str | None, sr: int, channels: int
+) -> None:
     path = tmp_path / f"x.{fmt.lower()}"
     sf.write(path, _tone(sr, 1.5, 440.0, channels), sr, format=fmt, subtype=subtype)
     audio = load_audio(path)
@@ -48,7 +55,7 @@ def test_broken_files_raise_one_line_errors(tmp_path: Path, content: bytes) -> N
 
 
 def test_missing_file_names_it(tmp_path: Path) -> None:
-    with pytest.raises(AudioError, match="nothere.wav"):
+    with pytest.raises(AudioError, match=r"nothere\.wav"):
         load_audio(tmp_path / "nothere.wav")
 
 

@@ -38,8 +38,21 @@ def test_chunk_geometry_and_tokens() -> None:
     assert P.CHUNK_SAMPLES == 6400 and P.FRAME_SAMPLES * 10 == P.CHUNK_SAMPLES
     assert P.chunks_for(1) == 1 and P.chunks_for(6400) == 1 and P.chunks_for(6401) == 2
     assert P.SYSTEM == P.TEXT_BEGIN == 151644
-    ids = [P.USER, P.ASSISTANT, P.KEEP_SILENCE, P.PAD, P.ONLINE, P.OFFLINE, P.ENGLISH, P.TEXT_END,
-           P.TEXT_BEGIN, P.AUDIO_PAD, P.AUDIO_BEGIN, P.AUDIO_END, *P.EMOTION_TOKENS.values()]
+    ids = [
+        P.USER,
+        P.ASSISTANT,
+        P.KEEP_SILENCE,
+        P.PAD,
+        P.ONLINE,
+        P.OFFLINE,
+        P.ENGLISH,
+        P.TEXT_END,
+        P.TEXT_BEGIN,
+        P.AUDIO_PAD,
+        P.AUDIO_BEGIN,
+        P.AUDIO_END,
+        *P.EMOTION_TOKENS.values(),
+    ]
     assert len(set(ids)) == len(ids)
     assert P.EMOTION_TOKENS["urgent"] == 151619
 

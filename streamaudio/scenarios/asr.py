@@ -45,9 +45,7 @@ class AsrScenario:
         target = uniform(rng, cfg.stream_seconds)
         t = templates(self.name)
         voice = self.voices[int(rng.integers(len(self.voices)))]
-        instruction = tts_clip(
-            str(rng.choice(t["instructions"])), voice, cfg.language, cfg.tts_engine
-        )
+        instruction = tts_clip(str(rng.choice(t["instructions"])), voice, cfg.language, cfg.tts_engine)
         segments = [self._segment(rng, "instruction", instruction, str(rng.choice(t["acknowledgements"])))]
         total = segments[0].gap_before + instruction.duration
         tail_gap = uniform(rng, cfg.gap_seconds)

@@ -15,4 +15,4 @@ def get_engine(name: str = "espeak-ng") -> TTSEngine:
         raise TTSError(f"unknown TTS engine {name!r}; known: {', '.join(sorted(ENGINES))}") from None
 
 
-__all__ = ["CachedTTS", "ENGINES", "EspeakEngine", "TTSEngine", "TTSError", "default_cache_dir", "get_engine"]
+__all__ = ["ENGINES", "CachedTTS", "EspeakEngine", "TTSEngine", "TTSError", "default_cache_dir", "get_engine"]

@@ -60,8 +60,9 @@ def _speak(text: str, voice: str, rate: int, pitch: int) -> tuple[np.ndarray, in
     with _LOCK:
         lib = ctypes.CDLL(lib_path)
         try:
-            sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data_path).encode(),
-                                                _INIT_DONT_EXIT)
+            sample_rate = lib.espeak_Initialize(
+                _AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data_path).encode(), _INIT_DONT_EXIT
+            )
             if sample_rate <= 0:
                 raise TTSError("espeak-ng failed to initialise from the espeakng-loader wheel")
             lib.espeak_Info.restype = ctypes.c_char_p
@@ -91,9 +92,10 @@ class EspeakEngine:
     """
 
     name = "espeak-ng"
+    revision = 2  # bump when the way we drive the library changes its output (it keys the TTS cache)
 
     def __init__(self) -> None:
-        self.version = _version()
+        self.version = f"{_version()}/r{self.revision}"
 
     def synthesize(self, text: str, voice: str) -> np.ndarray:
         if not text.strip():
@@ -105,7 +107,7 @@ class EspeakEngine:
                 values = [int(p) for p in params.split(",")]
             except ValueError:
                 raise TTSError(f"voice {voice!r}: expected NAME@RATE,PITCH with whole numbers") from None
-            rate, pitch = (values + [pitch])[:2]
+            rate, pitch = ([*values, pitch])[:2]
         pcm, sample_rate, _ = _speak(text, name, rate, pitch)
         return to_mono_16k(pcm.astype(np.float32) / 32768.0, sample_rate)
 

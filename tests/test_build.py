@@ -1,0 +1,131 @@
+"""Whole builds: layout, contract, checksums, determinism, shard caps and resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from conftest import read_shard
+
+from streamaudio.build import STATE_DIR, BuildSpec, build
+from streamaudio.scenarios import ScenarioConfig
+from streamaudio.validate import check_sample, schema
+
+SMALL = ScenarioConfig(stream_seconds=(15.0, 30.0))
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _shas(out: Path) -> dict[str, str]:
+    return {p.name: _sha(p) for p in sorted((out / "shards").glob("*.tar"))}
+
+
+def test_layout_manifest_and_every_sample(demo_build: Path) -> None:
+    manifest = json.loads((demo_build / "manifest.json").read_text())
+    assert (demo_build / "rejected.jsonl").exists()
+    tars = sorted((demo_build / "shards").glob("*.tar"))
+    assert [p.name for p in tars] == ["asr-train-000000.tar", "asr-train-000001.tar", "asr-train-000002.tar"]
+    assert [s["path"] for s in manifest["shards"]] == [f"shards/{p.name}" for p in tars]
+    assert manifest["streams"] == 8 and manifest["seed"] == 3
+    keys, hours, replies = [], 0.0, 0
+    for entry, tar in zip(manifest["shards"], tars, strict=True):
+        assert entry["sha256"] == _sha(tar) and entry["bytes"] == tar.stat().st_size
+        samples = read_shard(tar)
+        assert entry["streams"] == len(samples)
+        for key, (meta, audio, sr) in samples.items():
+            jsonschema.validate(meta, schema("stream"))
+            assert check_sample(meta, audio, sr) == [], key
+            assert meta["id"] == key
+            keys.append(key)
+            hours += meta["num_chunks"] * 0.4 / 3600
+            replies += meta["chunk_labels"].count("B")
+    assert keys == [f"asr-train-{i:09d}" for i in range(8)]
+    assert manifest["hours"] == pytest.approx(hours, abs=1e-5)
+    assert manifest["replies"] == replies
+
+
+def test_same_seed_same_bytes_any_worker_count(tmp_path: Path) -> None:
+    one = build(
+        BuildSpec("asr", tmp_path / "w1", streams=6, seed=9, shard_streams=2, workers=1, config=SMALL)
+    )
+    two = build(
+        BuildSpec("asr", tmp_path / "w2", streams=6, seed=9, shard_streams=2, workers=2, config=SMALL)
+    )
+    assert one.streams == two.streams == 6
+    assert _shas(tmp_path / "w1") == _shas(tmp_path / "w2")
+    assert len(_shas(tmp_path / "w1")) == 3
+    other = build(BuildSpec("asr", tmp_path / "s2", streams=6, seed=10, shard_streams=2, config=SMALL))
+    assert other.streams == 6 and _shas(tmp_path / "s2") != _shas(tmp_path / "w1")
+
+
+def test_shard_size_cap(tmp_path: Path) -> None:
+    build(BuildSpec("asr", tmp_path / "o", streams=6, seed=1, shard_mb=2.0, config=SMALL))
+    tars = list((tmp_path / "o" / "shards").glob("*.tar"))
+    assert len(tars) >= 3
+    assert all(p.stat().st_size <= 2.0e6 for p in tars)
+
+
+def test_rerun_builds_only_what_is_missing(tmp_path: Path) -> None:
+    spec = BuildSpec("asr", tmp_path / "o", streams=6, seed=4, shard_streams=2, config=SMALL)
+    first = build(spec)
+    before = _shas(spec.out)
+    assert first.skipped_shards == 0
+    (spec.out / "shards" / "asr-train-000001.tar").unlink()
+    (spec.out / "shards" / ".asr-train-000002.tar.partial").write_bytes(b"half a tar")
+    again = build(spec)
+    assert again.skipped_shards == 2
+    assert _shas(spec.out) == before
+    assert not list((spec.out / "shards").glob(".*partial"))
+    assert (spec.out / STATE_DIR / "asr-train-000001.tar.json").exists()
+    changed = build(BuildSpec("asr", spec.out, streams=6, seed=5, shard_streams=2, config=SMALL))
+    assert changed.skipped_shards == 0 and _shas(spec.out) != before
+
+
+def test_broken_clip_is_rejected_and_build_goes_on(tmp_path: Path, demo_build: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from streamaudio.tts import EspeakEngine
+
+    audio_dir = tmp_path / "clips"
+    audio_dir.mkdir()
+    espeak = EspeakEngine()
+    rows = []
+    for i, text in enumerate(["The first clip is fine.", "So is the second one.", "And the third."]):
+        sf.write(audio_dir / f"ok{i}.wav", espeak.synthesize(text, "en-us"), 16000)
+        rows.append(
+            {"id": f"ok{i}", "source": "mine", "path": f"clips/ok{i}.wav", "duration": 2.0, "text": text}
+        )
+    (audio_dir / "bad.wav").write_bytes(b"this is not a wav file")
+    rows.append({"id": "bad", "source": "mine", "path": "clips/bad.wav", "duration": 2.0, "text": "Broken."})
+    rows.append({"id": "mute", "source": "mine", "path": "clips/ok0.wav", "duration": 2.0})
+    manifest = tmp_path / "mine.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sf.write(tmp_path / "n.wav", np.random.default_rng(0).standard_normal(32000) * 0.1, 16000)
+    noise = tmp_path / "noise.jsonl"
+    noise.write_text(json.dumps({"id": "n", "source": "x", "path": "n.wav", "duration": 2.0}) + "\n")
+    spec = BuildSpec(
+        "asr",
+        tmp_path / "o",
+        streams=6,
+        seed=1,
+        sources=(("mine", manifest),),
+        noise=(noise,),
+        config=ScenarioConfig(stream_seconds=(8.0, 12.0)),
+    )
+    result = build(spec)
+    assert result.streams == 6
+    rejected = [json.loads(line) for line in (spec.out / "rejected.jsonl").read_text().splitlines()]
+    assert {(r["clip_id"], r["reason"]) for r in rejected} == {
+        ("bad", "decode_error"),
+        ("mute", "no_transcript"),
+    }
+    for tar in (spec.out / "shards").glob("*.tar"):
+        for meta, audio, sr in read_shard(tar).values():
+            assert check_sample(meta, audio, sr) == []
+            assert "bad" not in {e["clip_id"] for e in meta["events"]}

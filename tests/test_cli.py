@@ -1,0 +1,120 @@
+"""The command line as a user runs it: the default build, inspect, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import read_shard
+
+from streamaudio.validate import check_sample
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "streamaudio.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "160"},
+        timeout=300,
+    )
+
+
+def test_default_build_finishes_quickly_and_passes_the_contract(tmp_path: Path) -> None:
+    env_cache = tmp_path / "fresh-cache"  # cold TTS cache, as on a fresh machine
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "streamaudio.cli", "build", "--capability", "asr"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STREAMAUDIO_CACHE": str(env_cache)},
+        timeout=300,
+    )
+    elapsed = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stderr
+    assert elapsed < 120
+    assert "built 32 streams" in proc.stdout and "x real time" in proc.stdout
+    out = tmp_path / "streamaudio-out" / "asr"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["streams"] == 32 and manifest["command"] == "streamaudio build --capability asr"
+    n = 0
+    for tar in sorted((out / "shards").glob("*.tar")):
+        for key, (meta, audio, sr) in read_shard(tar).items():
+            assert check_sample(meta, audio, sr) == [], key
+            n += 1
+    assert n == 32
+
+
+def test_inspect_prints_the_timeline(demo_build: Path) -> None:
+    tar = demo_build / "shards" / "asr-train-000001.tar"
+    proc = run("inspect", str(tar), "--key", "asr-train-000000003")
+    assert proc.returncode == 0, proc.stderr
+    meta = read_shard(tar)["asr-train-000000003"][0]
+    assert "asr-train-000000003" in proc.stdout and "events" in proc.stdout and "turns" in proc.stdout
+    first_speech = next(e for e in meta["events"] if e["kind"] == "speech")
+    assert f"{first_speech['start_sample'] / 16000:.2f}" in proc.stdout
+    assert first_speech["text"].split()[0] in proc.stdout
+    assert meta["chunk_labels"][:100] in proc.stdout
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_unknown_capability(tmp_path: Path) -> None:
+    _one_line_error(run("build", "--capability", "karaoke", "--out", str(tmp_path / "o")), "karaoke", "asr")
+
+
+def test_unwritable_output_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    _one_line_error(run("build", "--out", str(blocker / "out")), str(blocker / "out"))
+
+
+def test_missing_source_manifest(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.jsonl.gz"
+    _one_line_error(
+        run("build", "--source", f"cv={missing}", "--out", str(tmp_path / "o")),
+        str(missing),
+        "does not exist",
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"id": "a", "source": "s", "path": "a.wav"}', "missing duration"),
+        ('{"id": "a", "source": "s", "duration": 1.0, "text": "x"}', "needs one of path"),
+    ],
+)
+def test_broken_manifest_row(tmp_path: Path, line: str, problem: str) -> None:
+    manifest = tmp_path / "m.jsonl"
+    good = json.dumps({"id": "ok", "source": "s", "path": "ok.wav", "duration": 1.0, "text": "fine"})
+    manifest.write_text(good + "\n" + line + "\n")
+    _one_line_error(
+        run("build", "--source", f"mine={manifest}", "--out", str(tmp_path / "o")), f"{manifest}:2", problem
+    )
+
+
+def test_inspect_errors(demo_build: Path, tmp_path: Path) -> None:
+    tar = demo_build / "shards" / "asr-train-000000.tar"
+    _one_line_error(run("inspect", str(tar), "--key", "nope"), "nope", str(tar))
+    _one_line_error(run("inspect", str(tmp_path / "x.tar"), "--key", "a"), "x.tar")
+
+
+def test_bad_range(tmp_path: Path) -> None:
+    proc = run("build", "--stream-seconds", "90:30", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "--stream-seconds" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,187 @@
+"""The stitcher's rules, on real espeak-ng speech and on clips whose lengths we choose to the sample."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from streamaudio import protocol as P
+from streamaudio.clips import ClipLoader
+from streamaudio.demo import DEMO_VOICES, NOISE_MANIFEST, SPEECH_MANIFEST, manifest_path
+from streamaudio.manifest import Clip, read_clips
+from streamaudio.plan import Background, Segment, StreamPlan
+from streamaudio.scenarios import AsrScenario, Pools, ScenarioConfig
+from streamaudio.stitch import render
+from streamaudio.validate import check_sample
+
+
+@pytest.fixture(scope="module")
+def pools() -> Pools:
+    return Pools(
+        list(read_clips(manifest_path(SPEECH_MANIFEST))),
+        list(read_clips(manifest_path(NOISE_MANIFEST))),
+        DEMO_VOICES,
+    )
+
+
+@pytest.fixture(scope="module")
+def loader() -> ClipLoader:
+    return ClipLoader()
+
+
+def _quantize(x: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(x, -1, 32767 / 32768) * 32768) / 32768
+
+
+def test_rendered_asr_streams_obey_the_contract(pools: Pools, loader: ClipLoader) -> None:
+    scenario = AsrScenario(pools, ScenarioConfig(stream_seconds=(20, 60)), seed=11)
+    for i in range(6):
+        r = render(scenario.plan(i, f"asr-train-{i:09d}"), loader)
+        assert r.audio.size == r.meta["num_chunks"] * P.CHUNK_SAMPLES
+        assert check_sample(r.meta, _quantize(r.audio), P.SAMPLE_RATE) == []
+        b = [i for i, c in enumerate(r.meta["chunk_labels"]) if c == "B"]
+        assert b == [t["chunk"] for t in r.meta["turns"] if t["respond"]]
+        speech = [e for e in r.meta["events"] if e["kind"] == "speech"]
+        assert len(speech) >= 1 and r.meta["events"][0]["kind"] == "instruction"
+        for t in r.meta["turns"]:
+            ev = r.meta["events"][t["event"]]
+            assert t["chunk"] == P.reply_chunk(ev["end_sample"])
+            if ev["kind"] == "speech":
+                assert t["text"] == ev["text"]
+
+
+def _stems(plan: StreamPlan, loader: ClipLoader) -> tuple[np.ndarray, np.ndarray]:
+    """Speech alone, and background noise alone, of a plan without gap fills."""
+    plan = dataclasses.replace(
+        plan, segments=tuple(dataclasses.replace(s, gap_fill=None) for s in plan.segments), tail_fill=None
+    )
+    speech = render(dataclasses.replace(plan, background=None), loader)
+    full = render(plan, loader)
+    return speech.audio, full.audio - speech.audio
+
+
+@pytest.mark.parametrize("snr", [0.0, 7.5, 20.0, 35.0])
+def test_background_snr_is_measured_against_all_active_speech(
+    pools: Pools, loader: ClipLoader, snr: float
+) -> None:
+    scenario = AsrScenario(
+        pools,
+        ScenarioConfig(stream_seconds=(30, 40), background_prob=1.0, snr_db=(snr, snr), gain_jitter_db=6.0),
+        seed=5,
+    )
+    plan = scenario.plan(0, "snr")
+    # make the first utterance 15 dB quieter than the rest: a first-track SNR would be far off
+    first = dataclasses.replace(plan.segments[1], level_db=plan.segments[1].level_db - 15)
+    plan = dataclasses.replace(plan, segments=(plan.segments[0], first, *plan.segments[2:]))
+    speech, noise = _stems(plan, loader)
+    frames = speech[: speech.size // 320 * 320].reshape(-1, 320)
+    power = np.mean(frames.astype(np.float64) ** 2, axis=1)
+    active = power > 10 ** (-50 / 10)  # clean TTS: everything above -50 dBFS is speech
+    measured = 10 * np.log10(power[active].mean() / np.mean(noise.astype(np.float64) ** 2))
+    assert measured == pytest.approx(snr, abs=0.5)
+
+
+def test_loud_streams_are_scaled_not_clipped_and_gains_stay_true(pools: Pools, loader: ClipLoader) -> None:
+    cfg = ScenarioConfig(
+        stream_seconds=(20, 30), speech_level_db=2.0, gain_jitter_db=0.0, background_prob=0.0
+    )
+    plan = AsrScenario(pools, cfg, seed=2).plan(0, "loud")
+    plan = dataclasses.replace(
+        plan, segments=tuple(dataclasses.replace(s, gap_fill=None) for s in plan.segments), tail_fill=None
+    )
+    r = render(plan, loader)
+    assert 0.9 < np.max(np.abs(r.audio)) <= 0.98 + 1e-6
+    for ev, seg in zip(r.meta["events"], plan.segments, strict=False):
+        clip = loader.load(seg.clip)
+        a, b, c = ev["start_sample"], ev["end_sample"], ev["clip_start_sample"]
+        expected = clip[c : c + b - a] * 10 ** (ev["gain_db"] / 20)
+        assert np.max(np.abs(r.audio[a:b] - expected)) < 1e-3
+
+
+class ToneLoader(ClipLoader):
+    """Clips whose audio is a steady tone of exactly ``duration`` seconds (no silence to trim)."""
+
+    def _load(self, clip: Clip) -> np.ndarray:
+        n = round(clip.duration * P.SAMPLE_RATE)
+        return (0.3 * np.sin(2 * np.pi * 330 * np.arange(n) / P.SAMPLE_RATE)).astype(np.float32)
+
+
+def _tone_plan(lengths: list[int], gaps: list[int], delay: int = 0) -> StreamPlan:
+    segments = tuple(
+        Segment(
+            "speech",
+            Clip(id=f"c{i}", source="t", duration=n / P.SAMPLE_RATE, text=f"u{i}", path="x"),
+            gap_before=g / P.SAMPLE_RATE,
+            gap_fill=None,
+            level_db=-20.0,
+            respond=True,
+            reply=f"u{i}",
+        )
+        for i, (n, g) in enumerate(zip(lengths, gaps, strict=True))
+    )
+    return StreamPlan(
+        "tones",
+        "asr",
+        "train",
+        "en",
+        1,
+        segments,
+        tail_gap=0.0,
+        tail_fill=None,
+        background=None,
+        reply_delay_chunks=delay,
+    )
+
+
+def test_events_ending_on_frame_and_chunk_boundaries() -> None:
+    # ends: 6400 (chunk boundary), 19200 + 640 = 19840 (frame boundary), 32000 + 1 (one past a chunk)
+    r = render(_tone_plan([6400, 6400, 6401], [0, 7040, 5759]), ToneLoader())
+    ends = [e["end_sample"] for e in r.meta["events"]]
+    assert ends == [6400, 19840, 32000]
+    assert [t["chunk"] for t in r.meta["turns"]] == [1, 3, 5]
+    assert r.meta["chunk_labels"] == "SBSBSB"
+    assert r.audio.size == 6 * P.CHUNK_SAMPLES  # padded so the last reply chunk exists
+
+
+def test_replies_that_would_share_a_chunk_are_pushed_apart() -> None:
+    r = render(_tone_plan([1600, 1600, 1600], [0, 0, 0]), ToneLoader())
+    chunks = [t["chunk"] for t in r.meta["turns"]]
+    assert len(set(chunks)) == 3
+    for t in r.meta["turns"]:
+        assert t["chunk"] == P.reply_chunk(r.meta["events"][t["event"]]["end_sample"])
+    assert check_sample(r.meta, r.audio, P.SAMPLE_RATE) == []
+
+
+def test_reply_delay_shifts_every_reply() -> None:
+    r = render(_tone_plan([6400, 6400], [0, 6400], delay=2), ToneLoader())
+    assert [t["chunk"] for t in r.meta["turns"]] == [3, 5]
+    assert r.meta["chunk_labels"].count("B") == 2 and r.meta["num_chunks"] == 6
+
+
+def test_undecodable_clip_is_left_out_and_reported(tmp_path: Path, loader: ClipLoader) -> None:
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....WAVEfmt garbage")
+    good = tmp_path / "good.wav"
+    sf.write(good, 0.2 * np.sin(np.arange(16000) / 5.0), 16000)
+    segs = tuple(
+        Segment(
+            "speech",
+            Clip(id=p.name, source="user", duration=1.0, text="t", path=str(p)),
+            1.0,
+            None,
+            -20.0,
+            True,
+            "t",
+        )
+        for p in (good, broken, good)
+    )
+    noise = Clip(id="n", source="demo-noise", duration=5.0, generator={"kind": "coloured", "exponent": 1.0})
+    plan = StreamPlan("x", "asr", "train", "en", 1, segs, 1.0, None, Background(noise, 0.0, 10.0))
+    r = render(plan, loader)
+    assert [e["clip_id"] for e in r.meta["events"] if e["kind"] == "speech"] == ["good.wav", "good.wav"]
+    assert r.rejects and r.rejects[0]["clip_id"] == "broken.wav" and r.rejects[0]["reason"] == "decode_error"
+    assert "broken.wav" in r.rejects[0]["detail"]
