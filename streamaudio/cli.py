@@ -124,6 +124,11 @@ def build_cmd(
 
     try:
         result = build(spec, progress)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        err.print("interrupted: finished shards are kept; run the same command again to resume")
+        raise typer.Exit(130) from None
     except (*KNOWN_ERRORS, OSError) as exc:
         if bar is not None:
             bar.close()
