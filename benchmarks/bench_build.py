@@ -37,13 +37,20 @@ def make_corpus(root: Path, n: int) -> tuple[Path, Path, Path]:
         sf.write(root / f"c{i}.wav", audio, 16000)
         sf.write(root / f"c{i}.mp3", soxr.resample(audio, 16000, 48000), 48000, format="MP3")
         dur = audio.size / 16000
-        wav_rows.append({"id": f"c{i}", "source": "bench", "path": f"c{i}.wav", "duration": dur, "text": text})
-        mp3_rows.append({"id": f"c{i}", "source": "bench", "path": f"c{i}.mp3", "duration": dur, "text": text})
+        wav_rows.append(
+            {"id": f"c{i}", "source": "bench", "path": f"c{i}.wav", "duration": dur, "text": text}
+        )
+        mp3_rows.append(
+            {"id": f"c{i}", "source": "bench", "path": f"c{i}.mp3", "duration": dur, "text": text}
+        )
     rng = np.random.default_rng(0)
     sf.write(root / "noise.wav", 0.1 * rng.standard_normal(16000 * 60), 16000)
     paths = []
-    for name, rows in (("wav", wav_rows), ("mp3", mp3_rows),
-                       ("noise", [{"id": "noise", "source": "bench", "path": "noise.wav", "duration": 60.0}])):
+    for name, rows in (
+        ("wav", wav_rows),
+        ("mp3", mp3_rows),
+        ("noise", [{"id": "noise", "source": "bench", "path": "noise.wav", "duration": 60.0}]),
+    ):
         path = root / f"{name}.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
         paths.append(path)
@@ -52,8 +59,17 @@ def make_corpus(root: Path, n: int) -> tuple[Path, Path, Path]:
 
 def run(manifest: Path, noise: Path, out: Path, streams: int, workers: int) -> float:
     config = ScenarioConfig(stream_seconds=(55, 65), snr_db=(10, 10), background_prob=1.0)
-    spec = BuildSpec("asr", out, streams=streams, seed=1, workers=workers, shard_streams=8,
-                     sources=(("bench", manifest),), noise=(noise,), config=config)
+    spec = BuildSpec(
+        "asr",
+        out,
+        streams=streams,
+        seed=1,
+        workers=workers,
+        shard_streams=8,
+        sources=(("bench", manifest),),
+        noise=(noise,),
+        config=config,
+    )
     started = time.perf_counter()
     result = build(spec)
     return result.seconds / (time.perf_counter() - started)
@@ -61,7 +77,9 @@ def run(manifest: Path, noise: Path, out: Path, streams: int, workers: int) -> f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=900, help="more than the streams draw: each decoded ~once")
+    parser.add_argument(
+        "--clips", type=int, default=900, help="more than the streams draw: each decoded ~once"
+    )
     parser.add_argument("--streams", type=int, default=40)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
