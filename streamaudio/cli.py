@@ -13,6 +13,8 @@ from tqdm import tqdm
 
 from streamaudio.audio import AudioError
 from streamaudio.build import BuildError, BuildSpec, build
+from streamaudio.cli_common import err, fail
+from streamaudio.cli_prepare import app as prepare_app
 from streamaudio.inspect_stream import InspectError, read_sample, show
 from streamaudio.manifest import ManifestError
 from streamaudio.scenarios import ScenarioConfig
@@ -24,13 +26,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Build, inspect and check StreamAudio-2M-style streaming audio corpora.",
 )
-err = Console(stderr=True)
+
 KNOWN_ERRORS = (BuildError, ManifestError, InspectError, AudioError, TTSError)
-
-
-def fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
 
 
 def parse_range(text: str, name: str) -> tuple[float, float]:
@@ -159,6 +156,8 @@ def inspect_cmd(
     except (KeyError, TypeError) as exc:
         fail(f"{tar}: stream {key!r} does not follow the shard contract (missing {exc})")
 
+
+app.add_typer(prepare_app, name="prepare")
 
 if __name__ == "__main__":
     app()

@@ -88,10 +88,17 @@ def iter_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         import pyarrow.parquet as pq
 
         n = 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
-            for row in batch.to_pylist():
-                n += 1
-                yield n, {k: v for k, v in row.items() if v is not None}
+        try:
+            batches = pq.ParquetFile(path).iter_batches(batch_size=4096)
+            for batch in batches:
+                for row in batch.to_pylist():
+                    n += 1
+                    for key in PARQUET_JSON_COLUMNS:
+                        if isinstance(row.get(key), str):
+                            row[key] = json.loads(row[key])
+                    yield n, {k: v for k, v in row.items() if v is not None}
+        except (OSError, ValueError) as exc:
+            raise ManifestError(f"{path}: cannot read Parquet manifest ({exc})") from None
         return
     with _open_text(path, "r") as f:
         try:
@@ -128,16 +135,85 @@ def read_clips(path: str | Path, default_source: str | None = None) -> Iterator[
         yield clip
 
 
+PARQUET_JSON_COLUMNS = ("tts", "generator", "extra")  # nested dicts travel as JSON text in Parquet
+PARQUET_BATCH = 8192
+
+
+def _parquet_schema():
+    import pyarrow as pa
+
+    text, num = pa.string(), pa.float64()
+    return pa.schema(
+        [
+            ("id", text), ("source", text), ("duration", num), ("path", text), ("offset", num),
+            ("segment", pa.bool_()), ("sample_rate", pa.int64()), ("channels", pa.int64()), ("text", text),
+            ("translation", text), ("language", text), ("target_language", text), ("speaker", text),
+            ("gender", text), ("age", text), ("split", text), ("labels", pa.list_(text)),
+            ("label_names", pa.list_(text)), ("category", text), ("tts", text), ("generator", text),
+            ("extra", text),
+        ]
+    )  # fmt: skip
+
+
+class ClipSink:
+    """Streams clips to JSONL, JSONL.gz (reproducible bytes) or Parquet, chosen by the file name."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.count = 0
+        self._rows: list[dict[str, Any]] = []
+        self._parquet = None
+        self._raw = self._stream = None
+        if self.path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            self._parquet = pq.ParquetWriter(str(self.path), _parquet_schema())
+            return
+        self._raw = open(self.path, "wb")  # noqa: SIM115 -- closed in close()
+        self._stream = self._raw
+        if self.path.suffix == ".gz":
+            self._stream = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
+
+    def write(self, clip: Clip) -> None:
+        self.count += 1
+        if self._parquet is None:
+            self._stream.write((json.dumps(clip.to_row(), ensure_ascii=False) + "\n").encode())
+            return
+        row = asdict(clip)
+        for key in PARQUET_JSON_COLUMNS:
+            row[key] = json.dumps(row[key], ensure_ascii=False) if row[key] else None
+        row["labels"], row["label_names"] = list(row["labels"]), list(row["label_names"])
+        self._rows.append(row)
+        if len(self._rows) >= PARQUET_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._rows:
+            self._parquet.write_table(pa.Table.from_pylist(self._rows, schema=_parquet_schema()))
+            self._rows = []
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._flush()
+            self._parquet.close()
+            return
+        if self._stream is not self._raw:
+            self._stream.close()
+        self._raw.close()
+
+    def __enter__(self) -> ClipSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def write_clips(path: str | Path, clips: Iterable[Clip]) -> int:
-    """Write clips as JSONL (gzip when the name ends in .gz, reproducible bytes); returns the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with open(path, "wb") as raw:
-        stream = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if path.suffix == ".gz" else raw
+    """Write clips to a manifest (format by file name); returns the count."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with ClipSink(path) as sink:
         for clip in clips:
-            stream.write((json.dumps(clip.to_row(), ensure_ascii=False) + "\n").encode())
-            n += 1
-        if stream is not raw:
-            stream.close()
-    return n
+            sink.write(clip)
+    return sink.count

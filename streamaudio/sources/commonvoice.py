@@ -1,0 +1,122 @@
+"""Common Voice as released: ``<locale>/<split>.tsv`` + ``clips/*.mp3`` (+ ``clip_durations.tsv`` from v16.1).
+
+Every header version is read by column name: v1-4 ``client_id path sentence up_votes down_votes age
+gender accent``, v5 adds ``locale segment``, v8 renames ``accent`` to ``accents``, v13 adds
+``variant``, v17 adds ``sentence_id sentence_domain``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from streamaudio.manifest import Clip
+from streamaudio.sources.pipeline import Candidate, Reject
+from streamaudio.sources.tsv import SourceError, read_tsv, require
+
+SOURCE = "commonvoice"
+MIN_BYTES_PER_SECOND = 2000  # half of the lowest Common Voice MP3 bitrate (32 kbit/s): smaller is truncated
+EXTRA_COLUMNS = ("up_votes", "down_votes", "accent", "accents", "variant", "sentence_id", "sentence_domain")
+
+
+def read_durations(locale_dir: Path) -> dict[str, float]:
+    """``clip_durations.tsv`` (clip → seconds) when the release has it, else empty."""
+    path = locale_dir / "clip_durations.tsv"
+    if not path.is_file():
+        return {}
+    durations = {}
+    for _, row, _ in read_tsv(path):
+        if row is None:
+            continue
+        require(path, row, "clip", "duration[ms]")
+        try:
+            durations[row["clip"]] = int(float(row["duration[ms]"])) / 1000.0
+        except ValueError:
+            continue
+    return durations
+
+
+def clip_file(clips_dir: Path, name: str) -> Path:
+    """The clip's file; early releases list paths without the ``.mp3`` extension."""
+    path = clips_dir / name
+    if not path.suffix and not path.exists():
+        return path.with_suffix(".mp3")
+    return path
+
+
+def scan(
+    locale_dir: Path, split: str = "validated", probe: bool | None = None
+) -> Iterator[Candidate | Reject]:
+    """Rows of one split as candidates or rejects.
+
+    With ``clip_durations.tsv`` the audio is not opened (only stat: missing, empty and clearly
+    truncated files are rejected; decoding faults surface at build time). Without it, or with
+    ``probe=True``, every header is read.
+    """
+    tsv = locale_dir / f"{split}.tsv"
+    if not tsv.is_file():
+        raise SourceError(f"{tsv}: no such split file in {locale_dir}")
+    durations = read_durations(locale_dir)
+    must_probe = probe if probe is not None else not durations
+    clips_dir = locale_dir / "clips"
+    folder_locale = locale_dir.name
+    seen: set[str] = set()
+    checked = False
+    for line, row, fields in read_tsv(tsv):
+        if row is None:
+            yield Reject(f"{tsv.name}:{line}", SOURCE, "malformed_row", f"{len(fields)} fields, line {line}")
+            continue
+        if not checked:
+            require(tsv, row, "path", "sentence")
+            checked = True
+        name = row["path"].strip()
+        if not name:
+            yield Reject(f"{tsv.name}:{line}", SOURCE, "malformed_row", f"empty path, line {line}")
+            continue
+        if name in seen:
+            yield Reject(name, SOURCE, "duplicate", f"line {line}")
+            continue
+        seen.add(name)
+        sentence = row["sentence"].strip()
+        path = clip_file(clips_dir, name)
+        if not sentence:
+            yield Reject(name, SOURCE, "empty_sentence", f"line {line}", str(path))
+            continue
+        extra = {k: row[k] for k in EXTRA_COLUMNS if row.get(k)}
+        if row.get("segment"):
+            extra["cv_segment"] = row["segment"]
+        clip = Clip(
+            id=name,
+            source=SOURCE,
+            duration=durations.get(path.name, durations.get(name, 0.0)) or 1.0,
+            path=str(path),
+            text=sentence,
+            language=row.get("locale") or folder_locale,
+            speaker=row.get("client_id") or None,
+            gender=row.get("gender") or None,
+            age=row.get("age") or None,
+            split=split,
+            extra=extra,
+        )
+        if must_probe or (path.name not in durations and name not in durations):
+            yield Candidate(clip, probe=True)
+            continue
+        reason = _stat_fault(path, clip.duration)
+        yield (
+            Reject(name, SOURCE, reason[0], reason[1], str(path)) if reason else Candidate(clip, probe=False)
+        )
+
+
+def _stat_fault(path: Path, duration: float) -> tuple[str, str] | None:
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return "missing_file", "no such file"
+    if size == 0:
+        return "empty_file", "0 bytes"
+    if duration <= 0:
+        return "empty_audio", "clip_durations.tsv gives 0 ms"
+    if size < duration * MIN_BYTES_PER_SECOND:
+        return "truncated", f"{size} bytes for {duration:.2f} s"
+    return None

@@ -1,0 +1,127 @@
+"""Dialogue text for TTS: moss-003-sft, ShareGPT and OpenAI-messages conversations as user/assistant turns."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamaudio.sources.tsv import SourceError
+
+FORMATS = ("moss", "sharegpt", "messages")
+_MARKER_START = re.compile(r"^\s*<\|[^|>]+\|>\s*:\s*")  # <|Human|>: / <|MOSS|>:
+_MARKER_END = re.compile(r"\s*<e[a-z]{2}>\s*$")  # <eoh> / <eom> / <eoa>
+_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "chatgpt": "assistant",
+    "bing": "assistant",
+    "bard": "assistant",
+    "model": "assistant",
+}
+
+
+@dataclass
+class DialogueReport:
+    read: int = 0
+    kept: int = 0
+    rejected: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())) or "none"
+        return f"read {self.read}, kept {self.kept}, rejected {sum(self.rejected.values())} ({reasons})"
+
+
+def clean(text: str) -> str:
+    """Strip moss-style role markers and end tokens."""
+    return _MARKER_END.sub("", _MARKER_START.sub("", text or "")).strip()
+
+
+def _content(value: Any) -> str:
+    if isinstance(value, list):  # OpenAI content parts
+        return " ".join(
+            p.get("text", "") for p in value if isinstance(p, dict) and p.get("type", "text") == "text"
+        )
+    return str(value or "")
+
+
+def turns_of(row: dict[str, Any], fmt: str) -> list[dict[str, str]]:
+    """The user/assistant turns of one conversation, in order (system turns dropped)."""
+    raw: list[tuple[str, str]] = []
+    if fmt == "moss":
+        chat = row.get("chat") or {}
+        numbered = sorted(chat.items(), key=lambda kv: int(re.sub(r"\D", "", kv[0]) or 0))
+        for _, turn in numbered:
+            raw += [("user", turn.get("Human", "")), ("assistant", turn.get("MOSS", ""))]
+    elif fmt == "sharegpt":
+        raw = [
+            (_ROLES.get(str(m.get("from", "")).lower(), ""), m.get("value", ""))
+            for m in row.get("conversations") or []
+        ]
+    else:
+        raw = [
+            (_ROLES.get(str(m.get("role", "")).lower(), ""), _content(m.get("content")))
+            for m in row.get("messages") or []
+        ]
+    return [{"role": role, "text": clean(text)} for role, text in raw if role and clean(text)]
+
+
+def scan(path: Path, fmt: str) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any] | None]]:
+    """(dialogue row, None) or (None, reject row) per input line."""
+    if fmt not in FORMATS:
+        raise SourceError(f"unknown dialogue format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if not path.is_file():
+        raise SourceError(f"{path}: file does not exist")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for line, text in enumerate(f, 1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield None, {"line": line, "reason": "invalid_json", "detail": exc.msg}
+                continue
+            if not isinstance(row, dict):
+                yield None, {"line": line, "reason": "invalid_json", "detail": "not an object"}
+                continue
+            turns = turns_of(row, fmt)
+            if not any(t["role"] == "user" for t in turns) or not any(
+                t["role"] == "assistant" for t in turns
+            ):
+                yield (
+                    None,
+                    {"line": line, "reason": "no_turns", "detail": "needs a user and an assistant turn"},
+                )
+                continue
+            ident = row.get("conversation_id") or row.get("id") or f"{path.stem}-{line}"
+            yield {"id": str(ident), "source": fmt, "turns": turns}, None
+
+
+def prepare(path: Path, fmt: str, out: Path) -> DialogueReport:
+    """Write dialogues as JSONL(.gz) and rejects (with line numbers) beside them."""
+    from streamaudio.sources.pipeline import rejects_path
+
+    report = DialogueReport()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if out.suffix == ".gz" else open
+    with (
+        opener(out, "wt", encoding="utf-8") as kept,
+        open(rejects_path(out), "w", encoding="utf-8") as rejects,
+    ):
+        for row, reject in scan(path, fmt):
+            report.read += 1
+            if row is None:
+                report.rejected[reject["reason"]] += 1
+                rejects.write(json.dumps({"file": str(path), **reject}) + "\n")
+            else:
+                report.kept += 1
+                kept.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return report

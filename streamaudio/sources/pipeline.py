@@ -1,0 +1,179 @@
+"""The shared half of every adapter: probe what needs probing, write the manifest, rejects and report."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from streamaudio.manifest import Clip, ClipSink
+from streamaudio.sources.probe import Probe, probe_batch
+
+PROBE_BATCH = 64
+MAX_CHUNK = 4096
+WINDOW_SLACK = 0.5  # seconds a full recording may fall short of a segment's end
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A clip an adapter found; ``probe`` asks for its header to be read (duration, rate, channels).
+
+    ``window`` (start, end seconds) marks a segment of a longer recording: when the probed file
+    reaches past ``end`` it is the whole recording and the clip becomes that segment of it;
+    otherwise the file is taken to be the segment already cut.
+    """
+
+    clip: Clip
+    probe: bool = True
+    window: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Reject:
+    """An input row or file that cannot become a clip, and why."""
+
+    id: str
+    source: str
+    reason: str
+    detail: str = ""
+    path: str | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        row = {"clip_id": self.id, "source": self.source, "reason": self.reason, "detail": self.detail}
+        if self.path:
+            row["path"] = self.path
+        return row
+
+
+@dataclass
+class PrepareReport:
+    """What an adapter read, kept and rejected (by reason), and how many decoder warnings it swallowed."""
+
+    read: int = 0
+    kept: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    decoder_warnings: int = 0
+    warning_examples: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())) or "none"
+        line = (
+            f"read {self.read}, kept {self.kept} ({self.seconds / 3600:.2f} h), "
+            f"rejected {sum(self.rejected.values())} ({reasons})"
+        )
+        if self.decoder_warnings:
+            line += f"; {self.decoder_warnings} decoder warnings, e.g. {self.warning_examples[0]!r}"
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "kept": self.kept,
+            "rejected": dict(self.rejected),
+            "decoder_warnings": self.decoder_warnings,
+            "warning_examples": self.warning_examples,
+            "hours": round(self.seconds / 3600, 6),
+        }
+
+
+def rejects_path(manifest: Path) -> Path:
+    """``cv_en.jsonl.gz`` → ``cv_en.rejected.jsonl`` beside it."""
+    name = manifest.name
+    for suffix in (".jsonl.gz", ".jsonl", ".parquet"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return manifest.with_name(f"{name}.rejected.jsonl")
+
+
+def _chunks(items: Iterable[Candidate | Reject]) -> Iterator[list[Candidate | Reject]]:
+    """Input order kept; a chunk closes at PROBE_BATCH probes or MAX_CHUNK items."""
+    chunk: list[Candidate | Reject] = []
+    probes = 0
+    for item in items:
+        chunk.append(item)
+        probes += isinstance(item, Candidate) and item.probe
+        if probes >= PROBE_BATCH or len(chunk) >= MAX_CHUNK:
+            yield chunk
+            chunk, probes = [], 0
+    if chunk:
+        yield chunk
+
+
+def _paths(chunk: list[Candidate | Reject]) -> list[str]:
+    return [str(i.clip.path) for i in chunk if isinstance(i, Candidate) and i.probe]
+
+
+def _resolve(
+    chunk: list[Candidate | Reject], result: tuple[list[Probe], int, list[str]], report: PrepareReport
+) -> Iterator[Candidate | Reject]:
+    probes, warnings, examples = result
+    report.decoder_warnings += warnings
+    report.warning_examples.extend(examples[: max(0, 3 - len(report.warning_examples))])
+    found = iter(probes)
+    for item in chunk:
+        yield _apply(item, next(found)) if isinstance(item, Candidate) and item.probe else item
+
+
+def _probed(
+    items: Iterable[Candidate | Reject], workers: int, report: PrepareReport
+) -> Iterator[Candidate | Reject]:
+    """Items in input order, probe candidates resolved; at most a few chunks in memory at a time."""
+    chunks = _chunks(items)
+    if workers <= 1:
+        for chunk in chunks:
+            yield from _resolve(chunk, probe_batch(_paths(chunk)), report)
+        return
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    with ctx.Pool(workers) as pool:
+        while window := list(islice(chunks, workers * 4)):
+            results = pool.imap(probe_batch, [_paths(c) for c in window])
+            for chunk, result in zip(window, results, strict=True):
+                yield from _resolve(chunk, result, report)
+
+
+def _apply(item: Candidate, probe: Probe) -> Candidate | Reject:
+    clip = item.clip
+    if probe.reason:
+        return Reject(clip.id, clip.source, probe.reason, probe.detail or "", clip.path)
+    clip = replace(clip, sample_rate=probe.sample_rate, channels=probe.channels)
+    if item.window and probe.duration >= item.window[1] - WINDOW_SLACK:
+        start, end = item.window
+        return Candidate(
+            replace(clip, offset=start, duration=round(end - start, 4), segment=True), probe=False
+        )
+    if clip.segment:
+        return Candidate(clip, probe=False)
+    return Candidate(replace(clip, duration=round(probe.duration, 4)), probe=False)
+
+
+def run_prepare(
+    items: Iterable[Candidate | Reject],
+    out: Path,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> PrepareReport:
+    """Probe, then stream kept clips to ``out`` and rejects beside it; returns the report."""
+    report = PrepareReport()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with ClipSink(out) as sink, open(rejects_path(out), "w", encoding="utf-8") as rejects:
+        for item in _probed(items, workers, report):
+            report.read += 1
+            if isinstance(item, Reject):
+                report.rejected[item.reason] += 1
+                rejects.write(json.dumps(item.to_row(), ensure_ascii=False) + "\n")
+            else:
+                report.kept += 1
+                report.seconds += item.clip.duration
+                sink.write(item.clip)
+            if progress and report.read % 1000 == 0:
+                progress(report.read)
+    if progress:
+        progress(report.read)
+    return report
