@@ -33,6 +33,7 @@ from streamaudio.shards import (
     shard_name,
     write_json_atomic,
 )
+from streamaudio.sources.pipeline import rejects_path
 from streamaudio.stitch import render
 from streamaudio.tts import get_engine
 
@@ -103,6 +104,8 @@ def load_pools(spec: BuildSpec, usable: Callable[[Clip], str | None]) -> tuple[P
                 )
             else:
                 speech.append(clip)
+    for _, path in [*spec.sources, *((None, p) for p in spec.noise)]:
+        rejects.extend(prepared_rejects(Path(path)))
     noise_files = list(spec.noise) or [manifest_path(NOISE_MANIFEST)]
     noise = [clip for path in noise_files for clip in read_clips(path, default_source="noise")]
     if not speech:
@@ -113,6 +116,15 @@ def load_pools(spec: BuildSpec, usable: Callable[[Clip], str | None]) -> tuple[P
     else:
         voices = (get_engine(spec.config.tts_engine).voice_for_language(language),)
     return Pools(speech=speech, noise=noise, voices=voices), rejects
+
+
+def prepared_rejects(manifest: Path) -> list[dict[str, Any]]:
+    """Rejects that ``streamaudio prepare`` wrote beside a manifest, so the build's list is complete."""
+    path = rejects_path(manifest)
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [{**json.loads(line), "stage": "prepare"} for line in f if line.strip()]
 
 
 def plan_jobs(spec: BuildSpec, pools: Pools) -> list[ShardJob]:

@@ -34,15 +34,23 @@ Workers = Annotated[int, typer.Option(help="Processes probing audio headers.")]
 
 def _run(name: str, items: Callable[[], Iterable[Candidate | Reject]], out: Path, workers: int) -> None:
     """Run an adapter through the pipeline with a progress bar; errors become one line."""
-    bar = tqdm(unit=" rows", desc=f"prepare {name}", dynamic_ncols=True, leave=False, mininterval=0.5)
+    bars: list[tqdm] = []  # made on the first progress report, so input errors print alone
+
+    def progress(rows: int) -> None:
+        if not bars:
+            bars.append(tqdm(unit=" rows", desc=f"prepare {name}", dynamic_ncols=True, leave=False))
+        bars[0].update(rows - bars[0].n)
+
     try:
-        report = run_prepare(items(), out, max(1, workers), progress=lambda n: bar.update(n - bar.n))
+        report = run_prepare(items(), out, max(1, workers), progress=progress)
     except (SourceError, OSError) as exc:
-        bar.close()
+        for bar in bars:
+            bar.close()
         if isinstance(exc, SourceError):
             fail(str(exc))
         fail(f"{exc.filename or out}: {exc.strerror or exc}")
-    bar.close()
+    for bar in bars:
+        bar.close()
     report_path = rejects_path(out).with_name(
         rejects_path(out).name.replace(".rejected.jsonl", ".report.json")
     )

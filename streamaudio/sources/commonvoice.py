@@ -54,6 +54,8 @@ def scan(
     truncated files are rejected; decoding faults surface at build time). Without it, or with
     ``probe=True``, every header is read.
     """
+    if not locale_dir.is_dir():
+        raise SourceError(f"{locale_dir}: Common Voice locale folder does not exist")
     tsv = locale_dir / f"{split}.tsv"
     if not tsv.is_file():
         raise SourceError(f"{tsv}: no such split file in {locale_dir}")
