@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +105,32 @@ def active_rms(audio: np.ndarray) -> float:
 
 def level_db(value: float) -> float:
     return float(20.0 * np.log10(max(value, 1e-10)))
+
+
+class DecoderWarnings:
+    """Captures what C decoders (mpg123 inside libsndfile) print on stderr while active, and counts it.
+
+    File descriptor 2 goes to a temporary file, so warnings such as "Xing stream size off" never
+    reach the terminal; ``lines`` and a few ``examples`` go into reports instead.
+    """
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.examples: list[str] = []
+
+    def __enter__(self) -> DecoderWarnings:
+        self._tmp = tempfile.TemporaryFile(mode="w+b")
+        self._saved = os.dup(2)
+        os.dup2(self._tmp.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._tmp.seek(0)
+        for raw in self._tmp.read().decode("utf-8", "replace").splitlines():
+            if raw.strip():
+                self.lines += 1
+                if len(self.examples) < 3:
+                    self.examples.append(raw.strip()[:200])
+        self._tmp.close()

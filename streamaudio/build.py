@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from streamaudio import __version__
-from streamaudio.audio import encode_flac
+from streamaudio.audio import DecoderWarnings, encode_flac
 from streamaudio.clips import ClipLoader
 from streamaudio.demo import DEMO_VOICES, NOISE_MANIFEST, SPEECH_MANIFEST, manifest_path
 from streamaudio.manifest import Clip, read_clips
@@ -72,6 +72,7 @@ class BuildResult:
     rejected: int
     elapsed: float
     skipped_shards: int
+    decoder_warnings: int = 0
 
     @property
     def hours(self) -> float:
@@ -149,12 +150,13 @@ def _init_worker(cache_dir: Path | None) -> None:
     _LOADER = ClipLoader(cache_dir)
 
 
-def render_stream(plan: StreamPlan) -> tuple[str, bytes, dict[str, Any], list[dict[str, Any]]]:
-    """Render and encode one stream (runs in a worker)."""
+def render_stream(plan: StreamPlan) -> tuple[str, bytes, dict[str, Any], list[dict[str, Any]], int]:
+    """Render and encode one stream (runs in a worker); decoder stderr chatter is counted, not shown."""
     if _LOADER is None:
         _init_worker(None)
-    rendered = render(plan, _LOADER)
-    return plan.id, encode_flac(rendered.audio), rendered.meta, rendered.rejects
+    with DecoderWarnings() as warnings:
+        rendered = render(plan, _LOADER)
+    return plan.id, encode_flac(rendered.audio), rendered.meta, rendered.rejects, warnings.lines
 
 
 def _rendered(plans: list[StreamPlan], workers: int, cache_dir: Path | None) -> Iterator[tuple]:
@@ -202,40 +204,19 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
     plans = [plan for job in pending for plan in job.plans]
 
     results = _rendered(plans, spec.workers, spec.cache_dir)
-    streams_done, seconds_done = 0, 0.0
+    tally = _Tally(progress)
     for job in pending:
-        writer = ShardWriter(shard_dir / job.name)
-        seconds, replies, shard_rejects = 0.0, 0, []
-        try:
-            for _ in job.plans:
-                key, flac, meta, clip_rejects = next(results)
-                writer.write(key, flac, meta)
-                stream_seconds = meta["num_chunks"] * CHUNK_SECONDS
-                seconds += stream_seconds
-                replies += meta["chunk_labels"].count(LABEL_REPLY)
-                shard_rejects.extend(clip_rejects)
-                streams_done += 1
-                seconds_done += stream_seconds
-                if progress:
-                    progress(streams_done, seconds_done)
-            size, sha = writer.close()
-        except BaseException:
-            writer.abort()
-            raise
-        stats = ShardStats(
-            job.name, len(job.plans), round(seconds, 3), replies, size, sha, job.spec_sha256, shard_rejects
-        )
-        save_stats(state_dir, stats)
-        done[job.name] = stats
+        done[job.name] = _write_shard(job, results, shard_dir, tally)
+        save_stats(state_dir, done[job.name])
 
     ordered = [done[job.name] for job in jobs]
     all_rejects = _dedupe(rejects + [r for s in ordered for r in s.rejects])
     _write_jsonl(spec.out / "rejected.jsonl", all_rejects)
     total_seconds = sum(s.seconds for s in ordered)
     total_replies = sum(s.replies for s in ordered)
-    write_json_atomic(
-        spec.out / "manifest.json", _manifest(spec, ordered, total_seconds, total_replies, len(all_rejects))
-    )
+    warnings = sum(s.decoder_warnings for s in ordered)
+    manifest = _manifest(spec, ordered, total_seconds, total_replies, len(all_rejects))
+    write_json_atomic(spec.out / "manifest.json", {**manifest, "decoder_warnings": warnings})
     return BuildResult(
         spec.out,
         sum(s.streams for s in ordered),
@@ -245,6 +226,45 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
         len(all_rejects),
         time.perf_counter() - started,
         len(jobs) - len(pending),
+        warnings,
+    )
+
+
+@dataclass
+class _Tally:
+    """Streams and audio seconds done so far, reported to the progress callback."""
+
+    progress: Callable[[int, float], None] | None
+    streams: int = 0
+    seconds: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.streams += 1
+        self.seconds += seconds
+        if self.progress:
+            self.progress(self.streams, self.seconds)
+
+
+def _write_shard(job: ShardJob, results: Iterator[tuple], shard_dir: Path, tally: _Tally) -> ShardStats:
+    """Write the next ``len(job.plans)`` rendered streams into the job's tar; nothing partial survives."""
+    writer = ShardWriter(shard_dir / job.name)
+    seconds, replies, warnings, rejects = 0.0, 0, 0, []
+    try:
+        for _ in job.plans:
+            key, flac, meta, clip_rejects, stream_warnings = next(results)
+            writer.write(key, flac, meta)
+            stream_seconds = meta["num_chunks"] * CHUNK_SECONDS
+            seconds += stream_seconds
+            replies += meta["chunk_labels"].count(LABEL_REPLY)
+            warnings += stream_warnings
+            rejects.extend(clip_rejects)
+            tally.add(stream_seconds)
+        size, sha = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return ShardStats(
+        job.name, len(job.plans), round(seconds, 3), replies, size, sha, job.spec_sha256, rejects, warnings
     )
 
 

@@ -135,6 +135,8 @@ def build_cmd(
     if bar is not None:
         bar.close()
     resumed = f" ({result.skipped_shards} already built)" if result.skipped_shards else ""
+    if result.decoder_warnings:
+        resumed += f", {result.decoder_warnings} decoder warnings (see manifest.json)"
     typer.echo(
         f"built {result.streams} streams, {result.hours:.3f} h, {result.replies} replies, "
         f"{result.shards} shards{resumed}, {result.rejected} rejected clips in {result.elapsed:.1f} s "

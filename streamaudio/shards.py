@@ -28,6 +28,7 @@ class ShardStats:
     sha256: str
     spec_sha256: str
     rejects: list[dict[str, Any]]
+    decoder_warnings: int = 0
 
 
 def shard_name(capability: str, split: str, index: int) -> str:

@@ -517,3 +517,41 @@ def test_prepare_commands_wire_their_options(tmp_path: Path) -> None:
         "audioset", str(csv), "--audio-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.jsonl")
     )
     assert proc.returncode == 1 and "nowhere" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_build_counts_decoder_warnings_instead_of_printing_them(tmp_path: Path) -> None:
+    loc = make_commonvoice(tmp_path / "cv", "v17", durations=True)
+    half = truncate(write_as(librivox()[4][0], loc / "clips" / "common_voice_en_half.mp3", 48000), 0.5)
+    with open(loc / "validated.tsv", "a") as f:
+        f.write(
+            "\t".join(["spk", half.name, "", "he might even have been made amiable himself"] + [""] * 9)
+            + "\n"
+        )
+    with open(loc / "clip_durations.tsv", "a") as f:
+        f.write(f"{half.name}\t3290\n")
+    cv = tmp_path / "cv.jsonl.gz"
+    run_prepare(commonvoice.scan(loc), cv)  # with durations the half file is not opened, so it is kept
+    assert half.name in {c.id for c in read_clips(cv)}
+    out = tmp_path / "asr"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamaudio.cli",
+            "build",
+            "--source",
+            f"cv={cv}",
+            "--streams",
+            "6",
+            "--stream-seconds",
+            "15:25",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Xing" not in proc.stderr and "decoder warnings" in proc.stdout
+    assert json.loads((out / "manifest.json").read_text())["decoder_warnings"] >= 1

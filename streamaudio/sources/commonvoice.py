@@ -37,11 +37,11 @@ def read_durations(locale_dir: Path) -> dict[str, float]:
     return durations
 
 
-def clip_file(clips_dir: Path, name: str) -> Path:
+def clip_file(clips_dir: str, name: str) -> str:
     """The clip's file; early releases list paths without the ``.mp3`` extension."""
-    path = clips_dir / name
-    if not path.suffix and not path.exists():
-        return path.with_suffix(".mp3")
+    path = os.path.join(clips_dir, name)
+    if not os.path.splitext(name)[1] and not os.path.exists(path):
+        return path + ".mp3"
     return path
 
 
@@ -61,7 +61,7 @@ def scan(
         raise SourceError(f"{tsv}: no such split file in {locale_dir}")
     durations = read_durations(locale_dir)
     must_probe = probe if probe is not None else not durations
-    clips_dir = locale_dir / "clips"
+    clips_dir = str(locale_dir / "clips")
     folder_locale = locale_dir.name
     seen: set[str] = set()
     checked = False
@@ -82,8 +82,9 @@ def scan(
         seen.add(name)
         sentence = row["sentence"].strip()
         path = clip_file(clips_dir, name)
+        file_name = os.path.basename(path)
         if not sentence:
-            yield Reject(name, SOURCE, "empty_sentence", f"line {line}", str(path))
+            yield Reject(name, SOURCE, "empty_sentence", f"line {line}", path)
             continue
         extra = {k: row[k] for k in EXTRA_COLUMNS if row.get(k)}
         if row.get("segment"):
@@ -91,8 +92,8 @@ def scan(
         clip = Clip(
             id=name,
             source=SOURCE,
-            duration=durations.get(path.name, durations.get(name, 0.0)) or 1.0,
-            path=str(path),
+            duration=durations.get(file_name, durations.get(name, 0.0)) or 1.0,
+            path=path,
             text=sentence,
             language=row.get("locale") or folder_locale,
             speaker=row.get("client_id") or None,
@@ -101,16 +102,14 @@ def scan(
             split=split,
             extra=extra,
         )
-        if must_probe or (path.name not in durations and name not in durations):
+        if must_probe or (file_name not in durations and name not in durations):
             yield Candidate(clip, probe=True)
             continue
         reason = _stat_fault(path, clip.duration)
-        yield (
-            Reject(name, SOURCE, reason[0], reason[1], str(path)) if reason else Candidate(clip, probe=False)
-        )
+        yield Reject(name, SOURCE, reason[0], reason[1], path) if reason else Candidate(clip, probe=False)
 
 
-def _stat_fault(path: Path, duration: float) -> tuple[str, str] | None:
+def _stat_fault(path: str, duration: float) -> tuple[str, str] | None:
     try:
         size = os.stat(path).st_size
     except OSError:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import soundfile as sf
+
+from streamaudio.audio import DecoderWarnings
 
 TAIL_FRAMES = 2048  # frames read at the end of a file to catch truncation behind an optimistic header
 MIN_TAIL_SHARE = 0.5  # a tail read that returns less than this share of TAIL_FRAMES means truncated
@@ -29,8 +30,38 @@ class Probe:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
 
+def _syncsafe(b: bytes) -> int:
+    return (b[0] << 21) | (b[1] << 14) | (b[2] << 7) | b[3]
+
+
+def mp3_stream_bytes(head: bytes) -> tuple[int, int] | None:
+    """(ID3v2 tag size, stream bytes the Xing/Info header declares), or None when there is none."""
+    skip = 10 + _syncsafe(head[6:10]) if head[:3] == b"ID3" and len(head) >= 10 else 0
+    frame = head[skip : skip + 256]
+    for tag in (b"Xing", b"Info"):
+        at = frame.find(tag)
+        if at >= 0 and len(frame) >= at + 16:
+            flags = int.from_bytes(frame[at + 4 : at + 8], "big")
+            if not flags & 0x2:
+                return None
+            field = at + 8 + (4 if flags & 0x1 else 0)
+            return skip, int.from_bytes(frame[field : field + 4], "big")
+    return None
+
+
+def _mp3_truncated(path: str, size: int) -> bool:
+    """True when the file is over 1% shorter than its Xing header says (mpg123 warns then)."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    declared = mp3_stream_bytes(head) if len(head) >= 16 else None
+    if declared is None or declared[1] <= 0:
+        return False  # CBR without a Xing header: the length comes from the file size itself
+    return size - declared[0] < 0.99 * declared[1]
+
+
 def probe_file(path: str, check_tail: bool = True) -> Probe:
-    """Header of one file; with ``check_tail`` also a short read at its end (catches truncated MP3s)."""
+    """Header of one file; with ``check_tail`` also a truncation check: for MP3 the Xing header's byte
+    count against the file size, for other formats a short read at the end of the data."""
     try:
         size = os.stat(path).st_size
     except OSError:
@@ -42,7 +73,12 @@ def probe_file(path: str, check_tail: bool = True) -> Probe:
             frames, sr, channels = f.frames, f.samplerate, f.channels
             if frames <= 0:
                 return Probe(path, reason="empty_audio", detail="header holds no samples")
-            if check_tail:
+            if check_tail and f.format == "MP3":
+                if _mp3_truncated(path, size):
+                    return Probe(
+                        path, reason="truncated", detail=f"{size} bytes, less than its Xing header says"
+                    )
+            elif check_tail:
                 want = min(TAIL_FRAMES, frames)
                 f.seek(frames - want)
                 got = f.read(want, dtype="int16").shape[0]
@@ -56,36 +92,11 @@ def probe_file(path: str, check_tail: bool = True) -> Probe:
     return Probe(path, sr, channels, frames)
 
 
-class StderrCounter:
-    """Redirects file descriptor 2 to a temporary file while active; counts the lines written to it."""
-
-    def __init__(self) -> None:
-        self.lines = 0
-        self.examples: list[str] = []
-
-    def __enter__(self) -> StderrCounter:
-        self._tmp = tempfile.TemporaryFile(mode="w+b")
-        self._saved = os.dup(2)
-        os.dup2(self._tmp.fileno(), 2)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        os.dup2(self._saved, 2)
-        os.close(self._saved)
-        self._tmp.seek(0)
-        for raw in self._tmp.read().decode("utf-8", "replace").splitlines():
-            if raw.strip():
-                self.lines += 1
-                if len(self.examples) < 3:
-                    self.examples.append(raw.strip()[:200])
-        self._tmp.close()
-
-
 def probe_batch(paths: list[str]) -> tuple[list[Probe], int, list[str]]:
     """Probe several files; returns probes, the number of decoder warning lines, and a few examples."""
-    with StderrCounter() as counter:
+    with DecoderWarnings() as warnings:
         probes = [probe_file(p) for p in paths]
-    return probes, counter.lines, counter.examples
+    return probes, warnings.lines, warnings.examples
 
 
 def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
