@@ -405,6 +405,8 @@ def test_dialogue_formats(tmp_path: Path) -> None:
         with gzip.open(out, "rt") as f:
             kept = [json.loads(line) for line in f]
         assert report.rejected["invalid_json"] == 1
+        for row in kept:
+            jsonschema.validate(row, schema("dialogue"))
         rejects = [json.loads(line) for line in rejects_path(out).read_text().splitlines()]
         assert any(r["reason"] == "invalid_json" and r["line"] == len(rows) + 1 for r in rejects)
         if fmt == "moss":
