@@ -10,6 +10,7 @@ import numpy as np
 from streamaudio import noise
 from streamaudio.audio import AudioError, load_audio
 from streamaudio.manifest import Clip
+from streamaudio.protocol import SAMPLE_RATE
 from streamaudio.tts import CachedTTS, TTSError, get_engine
 
 
@@ -20,7 +21,7 @@ class ClipLoader:
         self.cache_dir = cache_dir
         self._tts: dict[str, CachedTTS] = {}
         self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._budget = int(max_cached_seconds * 16_000)
+        self._budget = int(max_cached_seconds * SAMPLE_RATE)
         self._held = 0
 
     def speak(self, text: str, voice: str, engine: str = "espeak-ng") -> np.ndarray:

@@ -11,8 +11,10 @@ from typing import Any
 
 import webdataset as wds
 
+from streamaudio.protocol import SAMPLE_RATE
+
 TAR_MTIME = 0.0  # fixed member times make tars byte-reproducible
-PCM_BYTES_PER_SECOND = 32_000  # 16 kHz PCM_16: an upper bound on FLAC size, used to cap shards
+PCM_BYTES_PER_SECOND = SAMPLE_RATE * 2  # PCM_16: an upper bound on FLAC size, used to cap shards
 JSON_BYTES_ESTIMATE = 8_192
 
 

@@ -10,6 +10,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from streamaudio.manifest import Clip
+from streamaudio.protocol import SAMPLE_RATE
 
 # espeak-ng voices with variants and speaking rate/pitch (see streamaudio.tts.espeak).
 DEMO_VOICES = (
@@ -45,8 +46,8 @@ def speech_clips(speak) -> Iterator[Clip]:
             yield Clip(
                 id=f"demo-en-{i:04d}-{voice.split('@')[0]}",
                 source="demo",
-                duration=round(audio.size / 16_000, 4),
-                sample_rate=16_000,
+                duration=round(audio.size / SAMPLE_RATE, 4),
+                sample_rate=SAMPLE_RATE,
                 channels=1,
                 text=text,
                 language="en",
@@ -76,7 +77,7 @@ def noise_clips() -> list[Clip]:
             id=f"demo-noise-{name}",
             source="demo-noise",
             duration=NOISE_SECONDS,
-            sample_rate=16_000,
+            sample_rate=SAMPLE_RATE,
             channels=1,
             category=kind,
             generator={"kind": kind, "seed": 1000 + n, **params},
