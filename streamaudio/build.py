@@ -11,6 +11,7 @@ import json
 import multiprocessing as mp
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +20,19 @@ from typing import Any
 from streamaudio import __version__
 from streamaudio.audio import DecoderWarnings, encode_flac
 from streamaudio.clips import ClipLoader
-from streamaudio.demo import DEMO_VOICES, NOISE_MANIFEST, SPEECH_MANIFEST, manifest_path
+from streamaudio.demo import (
+    DEMO_VOICES,
+    DIALOGUES_MANIFEST,
+    NOISE_MANIFEST,
+    SOUNDS_MANIFEST,
+    SPEECH_MANIFEST,
+    manifest_path,
+)
+from streamaudio.dialogues import Dialogue, read_dialogues, read_source
 from streamaudio.manifest import Clip, read_clips
 from streamaudio.plan import StreamPlan
 from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY
-from streamaudio.scenarios import SCENARIOS, Pools, ScenarioConfig
+from streamaudio.scenarios import SCENARIOS, Pools, Scenario, ScenarioConfig, ScenarioError
 from streamaudio.shards import (
     ShardStats,
     ShardWriter,
@@ -90,33 +99,51 @@ class ShardJob:
     spec_sha256: str
 
 
-def load_pools(spec: BuildSpec, usable: Callable[[Clip], str | None]) -> tuple[Pools, list[dict[str, Any]]]:
-    """Read the speech and noise manifests (or the demo's); clips that cannot serve go to rejects."""
-    rejects: list[dict[str, Any]] = []
-    speech_files = list(spec.sources) or [("demo", manifest_path(SPEECH_MANIFEST))]
-    max_seconds = spec.config.stream_seconds[1]
+def load_pools(spec: BuildSpec, scenario: type[Scenario]) -> tuple[Pools, list[dict[str, Any]]]:
+    """Read the sources into pools by what each row is, falling back to the built-in demo pool for any
+    role no source fills; speech clips that cannot serve the scenario go to rejects."""
     speech: list[Clip] = []
-    for name, path in speech_files:
-        for clip in read_clips(path, default_source=name):
-            reason = usable(clip) or ("clip_too_long" if clip.duration > max_seconds else None)
-            if reason:
-                rejects.append(
-                    {"clip_id": clip.id, "source": clip.source, "reason": reason, "manifest": str(path)}
-                )
+    sounds: list[Clip] = []
+    dialogues: list[Dialogue] = []
+    rejects: list[dict[str, Any]] = []
+    for name, path in spec.sources:
+        for item in read_source(path, default_source=name):
+            if isinstance(item, Dialogue):
+                dialogues.append(item)
+            elif not item.text and (item.labels or item.label_names or item.category):
+                sounds.append(item)
             else:
-                speech.append(clip)
+                speech.append(item)
+    given = (bool(speech), bool(sounds), bool(dialogues))
+    speech = speech or list(read_clips(manifest_path(SPEECH_MANIFEST)))
+    sounds = sounds or list(read_clips(manifest_path(SOUNDS_MANIFEST)))
+    dialogues = dialogues or list(read_dialogues(manifest_path(DIALOGUES_MANIFEST)))
+    usable: list[Clip] = []
+    max_seconds = spec.config.stream_seconds[1]
+    for clip in speech:
+        reason = scenario.usable_speech(clip) or ("clip_too_long" if clip.duration > max_seconds else None)
+        if reason:
+            rejects.append({"clip_id": clip.id, "source": clip.source, "reason": reason})
+        else:
+            usable.append(clip)
+    if "speech" in scenario.needs and not usable:
+        reasons = Counter(r["reason"] for r in rejects)
+        where = ", ".join(str(p) for _, p in spec.sources) if given[0] else "the built-in demo"
+        hint = " (streamaudio prepare covost2 gives translations)" if "no_translation" in reasons else ""
+        raise BuildError(
+            f"{spec.capability} needs speech clips it can use and none of the {len(speech)} from "
+            f"{where} qualifies: {', '.join(f'{k} {v}' for k, v in reasons.items())}{hint}"
+        )
     for _, path in [*spec.sources, *((None, p) for p in spec.noise)]:
         rejects.extend(prepared_rejects(Path(path)))
     noise_files = list(spec.noise) or [manifest_path(NOISE_MANIFEST)]
     noise = [clip for path in noise_files for clip in read_clips(path, default_source="noise")]
-    if not speech:
-        raise BuildError(f"no usable speech clips in {', '.join(str(p) for _, p in speech_files)}")
     language = spec.config.language
     if language == "en":
         voices = DEMO_VOICES
     else:
         voices = (get_engine(spec.config.tts_engine).voice_for_language(language),)
-    return Pools(speech=speech, noise=noise, voices=voices), rejects
+    return Pools(speech=usable, sounds=sounds, noise=noise, dialogues=dialogues, voices=voices), rejects
 
 
 def prepared_rejects(manifest: Path) -> list[dict[str, Any]]:
@@ -192,8 +219,11 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
         raise BuildError("--streams must be at least 1")
     started = time.perf_counter()
     shard_dir, state_dir = _prepare_out(spec.out)
-    pools, rejects = load_pools(spec, SCENARIOS[spec.capability].usable)
-    jobs = plan_jobs(spec, pools)
+    pools, rejects = load_pools(spec, SCENARIOS[spec.capability])
+    try:
+        jobs = plan_jobs(spec, pools)
+    except ScenarioError as exc:
+        raise BuildError(str(exc)) from None
 
     done: dict[str, ShardStats] = {}
     for job in jobs:

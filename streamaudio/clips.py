@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streamaudio import noise
+from streamaudio import noise, sounds
 from streamaudio.audio import AudioError, load_audio
 from streamaudio.manifest import Clip
 from streamaudio.protocol import SAMPLE_RATE
@@ -64,6 +64,8 @@ class ClipLoader:
             return noise.coloured_noise(clip.duration, float(g["exponent"]), seed)
         if kind == "hum":
             return noise.mains_hum(clip.duration, float(g["base_hz"]), seed)
+        if kind == "sound":
+            return sounds.generate(str(g["sound"]), clip.duration, seed)
         if kind == "babble":
             talkers = [(t["text"], t["voice"]) for t in g["talkers"]]
             return noise.babble(clip.duration, talkers, self.speak, seed)

@@ -125,6 +125,19 @@ def iter_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise ManifestError(f"{path}: cannot read manifest ({exc})") from None
 
 
+def clip_from_row(row: dict[str, Any], where: str, base: Path, default_source: str | None = None) -> Clip:
+    """A clip from a manifest row; ``where`` (file:line) names it in errors, ``base`` resolves paths."""
+    if default_source and not row.get("source"):
+        row = {**row, "source": default_source}
+    try:
+        clip = Clip.from_row(row)
+    except (ValueError, TypeError) as exc:
+        raise ManifestError(f"{where}: bad clip row ({exc})") from None
+    if clip.path and not Path(clip.path).is_absolute():
+        clip = replace(clip, path=str(base / clip.path))
+    return clip
+
+
 def read_clips(path: str | Path, default_source: str | None = None) -> Iterator[Clip]:
     """Yield the clips of a manifest; a broken row stops with an error naming file and row.
 
@@ -133,15 +146,7 @@ def read_clips(path: str | Path, default_source: str | None = None) -> Iterator[
     """
     base = Path(path).resolve().parent
     for lineno, row in iter_rows(path):
-        if default_source and not row.get("source"):
-            row["source"] = default_source
-        try:
-            clip = Clip.from_row(row)
-        except (ValueError, TypeError) as exc:
-            raise ManifestError(f"{path}:{lineno}: bad clip row ({exc})") from None
-        if clip.path and not Path(clip.path).is_absolute():
-            clip = replace(clip, path=str(base / clip.path))
-        yield clip
+        yield clip_from_row(row, f"{path}:{lineno}", base, default_source)
 
 
 PARQUET_JSON_COLUMNS = ("tts", "generator", "extra")  # nested dicts travel as JSON text in Parquet

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from streamaudio.manifest import Clip
 
@@ -22,12 +23,13 @@ class Segment:
 
     kind: str  # "instruction", "speech" or "sound"
     clip: Clip
-    gap_before: float  # seconds
+    gap_before: float  # seconds; negative: starts that long before the previous event ends (overlap)
     gap_fill: NoiseSlice | None
-    level_db: float  # target active RMS of the clip in the stream, dBFS
+    level_db: float  # target level of the clip in the stream, dBFS (active RMS for speech, RMS for sounds)
     respond: bool
     reply: str | None = None
     emotion: str = "normal"
+    info: dict[str, Any] = field(default_factory=dict)  # extra fields for the event's JSON
 
 
 @dataclass(frozen=True)
@@ -56,4 +58,4 @@ class StreamPlan:
 
     @property
     def estimated_seconds(self) -> float:
-        return self.tail_gap + sum(s.gap_before + s.clip.duration for s in self.segments)
+        return self.tail_gap + sum(max(0.0, s.gap_before) + s.clip.duration for s in self.segments)

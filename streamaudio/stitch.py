@@ -46,8 +46,8 @@ def trim_silence(audio: np.ndarray) -> tuple[np.ndarray, int]:
     if not mask.any():
         return audio, 0
     idx = np.flatnonzero(mask)
-    a = max(0, (idx[0] - TRIM_MARGIN) * ACTIVE_FRAME)
-    b = min(audio.size, (idx[-1] + 1 + TRIM_MARGIN) * ACTIVE_FRAME)
+    a = max(0, int(idx[0] - TRIM_MARGIN) * ACTIVE_FRAME)
+    b = min(audio.size, int(idx[-1] + 1 + TRIM_MARGIN) * ACTIVE_FRAME)
     return audio[a:b], a
 
 
@@ -92,21 +92,26 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
     gaps: list[tuple[int, int, NoiseSlice | None]] = []
     pos = 0
     last_reply = -1
+    last_start = 0
     for seg in plan.segments:
         raw = load(seg.clip)
         if raw is None:
             continue
         audio, trim_start = trim_silence(raw)
-        start = pos + _seconds(seg.gap_before)
+        start = max(
+            pos + _seconds(seg.gap_before), last_start
+        )  # an overlap never reaches back past the last start
         if seg.respond:  # at most one reply per chunk: push the event later if its reply would collide
             start += max(0, min_end_for_chunk(last_reply + 1) - (start + audio.size))
             last_reply = P.reply_chunk(start + audio.size)
-        gaps.append((pos, start, seg.gap_fill))
+        if start > pos:
+            gaps.append((pos, start, seg.gap_fill))
         gain_db = seg.level_db - level_db(_clip_level(seg.kind, audio))
         placed.append(_Placed(seg, audio, start, trim_start, gain_db))
-        pos = start + audio.size
+        pos = max(pos, start + audio.size)
+        last_start = start
 
-    reply_chunks = [P.reply_chunk(p.end, plan.reply_delay_chunks) for p in placed if p.segment.respond]
+    reply_chunks = sorted(P.reply_chunk(p.end, plan.reply_delay_chunks) for p in placed if p.segment.respond)
     end = pos + _seconds(plan.tail_gap)
     if reply_chunks:
         end = max(end, (reply_chunks[-1] + 1) * P.CHUNK_SAMPLES)
@@ -184,15 +189,18 @@ def _sample_json(
             "source": clip.source,
             "clip_id": clip.id,
         }
-        for key in ("text", "translation", "language", "speaker"):
+        for key in ("text", "translation", "language", "speaker", "category"):
             if getattr(clip, key):
                 ev[key] = getattr(clip, key)
         if clip.labels:
             ev["labels"] = list(clip.labels)
+        if clip.label_names:
+            ev["label_names"] = list(clip.label_names)
         if clip.tts:
             ev["tts"] = dict(clip.tts)
         ev["clip_start_sample"] = p.trim_start
         ev["gain_db"] = round(p.gain_db + master_db, 3)
+        ev.update(seg.info)
         events.append(ev)
         chunk = P.reply_chunk(p.end, plan.reply_delay_chunks)
         turn: dict[str, Any] = {"event": i, "chunk": chunk, "respond": seg.respond}

@@ -13,6 +13,9 @@ import numpy as np
 
 from streamaudio import protocol as P
 from streamaudio.audio import level_db, rms
+from streamaudio.manifest import Clip
+from streamaudio.scenarios.base import templates
+from streamaudio.scenarios.proactive import rule_for
 
 CLIP_LIMIT = 0.999  # a sample at or above this magnitude counts as clipped
 AUDIBLE_DB = -55.0  # an event quieter than this (RMS over its span) is silent
@@ -135,24 +138,72 @@ def _check_events(sid: str, meta: dict[str, Any], audio: np.ndarray) -> list[Fau
 
 def _check_semantics(sid: str, meta: dict[str, Any]) -> list[Fault]:
     faults = []
-    events = meta["events"]
+    events, cap = meta["events"], meta["capability"]
+    count = 0
     for i, turn in enumerate(meta["turns"]):
         if turn["event"] >= len(events):
             continue
         ev = events[turn["event"]]
-        if turn["respond"] and not (turn.get("text") or "").strip():
+        text = turn.get("text") or ""
+        if turn["respond"] and not text.strip():
             faults.append(Fault("empty_reply", f"{sid}: turn {i} replies with no text"))
-        if meta["capability"] == "asr" and ev["kind"] == "speech":
-            if not turn["respond"]:
-                faults.append(
-                    Fault("asr_no_reply", f"{sid}: speech event {turn['event']} gets no transcript")
+        if cap == "asr" and ev["kind"] == "speech" and text != ev.get("text"):
+            faults.append(
+                Fault(
+                    "asr_transcript",
+                    f"{sid}: turn {i} replies {text!r}, but event {turn['event']} says {ev.get('text')!r}",
                 )
-            elif turn.get("text") != ev.get("text"):
+            )
+        if cap == "asr" and ev["kind"] == "sound" and turn["respond"]:
+            faults.append(
+                Fault("sound_reply", f"{sid}: sound event {turn['event']} gets a reply in an asr stream")
+            )
+        if cap == "s2tt" and ev["kind"] == "speech":
+            if text != ev.get("translation"):
                 faults.append(
                     Fault(
-                        "asr_transcript",
-                        f"{sid}: turn {i} replies {turn.get('text')!r}, but "
-                        f"event {turn['event']} says {ev.get('text')!r}",
+                        "s2tt_translation",
+                        f"{sid}: turn {i} replies {text!r}, not the translation {ev.get('translation')!r}",
                     )
                 )
+            elif text.strip().lower() == (ev.get("text") or "").strip().lower():
+                faults.append(Fault("s2tt_untranslated", f"{sid}: turn {i} repeats the source text"))
+        if ev.get("pause_follows") and turn["respond"]:
+            faults.append(
+                Fault("reply_in_pause", f"{sid}: turn {i} replies inside a user turn's thinking pause")
+            )
+        if ev.get("addressed") is False and turn["respond"]:
+            faults.append(Fault("reply_to_background", f"{sid}: turn {i} replies to background talk"))
+        if cap == "counting":
+            if ev.get("counting") == "start":
+                count = 0
+            elif "count" in ev:
+                count += 1
+                words = templates("counting")["counts"]
+                want = words[count - 1] if count <= len(words) else None
+                if ev["count"] != count or text != want:
+                    faults.append(
+                        Fault("count_order", f"{sid}: turn {i} says {text!r} for repetition {count}")
+                    )
+        if cap == "proactive" and ev["kind"] == "sound":
+            faults += _check_policy(sid, i, ev, turn)
     return faults
+
+
+def _check_policy(sid: str, i: int, ev: dict[str, Any], turn: dict[str, Any]) -> list[Fault]:
+    clip = Clip(
+        id=ev["clip_id"],
+        source=ev["source"],
+        duration=1.0,
+        path="-",
+        labels=tuple(ev.get("labels", ())),
+        category=ev.get("category"),
+    )
+    rule = rule_for(clip)
+    should = bool(rule and rule.respond)
+    if turn["respond"] != should:
+        verb = "needs" if should else "must not get"
+        return [Fault("policy", f"{sid}: turn {i}: a {rule.name if rule else 'sound'} {verb} a reply")]
+    if should and turn.get("text") not in rule.replies:
+        return [Fault("policy_reply", f"{sid}: turn {i}: {turn.get('text')!r} is not a {rule.name} reply")]
+    return []

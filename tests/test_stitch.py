@@ -22,9 +22,9 @@ from streamaudio.validate import check_sample
 @pytest.fixture(scope="module")
 def pools() -> Pools:
     return Pools(
-        list(read_clips(manifest_path(SPEECH_MANIFEST))),
-        list(read_clips(manifest_path(NOISE_MANIFEST))),
-        DEMO_VOICES,
+        speech=list(read_clips(manifest_path(SPEECH_MANIFEST))),
+        noise=list(read_clips(manifest_path(NOISE_MANIFEST))),
+        voices=DEMO_VOICES,
     )
 
 

@@ -9,8 +9,12 @@ from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
+import yaml
+
 from streamaudio.manifest import Clip
+from streamaudio.ontology import audioset
 from streamaudio.protocol import SAMPLE_RATE
+from streamaudio.sounds import SOUNDS
 
 # espeak-ng voices with variants and speaking rate/pitch (see streamaudio.tts.espeak).
 DEMO_VOICES = (
@@ -24,7 +28,11 @@ DEMO_VOICES = (
 VOICES_PER_SENTENCE = 2
 SPEECH_MANIFEST = "demo_speech.jsonl.gz"
 NOISE_MANIFEST = "demo_noise.jsonl.gz"
+SOUNDS_MANIFEST = "demo_sounds.jsonl.gz"
+DIALOGUES_MANIFEST = "demo_dialogues.jsonl.gz"
 NOISE_SECONDS = 40.0
+SOUND_VARIANTS = 4
+TRANSLATION_LANGUAGE = "de"
 
 
 def sentences() -> list[str]:
@@ -37,8 +45,55 @@ def manifest_path(name: str) -> Path:
     return Path(str(files("streamaudio.manifests").joinpath(name)))
 
 
+def translations() -> dict[str, str]:
+    """English demo sentence → its German translation (our own), for s2tt."""
+    text = (
+        files("streamaudio.demo")
+        .joinpath(f"translations_{TRANSLATION_LANGUAGE}.tsv")
+        .read_text(encoding="utf-8")
+    )
+    rows = [line.split("\t") for line in text.splitlines()[1:] if line.strip()]
+    return {en: de for en, de in rows}
+
+
+def dialogues() -> list[dict]:
+    """The demo dialogues as dialogue-manifest rows."""
+    data = yaml.safe_load(files("streamaudio.demo").joinpath("dialogues.yaml").read_text(encoding="utf-8"))
+    return [
+        {
+            "id": f"demo-dialogue-{i:03d}",
+            "source": "demo",
+            "turns": [{"role": r, "text": t} for r, t in turns],
+        }
+        for i, turns in enumerate(data)
+    ]
+
+
+def sound_clips() -> list[Clip]:
+    """Built-in sound events (streamaudio.sounds), several variants each, labelled with AudioSet mids."""
+    onto = audioset()
+    clips = []
+    for n, (kind, (_, mids, seconds)) in enumerate(SOUNDS.items()):
+        for v in range(SOUND_VARIANTS):
+            clips.append(
+                Clip(
+                    id=f"demo-sound-{kind}-{v}",
+                    source="demo-sound",
+                    duration=round(seconds * (0.8 + 0.1 * v), 3),
+                    sample_rate=SAMPLE_RATE,
+                    channels=1,
+                    labels=mids,
+                    label_names=tuple(onto.name(m) for m in mids),
+                    category=kind,
+                    generator={"kind": "sound", "sound": kind, "seed": 5000 + 10 * n + v},
+                )
+            )
+    return clips
+
+
 def speech_clips(speak) -> Iterator[Clip]:
     """Each sentence in two voices; ``speak(text, voice)`` gives the audio to measure durations."""
+    german = translations()
     for i, text in enumerate(sentences()):
         for j in range(VOICES_PER_SENTENCE):
             voice = DEMO_VOICES[(i + j * 3) % len(DEMO_VOICES)]
@@ -50,7 +105,9 @@ def speech_clips(speak) -> Iterator[Clip]:
                 sample_rate=SAMPLE_RATE,
                 channels=1,
                 text=text,
+                translation=german.get(text),
                 language="en",
+                target_language=TRANSLATION_LANGUAGE if text in german else None,
                 speaker=voice.split("@")[0],
                 tts={"engine": "espeak-ng", "voice": voice},
             )

@@ -1,4 +1,4 @@
-"""What every scenario shares: its configuration, the clip pools, decks of clips, and noise draws."""
+"""What every scenario shares: configuration, clip pools, decks, noise draws and segment helpers."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ from typing import Any
 import numpy as np
 import yaml
 
+from streamaudio.dialogues import Dialogue
 from streamaudio.manifest import Clip
-from streamaudio.plan import Background, NoiseSlice
+from streamaudio.plan import Background, NoiseSlice, Segment, StreamPlan
 
 SECONDS_PER_CHAR = 0.075  # rough speaking time of TTS text, only used to size plans
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot run on the pools it was given; one line saying what is missing."""
 
 
 @dataclass(frozen=True)
@@ -28,38 +33,45 @@ class ScenarioConfig:
     gap_snr_db: tuple[float, float] = (15.0, 30.0)
     speech_level_db: float = -26.0
     gain_jitter_db: float = 3.0
+    sound_level_db: tuple[float, float] = (-10.0, 0.0)  # relative to the speech level
     reply_delay_chunks: int = 0
     language: str = "en"
+    target_language: str | None = None  # s2tt: the language translated into
     split: str = "train"
     tts_engine: str = "espeak-ng"
 
 
 @dataclass
 class Pools:
-    """The clips a build draws from, by role; ``voices`` are TTS voices for spoken instructions."""
+    """What a build draws from, by role; ``voices`` are TTS voices for text the scenario speaks."""
 
     speech: list[Clip] = field(default_factory=list)
+    sounds: list[Clip] = field(default_factory=list)
     noise: list[Clip] = field(default_factory=list)
+    dialogues: list[Dialogue] = field(default_factory=list)
     voices: tuple[str, ...] = ()
 
 
 class Deck:
-    """Draws clips without replacement, reshuffling when the pool is used up; returns unused draws."""
+    """Draws items without replacement, reshuffling when the pool is used up; returns unused draws."""
 
-    def __init__(self, clips: list[Clip], rng: np.random.Generator) -> None:
-        if not clips:
+    def __init__(self, items: list, rng: np.random.Generator) -> None:
+        if not items:
             raise ValueError("cannot draw from an empty pool")
-        self.clips = clips
+        self.items = items
         self.rng = rng
         self._order: list[int] = []
+        self._last = -1
 
-    def draw(self) -> Clip:
+    def draw(self) -> Any:
         if not self._order:
-            self._order = self.rng.permutation(len(self.clips)).tolist()
-        return self.clips[self._order.pop()]
+            self._order = self.rng.permutation(len(self.items)).tolist()
+        self._last = self._order.pop()
+        return self.items[self._last]
 
-    def put_back(self, clip: Clip) -> None:
-        self._order.append(self.clips.index(clip))
+    def put_back(self) -> None:
+        """Return the item drawn last."""
+        self._order.append(self._last)
 
 
 def stream_seed(seed: int, index: int) -> int:
@@ -72,9 +84,13 @@ def uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
     return float(lo if hi <= lo else rng.uniform(lo, hi))
 
 
+def pick(rng: np.random.Generator, items: list) -> Any:
+    return items[int(rng.integers(len(items)))]
+
+
 @cache
 def templates(name: str) -> dict[str, Any]:
-    """A scenario's template file (``streamaudio/scenarios/<name>.yaml``)."""
+    """A scenario's data file (``streamaudio/scenarios/<name>.yaml``)."""
     return yaml.safe_load(files("streamaudio.scenarios").joinpath(f"{name}.yaml").read_text(encoding="utf-8"))
 
 
@@ -92,12 +108,67 @@ def tts_clip(text: str, voice: str, language: str, engine: str) -> Clip:
     )
 
 
-class NoiseDraws:
-    """Gap fills and background beds drawn from the noise pool."""
+def sound_name(clip: Clip) -> str:
+    """A sound's readable name: its first label name (lower case, as said in a sentence)."""
+    name = clip.label_names[0] if clip.label_names else (clip.category or "sound").replace("_", " ")
+    name = name.split(",")[0].strip()
+    return name if name.isupper() else name.lower()
 
-    def __init__(self, noise: Deck | None, config: ScenarioConfig) -> None:
-        self.noise = noise
+
+class Scenario:
+    """A seeded planner: ``plan(index, id)`` depends only on the seed, the index and the draws so far.
+
+    Subclasses set ``name`` and ``needs`` (pool names) and implement ``segments``.
+    """
+
+    name = ""
+    needs: tuple[str, ...] = ()
+
+    def __init__(self, pools: Pools, config: ScenarioConfig, seed: int) -> None:
+        for pool in self.needs:
+            if not getattr(pools, pool):
+                raise ScenarioError(f"{self.name} needs {pool} clips and the sources give none")
+        self.pools = pools
         self.config = config
+        self.seed = seed
+        deck_rng = np.random.default_rng([seed, 0xA5])
+        self.speech = Deck(pools.speech, deck_rng) if pools.speech else None
+        self.sounds = Deck(pools.sounds, deck_rng) if pools.sounds else None
+        self.dialogues = Deck(pools.dialogues, deck_rng) if pools.dialogues else None
+        self.noise = Deck(pools.noise, deck_rng) if pools.noise else None
+
+    @classmethod
+    def usable_speech(cls, clip: Clip) -> str | None:
+        """Why a speech clip cannot serve this scenario, or None."""
+        return None if (clip.text or "").strip() else "no_transcript"
+
+    def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
+        raise NotImplementedError
+
+    def plan(self, index: int, stream_id: str) -> StreamPlan:
+        seed = stream_seed(self.seed, index)
+        rng = np.random.default_rng(seed)
+        target = uniform(rng, self.config.stream_seconds)
+        segments = self.segments(rng, target)
+        return StreamPlan(
+            id=stream_id,
+            capability=self.name,
+            split=self.config.split,
+            language=self.config.language,
+            seed=seed,
+            segments=tuple(segments),
+            tail_gap=uniform(rng, self.config.gap_seconds),
+            tail_fill=self.gap_fill(rng),
+            background=self.background(rng),
+            reply_delay_chunks=self.config.reply_delay_chunks,
+        )
+
+    # -- building blocks -------------------------------------------------------------------
+    def voice(self, rng: np.random.Generator) -> str:
+        return pick(rng, list(self.pools.voices))
+
+    def spoken(self, text: str, voice: str) -> Clip:
+        return tts_clip(text, voice, self.config.language, self.config.tts_engine)
 
     def gap_fill(self, rng: np.random.Generator) -> NoiseSlice | None:
         if self.noise is None:
@@ -109,3 +180,42 @@ class NoiseDraws:
         if self.noise is None or rng.random() >= self.config.background_prob:
             return None
         return Background(self.noise.draw(), float(rng.random()), uniform(rng, self.config.snr_db))
+
+    def segment(
+        self,
+        rng: np.random.Generator,
+        kind: str,
+        clip: Clip,
+        reply: str | None = None,
+        emotion: str = "normal",
+        *,
+        level_offset: float = 0.0,
+        gap: float | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> Segment:
+        """A segment after a gap (drawn unless given); it replies when ``reply`` is given."""
+        cfg = self.config
+        if kind == "sound":
+            level = cfg.speech_level_db + uniform(rng, cfg.sound_level_db)
+        else:
+            level = cfg.speech_level_db + uniform(rng, (-cfg.gain_jitter_db, cfg.gain_jitter_db))
+        return Segment(
+            kind=kind,
+            clip=clip,
+            gap_before=uniform(rng, cfg.gap_seconds) if gap is None else gap,
+            gap_fill=self.gap_fill(rng),
+            level_db=level + level_offset,
+            respond=reply is not None,
+            reply=reply,
+            emotion=emotion,
+            info=info or {},
+        )
+
+
+def seconds_of(segments: list[Segment]) -> float:
+    return sum(max(0.0, s.gap_before) + s.clip.duration for s in segments)
+
+
+def fits(segments: list[Segment], more: list[Segment], target: float) -> bool:
+    """Whether ``more`` still fits in a stream of ``target`` seconds after ``segments``."""
+    return seconds_of(segments) + seconds_of(more) <= target

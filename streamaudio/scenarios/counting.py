@@ -1,0 +1,39 @@
+"""Counting: an instruction to count a sound, acknowledged, then the same sound 2-8 times, answered
+"once!", "twice!", "three times!" … after each repetition."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamaudio.plan import Segment
+from streamaudio.scenarios.base import Scenario, fits, pick, sound_name, templates
+
+REPEATS = (2, 8)
+
+
+class CountingScenario(Scenario):
+    name = "counting"
+    needs = ("sounds",)
+
+    def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
+        t = templates("counting")
+        voice = self.voice(rng)
+        segs: list[Segment] = []
+        while True:
+            sound = self.sounds.draw()
+            asked = pick(rng, t["instructions"]).format(name=sound_name(sound))
+            episode = [
+                self.segment(
+                    rng,
+                    "instruction",
+                    self.spoken(asked, voice),
+                    pick(rng, t["acknowledgements"]),
+                    info={"counting": "start"},
+                )
+            ]
+            for k in range(int(rng.integers(REPEATS[0], REPEATS[1] + 1))):
+                episode.append(self.segment(rng, "sound", sound, t["counts"][k], info={"count": k + 1}))
+            if segs and not fits(segs, episode, target):
+                self.sounds.put_back()
+                return segs
+            segs.extend(episode)
