@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from streamaudio.build import BuildSpec, build
+from streamaudio.build import build, single
 from streamaudio.demo import DEMO_VOICES, sentences
 from streamaudio.scenarios import ScenarioConfig
 from streamaudio.tts import EspeakEngine
@@ -59,7 +59,7 @@ def make_corpus(root: Path, n: int) -> tuple[Path, Path, Path]:
 
 def run(manifest: Path, noise: Path, out: Path, streams: int, workers: int) -> float:
     config = ScenarioConfig(stream_seconds=(55, 65), snr_db=(10, 10), background_prob=1.0)
-    spec = BuildSpec(
+    spec = single(
         "asr",
         out,
         streams=streams,

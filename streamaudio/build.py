@@ -11,11 +11,14 @@ import json
 import multiprocessing as mp
 import os
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from streamaudio import __version__
 from streamaudio.audio import DecoderWarnings, encode_flac
@@ -28,11 +31,11 @@ from streamaudio.demo import (
     SPEECH_MANIFEST,
     manifest_path,
 )
-from streamaudio.dialogues import Dialogue, read_dialogues, read_source
-from streamaudio.manifest import Clip, read_clips
+from streamaudio.dialogues import Dialogue, read_source
+from streamaudio.manifest import Clip
 from streamaudio.plan import StreamPlan
 from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY
-from streamaudio.scenarios import SCENARIOS, Pools, Scenario, ScenarioConfig, ScenarioError
+from streamaudio.scenarios import SCENARIOS, Pools, ScenarioConfig, ScenarioError
 from streamaudio.shards import (
     ShardStats,
     ShardWriter,
@@ -54,21 +57,51 @@ class BuildError(Exception):
 
 
 @dataclass(frozen=True)
+class Part:
+    """One capability and split of a build, sized by a stream count or by hours of audio."""
+
+    capability: str
+    split: str = "train"
+    streams: int | None = None
+    hours: float | None = None
+    sources: tuple[tuple[str, Path], ...] = ()
+    noise: tuple[Path, ...] = ()
+    config: ScenarioConfig = field(default_factory=ScenarioConfig)
+
+    @property
+    def label(self) -> str:
+        return f"{self.capability}-{self.split}"
+
+
+@dataclass(frozen=True)
 class BuildSpec:
     """Everything a build depends on."""
 
-    capability: str
     out: Path
-    streams: int = 32
+    parts: tuple[Part, ...]
     seed: int = 0
     workers: int = 1
     shard_streams: int = 64
     shard_mb: float = 512.0
-    sources: tuple[tuple[str, Path], ...] = ()
-    noise: tuple[Path, ...] = ()
-    config: ScenarioConfig = field(default_factory=ScenarioConfig)
     cache_dir: Path | None = None
     command: str = ""
+
+
+def single(
+    capability: str,
+    out: Path,
+    *,
+    streams: int = 32,
+    split: str = "train",
+    sources: tuple[tuple[str, Path], ...] = (),
+    noise: tuple[Path, ...] = (),
+    config: ScenarioConfig | None = None,
+    **options: Any,
+) -> BuildSpec:
+    """A build of one capability and split: the shape of ``streamaudio build --capability X``."""
+    config = replace(config or ScenarioConfig(), split=split)
+    part = Part(capability, split, streams=streams, sources=sources, noise=noise, config=config)
+    return BuildSpec(out, (part,), **options)
 
 
 @dataclass
@@ -99,15 +132,29 @@ class ShardJob:
     spec_sha256: str
 
 
-def load_pools(spec: BuildSpec, scenario: type[Scenario]) -> tuple[Pools, list[dict[str, Any]]]:
-    """Read the sources into pools by what each row is, falling back to the built-in demo pool for any
-    role no source fills; speech clips that cannot serve the scenario go to rejects."""
+class _Manifests:
+    """Manifests read once per build, however many parts use them."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str | None], list] = {}
+
+    def rows(self, path: Path, default_source: str | None = None) -> list[Clip | Dialogue]:
+        key = (str(path), default_source)
+        if key not in self._cache:
+            self._cache[key] = list(read_source(path, default_source))
+        return self._cache[key]
+
+
+def load_pools(part: Part, manifests: _Manifests) -> tuple[Pools, list[dict[str, Any]]]:
+    """Read a part's sources into pools by what each row is, falling back to the built-in demo pool for
+    any role no source fills; speech clips that cannot serve the scenario go to rejects."""
+    scenario = SCENARIOS[part.capability]
     speech: list[Clip] = []
     sounds: list[Clip] = []
     dialogues: list[Dialogue] = []
     rejects: list[dict[str, Any]] = []
-    for name, path in spec.sources:
-        for item in read_source(path, default_source=name):
+    for name, path in part.sources:
+        for item in manifests.rows(path, default_source=name):
             if isinstance(item, Dialogue):
                 dialogues.append(item)
             elif not item.text and (item.labels or item.label_names or item.category):
@@ -115,34 +162,42 @@ def load_pools(spec: BuildSpec, scenario: type[Scenario]) -> tuple[Pools, list[d
             else:
                 speech.append(item)
     given = (bool(speech), bool(sounds), bool(dialogues))
-    speech = speech or list(read_clips(manifest_path(SPEECH_MANIFEST)))
-    sounds = sounds or list(read_clips(manifest_path(SOUNDS_MANIFEST)))
-    dialogues = dialogues or list(read_dialogues(manifest_path(DIALOGUES_MANIFEST)))
+    speech = speech or manifests.rows(manifest_path(SPEECH_MANIFEST))
+    sounds = sounds or manifests.rows(manifest_path(SOUNDS_MANIFEST))
+    dialogues = dialogues or manifests.rows(manifest_path(DIALOGUES_MANIFEST))
     usable: list[Clip] = []
-    max_seconds = spec.config.stream_seconds[1]
+    max_seconds = part.config.stream_seconds[1]
     for clip in speech:
         reason = scenario.usable_speech(clip) or ("clip_too_long" if clip.duration > max_seconds else None)
         if reason:
-            rejects.append({"clip_id": clip.id, "source": clip.source, "reason": reason})
+            rejects.append(
+                {
+                    "clip_id": clip.id,
+                    "source": clip.source,
+                    "reason": reason,
+                    "stage": "plan",
+                    "capability": part.capability,
+                }
+            )
         else:
             usable.append(clip)
     if "speech" in scenario.needs and not usable:
         reasons = Counter(r["reason"] for r in rejects)
-        where = ", ".join(str(p) for _, p in spec.sources) if given[0] else "the built-in demo"
+        where = ", ".join(str(p) for _, p in part.sources) if given[0] else "the built-in demo"
         hint = " (streamaudio prepare covost2 gives translations)" if "no_translation" in reasons else ""
         raise BuildError(
-            f"{spec.capability} needs speech clips it can use and none of the {len(speech)} from "
+            f"{part.capability} needs speech clips it can use and none of the {len(speech)} from "
             f"{where} qualifies: {', '.join(f'{k} {v}' for k, v in reasons.items())}{hint}"
         )
-    for _, path in [*spec.sources, *((None, p) for p in spec.noise)]:
+    for _, path in [*part.sources, *((None, p) for p in part.noise)]:
         rejects.extend(prepared_rejects(Path(path)))
-    noise_files = list(spec.noise) or [manifest_path(NOISE_MANIFEST)]
-    noise = [clip for path in noise_files for clip in read_clips(path, default_source="noise")]
-    language = spec.config.language
+    noise_files = list(part.noise) or [manifest_path(NOISE_MANIFEST)]
+    noise = [clip for path in noise_files for clip in manifests.rows(path, default_source="noise")]
+    language = part.config.language
     if language == "en":
         voices = DEMO_VOICES
     else:
-        voices = (get_engine(spec.config.tts_engine).voice_for_language(language),)
+        voices = (get_engine(part.config.tts_engine).voice_for_language(language),)
     return Pools(speech=usable, sounds=sounds, noise=noise, dialogues=dialogues, voices=voices), rejects
 
 
@@ -155,17 +210,29 @@ def prepared_rejects(manifest: Path) -> list[dict[str, Any]]:
         return [{**json.loads(line), "stage": "prepare"} for line in f if line.strip()]
 
 
-def plan_jobs(spec: BuildSpec, pools: Pools) -> list[ShardJob]:
-    """Plan every stream and pack the plans into shards."""
-    scenario = SCENARIOS[spec.capability](pools, spec.config, spec.seed)
-    split = spec.config.split
-    plans = [scenario.plan(i, f"{spec.capability}-{split}-{i:09d}") for i in range(spec.streams)]
+def part_seed(seed: int, part: Part) -> int:
+    """Each capability and split draws from its own seeded streams, so parts never depend on each other."""
+    return int(np.random.SeedSequence([seed, zlib.crc32(part.label.encode())]).generate_state(1)[0])
+
+
+def plan_part(spec: BuildSpec, part: Part, pools: Pools) -> list[ShardJob]:
+    """Plan a part's streams (a count, or until the estimated hours are reached) and pack them into shards."""
+    scenario = SCENARIOS[part.capability](pools, part.config, part_seed(spec.seed, part))
+    plans: list[StreamPlan] = []
+    target = (part.hours or 0.0) * 3600.0
+    planned = 0.0
+    while part.streams is None or len(plans) < part.streams:
+        plan = scenario.plan(len(plans), f"{part.label}-{len(plans):09d}")
+        if part.streams is None and plans and planned + plan.estimated_seconds / 2 > target:
+            break  # by hours: stop where the total comes closest to the target
+        plans.append(plan)
+        planned += plan.estimated_seconds
     groups = pack([p.estimated_seconds for p in plans], spec.shard_streams, spec.shard_mb)
     jobs = []
     for n, group in enumerate(groups):
         chosen = tuple(plans[i] for i in group)
         digest = hashlib.sha256(f"{__version__}\n{chosen!r}".encode()).hexdigest()
-        jobs.append(ShardJob(shard_name(spec.capability, split, n), chosen, digest))
+        jobs.append(ShardJob(shard_name(part.capability, part.split, n), chosen, digest))
     return jobs
 
 
@@ -213,17 +280,26 @@ def _prepare_out(out: Path) -> tuple[Path, Path]:
 
 def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None) -> BuildResult:
     """Run a build; ``progress(streams_done, seconds_done)`` is called after each stream."""
-    if spec.capability not in SCENARIOS:
-        raise BuildError(f"unknown capability {spec.capability!r}; choose from: {', '.join(SCENARIOS)}")
-    if spec.streams < 1:
-        raise BuildError("--streams must be at least 1")
+    for part in spec.parts:
+        if part.capability not in SCENARIOS:
+            raise BuildError(f"unknown capability {part.capability!r}; choose from: {', '.join(SCENARIOS)}")
+        sized = (part.streams is None) != (part.hours is None)
+        if not sized or (part.streams or 1) < 1 or (part.hours or 1) <= 0:
+            raise BuildError(f"{part.label}: give a positive number of streams or of hours (one of them)")
     started = time.perf_counter()
     shard_dir, state_dir = _prepare_out(spec.out)
-    pools, rejects = load_pools(spec, SCENARIOS[spec.capability])
-    try:
-        jobs = plan_jobs(spec, pools)
-    except ScenarioError as exc:
-        raise BuildError(str(exc)) from None
+    manifests = _Manifests()
+    rejects: list[dict[str, Any]] = []
+    jobs: list[ShardJob] = []
+    used: set[tuple[str, str]] = set()
+    for part in spec.parts:
+        pools, part_rejects = load_pools(part, manifests)
+        rejects.extend(part_rejects)
+        used.update((c.source, c.id) for c in pools.speech)
+        try:
+            jobs.extend(plan_part(spec, part, pools))
+        except ScenarioError as exc:
+            raise BuildError(str(exc)) from None
 
     done: dict[str, ShardStats] = {}
     for job in jobs:
@@ -239,6 +315,8 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
         done[job.name] = _write_shard(job, results, shard_dir, tally)
         save_stats(state_dir, done[job.name])
 
+    # a clip one capability could not use is not rejected when another part of the build used it
+    rejects = [r for r in rejects if r.get("stage") != "plan" or (r["source"], r["clip_id"]) not in used]
     ordered = [done[job.name] for job in jobs]
     all_rejects = _dedupe(rejects + [r for s in ordered for r in s.rejects])
     _write_jsonl(spec.out / "rejected.jsonl", all_rejects)
@@ -316,34 +394,33 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 def _manifest(
     spec: BuildSpec, shards: list[ShardStats], seconds: float, replies: int, rejected: int
 ) -> dict[str, Any]:
-    cfg = spec.config
+    def part_entry(part: Part) -> dict[str, Any]:
+        mine = [s for s in shards if s.name.startswith(f"{part.label}-")]
+        config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(part.config).items()}
+        return {
+            "capability": part.capability,
+            "split": part.split,
+            "requested": {"streams": part.streams} if part.streams is not None else {"hours": part.hours},
+            "streams": sum(s.streams for s in mine),
+            "hours": round(sum(s.seconds for s in mine) / 3600.0, 6),
+            "sources": {name: str(path) for name, path in part.sources} or {"demo": "built-in"},
+            "noise": [str(p) for p in part.noise] or ["built-in"],
+            "config": config,
+        }
+
     return {
         "schema": "streamaudio.manifest/1",
         "version": __version__,
         "command": spec.command,
-        "capability": spec.capability,
-        "split": cfg.split,
         "seed": spec.seed,
+        "capabilities": sorted({p.capability for p in spec.parts}),
         "streams": sum(s.streams for s in shards),
         "hours": round(seconds / 3600.0, 6),
         "replies": replies,
         "rejected": rejected,
-        "config": {
-            "stream_seconds": list(cfg.stream_seconds),
-            "gap_seconds": list(cfg.gap_seconds),
-            "snr_db": list(cfg.snr_db),
-            "background_prob": cfg.background_prob,
-            "gap_snr_db": list(cfg.gap_snr_db),
-            "speech_level_db": cfg.speech_level_db,
-            "gain_jitter_db": cfg.gain_jitter_db,
-            "reply_delay_chunks": cfg.reply_delay_chunks,
-            "language": cfg.language,
-            "tts_engine": cfg.tts_engine,
-            "sources": {name: str(path) for name, path in spec.sources} or {"demo": "built-in"},
-            "noise": [str(p) for p in spec.noise] or ["built-in"],
-            "shard_streams": spec.shard_streams,
-            "shard_mb": spec.shard_mb,
-        },
+        "shard_streams": spec.shard_streams,
+        "shard_mb": spec.shard_mb,
+        "parts": [part_entry(p) for p in spec.parts],
         "shards": [
             {
                 "path": f"shards/{s.name}",

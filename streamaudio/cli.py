@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -12,12 +13,13 @@ from rich.console import Console
 from tqdm import tqdm
 
 from streamaudio.audio import AudioError
-from streamaudio.build import BuildError, BuildSpec, build
+from streamaudio.build import BuildError, BuildSpec, Part, build
 from streamaudio.cli_common import err, fail
 from streamaudio.cli_prepare import app as prepare_app
 from streamaudio.inspect_stream import InspectError, read_sample, show
 from streamaudio.manifest import ManifestError
-from streamaudio.scenarios import ScenarioConfig
+from streamaudio.recipe import RecipeError, load_recipe, recipe_parts
+from streamaudio.scenarios import SCENARIOS, ScenarioConfig
 from streamaudio.tts import TTSError
 
 app = typer.Typer(
@@ -27,6 +29,7 @@ app = typer.Typer(
     help="Build, inspect and check StreamAudio-2M-style streaming audio corpora.",
 )
 
+CAPABILITIES = ", ".join(SCENARIOS)
 KNOWN_ERRORS = (BuildError, ManifestError, InspectError, AudioError, TTSError)
 
 
@@ -51,70 +54,126 @@ def parse_source(text: str) -> tuple[str, Path]:
 
 @app.command("build")
 def build_cmd(
-    capability: Annotated[str, typer.Option(help="What the streams teach: asr.")] = "asr",
-    streams: Annotated[int, typer.Option(help="Number of streams to build.")] = 32,
-    stream_seconds: Annotated[str, typer.Option(help="Stream length range in seconds, LOW:HIGH.")] = "30:90",
-    seed: Annotated[int, typer.Option(help="Seed; the same inputs and seed give identical shards.")] = 0,
-    workers: Annotated[int, typer.Option(help="Processes rendering streams.")] = 1,
-    out: Annotated[
-        Path | None, typer.Option(help="Output folder [default: ./streamaudio-out/CAPABILITY].")
+    capability: Annotated[
+        str | None,
+        typer.Option(
+            help=f"What the streams teach: {CAPABILITIES} [default: asr, or every capability of --pipeline]."
+        ),
     ] = None,
-    split: Annotated[str, typer.Option(help="Split name used in shard and stream names.")] = "train",
+    pipeline: Annotated[
+        Path | None, typer.Option(help="A recipe (pipelines/*.yaml): a mixture by hours.")
+    ] = None,
+    hours: Annotated[
+        float | None, typer.Option(help="Hours of audio to build (instead of --streams).")
+    ] = None,
+    streams: Annotated[int | None, typer.Option(help="Number of streams to build [default: 32].")] = None,
+    stream_seconds: Annotated[
+        str | None, typer.Option(help="Stream length range, LOW:HIGH [default: 30:90].")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed; the same inputs and seed give identical shards.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Processes rendering streams.")] = 1,
+    out: Annotated[Path | None, typer.Option(help="Output folder [default: ./streamaudio-out/NAME].")] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Split name [default: train; with --pipeline: its splits].")
+    ] = None,
     source: Annotated[
-        list[str] | None, typer.Option(help="Speech clip manifest, NAME=MANIFEST (repeatable).")
+        list[str] | None, typer.Option(help="Clip or dialogue manifest, NAME=MANIFEST (repeatable).")
     ] = None,
     noise: Annotated[list[Path] | None, typer.Option(help="Noise clip manifest (repeatable).")] = None,
-    snr: Annotated[str, typer.Option(help="Background noise SNR range in dB vs. active speech.")] = "5:20",
-    background_prob: Annotated[float, typer.Option(help="Share of streams with background noise.")] = 0.8,
-    gap_seconds: Annotated[str, typer.Option(help="Gap length range between events, seconds.")] = "0.8:2.4",
-    gap_snr: Annotated[str, typer.Option(help="How far below speech the gap noise beds sit, dB.")] = "15:30",
+    snr: Annotated[
+        str | None, typer.Option(help="Background noise SNR range in dB vs. active speech [5:20].")
+    ] = None,
+    background_prob: Annotated[
+        float | None, typer.Option(help="Share of streams with background noise [0.8].")
+    ] = None,
+    gap_seconds: Annotated[
+        str | None, typer.Option(help="Gap length range between events, s [0.8:2.4].")
+    ] = None,
+    gap_snr: Annotated[
+        str | None, typer.Option(help="How far below speech the gap noise beds sit, dB [15:30].")
+    ] = None,
     reply_delay_chunks: Annotated[
-        int, typer.Option(help="Extra chunks between a turn's end and its reply.")
-    ] = 0,
-    language: Annotated[
-        str, typer.Option(help="Language of the streams (spoken instructions use it).")
-    ] = "en",
-    shard_streams: Annotated[int, typer.Option(help="Most streams per shard.")] = 64,
+        int | None, typer.Option(help="Extra chunks before each reply [0].")
+    ] = None,
+    language: Annotated[str | None, typer.Option(help="Language of the spoken instructions [en].")] = None,
+    target_language: Annotated[str | None, typer.Option(help="s2tt: the language to translate into.")] = None,
+    shard_streams: Annotated[int | None, typer.Option(help="Most streams per shard [64].")] = None,
     shard_mb: Annotated[
-        float, typer.Option(help="Most megabytes per shard (estimated from PCM size).")
-    ] = 512.0,
+        float | None, typer.Option(help="Most megabytes per shard, estimated from PCM [512].")
+    ] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="TTS cache [default: ~/.cache/streamaudio].")] = None,
 ) -> None:
     """Build WebDataset shards of labelled streams (resumes when rerun with the same arguments)."""
-    if workers < 1 or shard_streams < 1 or shard_mb <= 0 or reply_delay_chunks < 0:
+    if workers < 1 or (shard_streams or 1) < 1 or (shard_mb or 1) <= 0 or (reply_delay_chunks or 0) < 0:
         fail("--workers and --shard-streams must be >= 1, --shard-mb > 0, --reply-delay-chunks >= 0")
-    if not 0.0 <= background_prob <= 1.0:
+    if background_prob is not None and not 0.0 <= background_prob <= 1.0:
         fail("--background-prob must be between 0 and 1")
-    config = ScenarioConfig(
-        stream_seconds=parse_range(stream_seconds, "--stream-seconds"),
-        gap_seconds=parse_range(gap_seconds, "--gap-seconds"),
-        snr_db=parse_range(snr, "--snr"),
-        background_prob=background_prob,
-        gap_snr_db=parse_range(gap_snr, "--gap-snr"),
-        reply_delay_chunks=reply_delay_chunks,
-        language=language,
-        split=split,
-    )
+    if hours is not None and streams is not None:
+        fail("give --hours or --streams, not both")
+    given = {
+        "stream_seconds": stream_seconds and parse_range(stream_seconds, "--stream-seconds"),
+        "gap_seconds": gap_seconds and parse_range(gap_seconds, "--gap-seconds"),
+        "snr_db": snr and parse_range(snr, "--snr"),
+        "gap_snr_db": gap_snr and parse_range(gap_snr, "--gap-snr"),
+        "background_prob": background_prob,
+        "reply_delay_chunks": reply_delay_chunks,
+        "language": language,
+        "target_language": target_language,
+        "sources": tuple(parse_source(s) for s in source or ()),
+        "noise": tuple(noise or ()),
+    }
+    overrides = {k: v for k, v in given.items() if v not in (None, ())}
+    try:
+        if pipeline is not None:
+            recipe = load_recipe(pipeline)
+            parts = recipe_parts(
+                recipe, pipeline.parent, hours=hours, streams=streams, only=capability, overrides=overrides
+            )
+            parts = tuple(p for p in parts if split is None or p.split == split)
+            name = recipe.get("name") or pipeline.stem
+        else:
+            recipe, name = {}, capability or "asr"
+            config = replace(
+                ScenarioConfig(), **{k: v for k, v in overrides.items() if k not in ("sources", "noise")}
+            )
+            size = {"hours": hours} if hours is not None else {"streams": streams or 32}
+            parts = (
+                Part(
+                    name,
+                    split or "train",
+                    sources=overrides.get("sources", ()),
+                    noise=overrides.get("noise", ()),
+                    config=replace(config, split=split or "train"),
+                    **size,
+                ),
+            )
+    except RecipeError as exc:
+        fail(str(exc))
+    if not parts:
+        fail(f"--split {split!r} is not one of the recipe's splits")
     spec = BuildSpec(
-        capability=capability,
-        out=out or Path("streamaudio-out") / capability,
-        streams=streams,
-        seed=seed,
+        out=out or Path("streamaudio-out") / name,
+        parts=parts,
+        seed=seed if seed is not None else recipe.get("seed", 0),
         workers=workers,
-        shard_streams=shard_streams,
-        shard_mb=shard_mb,
-        sources=tuple(parse_source(s) for s in source or ()),
-        noise=tuple(noise or ()),
-        config=config,
+        shard_streams=shard_streams or recipe.get("shard_streams", 64),
+        shard_mb=shard_mb or recipe.get("shard_mb", 512.0),
         cache_dir=cache_dir,
         command=shlex.join(["streamaudio", *sys.argv[1:]]),
     )
-    bar: tqdm | None = None  # made on the first rendered stream, so input errors print alone
+    _run_build(spec, name)
+
+
+def _run_build(spec: BuildSpec, name: str) -> None:
+    """Run a build with a progress bar (made on the first stream) and print its summary."""
+    bar: tqdm | None = None
 
     def progress(done: int, seconds: float) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=streams, unit="stream", desc=f"build {capability}", dynamic_ncols=True)
+            bar = tqdm(unit="stream", desc=f"build {name}", dynamic_ncols=True)
         bar.n = done
         bar.set_postfix_str(f"{seconds / 3600:.2f} h audio", refresh=False)
         bar.update(0)

@@ -34,12 +34,12 @@ def read_shard(path: Path) -> dict[str, tuple[dict, np.ndarray, int]]:
 @pytest.fixture(scope="session")
 def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo ASR build shared by the read-only tests."""
-    from streamaudio.build import BuildSpec, build
+    from streamaudio.build import build, single
     from streamaudio.scenarios import ScenarioConfig
 
     out = tmp_path_factory.mktemp("demo") / "asr"
     build(
-        BuildSpec(
+        single(
             capability="asr",
             out=out,
             streams=8,

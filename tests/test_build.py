@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from conftest import read_shard
 
-from streamaudio.build import STATE_DIR, BuildSpec, build
+from streamaudio.build import STATE_DIR, build, single
 from streamaudio.scenarios import ScenarioConfig
 from streamaudio.validate import check_sample, schema
 
@@ -50,28 +50,24 @@ def test_layout_manifest_and_every_sample(demo_build: Path) -> None:
 
 
 def test_same_seed_same_bytes_any_worker_count(tmp_path: Path) -> None:
-    one = build(
-        BuildSpec("asr", tmp_path / "w1", streams=6, seed=9, shard_streams=2, workers=1, config=SMALL)
-    )
-    two = build(
-        BuildSpec("asr", tmp_path / "w2", streams=6, seed=9, shard_streams=2, workers=2, config=SMALL)
-    )
+    one = build(single("asr", tmp_path / "w1", streams=6, seed=9, shard_streams=2, workers=1, config=SMALL))
+    two = build(single("asr", tmp_path / "w2", streams=6, seed=9, shard_streams=2, workers=2, config=SMALL))
     assert one.streams == two.streams == 6
     assert _shas(tmp_path / "w1") == _shas(tmp_path / "w2")
     assert len(_shas(tmp_path / "w1")) == 3
-    other = build(BuildSpec("asr", tmp_path / "s2", streams=6, seed=10, shard_streams=2, config=SMALL))
+    other = build(single("asr", tmp_path / "s2", streams=6, seed=10, shard_streams=2, config=SMALL))
     assert other.streams == 6 and _shas(tmp_path / "s2") != _shas(tmp_path / "w1")
 
 
 def test_shard_size_cap(tmp_path: Path) -> None:
-    build(BuildSpec("asr", tmp_path / "o", streams=6, seed=1, shard_mb=2.0, config=SMALL))
+    build(single("asr", tmp_path / "o", streams=6, seed=1, shard_mb=2.0, config=SMALL))
     tars = list((tmp_path / "o" / "shards").glob("*.tar"))
     assert len(tars) >= 3
     assert all(p.stat().st_size <= 2.0e6 for p in tars)
 
 
 def test_rerun_builds_only_what_is_missing(tmp_path: Path) -> None:
-    spec = BuildSpec("asr", tmp_path / "o", streams=6, seed=4, shard_streams=2, config=SMALL)
+    spec = single("asr", tmp_path / "o", streams=6, seed=4, shard_streams=2, config=SMALL)
     first = build(spec)
     before = _shas(spec.out)
     assert first.skipped_shards == 0
@@ -82,7 +78,7 @@ def test_rerun_builds_only_what_is_missing(tmp_path: Path) -> None:
     assert _shas(spec.out) == before
     assert not list((spec.out / "shards").glob(".*partial"))
     assert (spec.out / STATE_DIR / "asr-train-000001.tar.json").exists()
-    changed = build(BuildSpec("asr", spec.out, streams=6, seed=5, shard_streams=2, config=SMALL))
+    changed = build(single("asr", spec.out, streams=6, seed=5, shard_streams=2, config=SMALL))
     assert changed.skipped_shards == 0 and _shas(spec.out) != before
 
 
@@ -109,7 +105,7 @@ def test_broken_clip_is_rejected_and_build_goes_on(tmp_path: Path, demo_build: P
     sf.write(tmp_path / "n.wav", np.random.default_rng(0).standard_normal(32000) * 0.1, 16000)
     noise = tmp_path / "noise.jsonl"
     noise.write_text(json.dumps({"id": "n", "source": "x", "path": "n.wav", "duration": 2.0}) + "\n")
-    spec = BuildSpec(
+    spec = single(
         "asr",
         tmp_path / "o",
         streams=6,

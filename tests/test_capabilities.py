@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import read_shard
 
-from streamaudio.build import BuildError, BuildSpec, build
+from streamaudio.build import BuildError, build, single
 from streamaudio.demo import DIALOGUES_MANIFEST, manifest_path
 from streamaudio.dialogues import read_dialogues
 from streamaudio.ontology import audioset
@@ -32,9 +32,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     root = tmp_path_factory.mktemp("caps")
     out = {}
     for cap in CAPABILITIES:
-        build(
-            BuildSpec(cap, root / cap, streams=6, seed=21, config=ScenarioConfig(stream_seconds=(25.0, 50.0)))
-        )
+        build(single(cap, root / cap, streams=6, seed=21, config=ScenarioConfig(stream_seconds=(25.0, 50.0))))
         samples = []
         for tar in sorted((root / cap / "shards").glob("*.tar")):
             for meta, audio, sr in read_shard(tar).values():
@@ -90,7 +88,7 @@ def test_s2tt_without_translations_says_so_and_stops(tmp_path: Path) -> None:
     manifest = tmp_path / "cv.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(BuildError, match=r"no_translation 3.*prepare covost2"):
-        build(BuildSpec("s2tt", tmp_path / "o", streams=2, sources=(("cv", manifest),)))
+        build(single("s2tt", tmp_path / "o", streams=2, sources=(("cv", manifest),)))
     proc = subprocess.run(
         [
             sys.executable,

@@ -17,7 +17,7 @@ import soundfile as sf
 from conftest import read_shard
 from recordings import ALSA, BUCKLE, FREEDESKTOP, librivox, require, truncate, write_as
 
-from streamaudio.build import BuildSpec, build
+from streamaudio.build import build, single
 from streamaudio.manifest import read_clips
 from streamaudio.scenarios import ScenarioConfig
 from streamaudio.sources import (
@@ -172,7 +172,7 @@ def test_build_from_prepared_commonvoice_and_musan_noise(tmp_path: Path) -> None
     run_prepare(noise_sets.scan_musan(musan, ("noise", "music")), noise)
     out = tmp_path / "asr"
     result = build(
-        BuildSpec(
+        single(
             "asr",
             out,
             streams=4,
