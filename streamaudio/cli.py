@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from dataclasses import replace
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,8 +17,10 @@ from streamaudio.audio import AudioError
 from streamaudio.build import BuildError, BuildSpec, Part, build
 from streamaudio.cli_common import err, fail
 from streamaudio.cli_prepare import app as prepare_app
+from streamaudio.export import export_upstream, load_tokenizer
 from streamaudio.inspect_stream import InspectError, read_sample, show
 from streamaudio.manifest import ManifestError
+from streamaudio.reader import ReadError
 from streamaudio.recipe import RecipeError, load_recipe, recipe_parts
 from streamaudio.scenarios import SCENARIOS, ScenarioConfig
 from streamaudio.tts import TTSError
@@ -218,7 +221,46 @@ def inspect_cmd(
         fail(f"{tar}: stream {key!r} does not follow the shard contract (missing {exc})")
 
 
+export_app = typer.Typer(no_args_is_help=True, help="Write a corpus in other tools' formats.")
 app.add_typer(prepare_app, name="prepare")
+app.add_typer(export_app, name="export")
+
+
+class ExportFormat(str, Enum):
+    online = "online"
+    stream2m = "stream2m"
+
+
+@export_app.command("upstream")
+def export_upstream_cmd(
+    out: Annotated[Path, typer.Argument(help="A streamaudio output folder (or shards).")],
+    to: Annotated[Path, typer.Option("--to", help="Folder to write into.")],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="online or stream2m line format.")
+    ] = ExportFormat.online,
+    tokenizer: Annotated[
+        Path | None, typer.Option(help="tokenizer.json: also write token-level tokens.jsonl.")
+    ] = None,
+) -> None:
+    """What the Audio-Interaction code consumes: stream and per-turn WAVs, JSONL, optional token ids."""
+    encode = None
+    if tokenizer is not None:
+        try:
+            encode = load_tokenizer(tokenizer)
+        except Exception as exc:  # tokenizers raises its own exception types
+            fail(f"{tokenizer}: cannot load tokenizer ({str(exc).splitlines()[0] if str(exc) else exc})")
+    bar = tqdm(unit="stream", desc="export upstream", dynamic_ncols=True, leave=False)
+    try:
+        result = export_upstream([out], to, fmt.value, encode, progress=lambda n: bar.update(n - bar.n))
+    except (ReadError, OSError) as exc:
+        bar.close()
+        fail(str(exc) if isinstance(exc, ReadError) else f"{exc.filename or to}: {exc.strerror or exc}")
+    bar.close()
+    typer.echo(
+        f"exported {result.streams} streams ({result.turns} turn pieces) -> "
+        f"{', '.join(str(f) for f in result.files)}"
+    )
+
 
 if __name__ == "__main__":
     app()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY, SAMPLE_RATE
+from streamaudio.reader import ReadError, iter_samples
 
 
 class InspectError(Exception):
@@ -19,27 +18,16 @@ class InspectError(Exception):
 
 def read_sample(tar_path: Path, key: str) -> tuple[dict[str, Any], bytes]:
     """The JSON and FLAC bytes of ``key`` in a WebDataset tar."""
-    members: dict[str, bytes] = {}
     keys: list[str] = []
     try:
-        with tarfile.open(tar_path) as tar:
-            for m in tar:
-                stem, _, ext = m.name.partition(".")
-                if stem not in keys:
-                    keys.append(stem)
-                if stem == key and ext in ("json", "flac"):
-                    f = tar.extractfile(m)
-                    members[ext] = f.read() if f else b""
-    except (OSError, tarfile.TarError) as exc:
-        raise InspectError(f"{tar_path}: cannot read shard ({exc})") from None
-    if "json" not in members:
-        shown = ", ".join(keys[:3]) + (" …" if len(keys) > 3 else "")
-        raise InspectError(f"{tar_path}: no stream {key!r} (it holds {len(keys)}: {shown})")
-    try:
-        meta = json.loads(members["json"])
-    except ValueError as exc:
-        raise InspectError(f"{tar_path}: {key}.json is not valid JSON ({exc})") from None
-    return meta, members.get("flac", b"")
+        for sample in iter_samples(tar_path):
+            if sample.key == key:
+                return sample.meta, sample.flac
+            keys.append(sample.key)
+    except ReadError as exc:
+        raise InspectError(str(exc)) from None
+    shown = ", ".join(keys[:3]) + (" …" if len(keys) > 3 else "")
+    raise InspectError(f"{tar_path}: no stream {key!r} (it holds {len(keys)}: {shown})")
 
 
 def _t(sample: int) -> str:

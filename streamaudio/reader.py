@@ -1,0 +1,80 @@
+"""Reading corpora back: the shards of an output folder, and the samples of a shard, streamed."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streamaudio.audio import decode_flac
+
+
+class ReadError(Exception):
+    """A corpus or shard that cannot be read; one line naming it."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    key: str
+    meta: dict[str, Any]
+    flac: bytes
+
+    def audio(self) -> tuple[np.ndarray, int]:
+        return decode_flac(self.flac)
+
+
+def shard_paths(targets: list[Path]) -> list[Path]:
+    """Tars named directly, or every shard of an output folder (in manifest order when it has one)."""
+    paths: list[Path] = []
+    for target in targets:
+        if target.is_dir():
+            manifest = target / "manifest.json"
+            if manifest.is_file():
+                paths += [
+                    target / s["path"] for s in json.loads(manifest.read_text(encoding="utf-8"))["shards"]
+                ]
+            else:
+                paths += sorted((target / "shards").glob("*.tar")) or sorted(target.glob("*.tar"))
+        elif target.is_file():
+            paths.append(target)
+        else:
+            raise ReadError(f"{target}: no such shard or output folder")
+    if not paths:
+        raise ReadError(f"no shards found in {', '.join(map(str, targets))}")
+    return paths
+
+
+def iter_samples(tar_path: Path) -> Iterator[Sample]:
+    """The samples of a WebDataset tar in order (members grouped by key)."""
+    try:
+        with tarfile.open(tar_path, mode="r|") as tar:
+            key, parts = None, {}
+            for member in tar:
+                if not member.isfile():
+                    continue
+                stem, _, ext = member.name.partition(".")
+                if key is not None and stem != key:
+                    yield _sample(tar_path, key, parts)
+                    parts = {}
+                key = stem
+                f = tar.extractfile(member)
+                parts[ext] = f.read() if f else b""
+            if key is not None:
+                yield _sample(tar_path, key, parts)
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        raise ReadError(f"{tar_path}: cannot read shard ({exc})") from None
+
+
+def _sample(tar_path: Path, key: str, parts: dict[str, bytes]) -> Sample:
+    if "json" not in parts:
+        raise ReadError(f"{tar_path}: {key} has no .json member")
+    try:
+        meta = json.loads(parts["json"])
+    except ValueError as exc:
+        raise ReadError(f"{tar_path}: {key}.json is not valid JSON ({exc})") from None
+    return Sample(key, meta, parts.get("flac", b""))

@@ -1,0 +1,45 @@
+"""The token-level layout of a stream for Audio-Interaction training (DESIGN.md section 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from streamaudio import protocol as P
+
+Encode = Callable[[str], list[int]]  # text -> token ids, no special tokens
+
+
+@dataclass(frozen=True)
+class TokenLayout:
+    input_ids: list[int]
+    labels: list[int]
+    audio_pos: list[tuple[int, int]]  # per chunk, [start, end) of its PAD tokens
+
+
+def session_prefix(encode: Encode, system_prompt: str = P.SYSTEM_PROMPT) -> list[int]:
+    """``ONLINE ENGLISH SYSTEM TEXT_BEGIN <system prompt> TEXT_END`` (all labels masked)."""
+    return [P.ONLINE, P.ENGLISH, P.SYSTEM, P.TEXT_BEGIN, *encode(system_prompt), P.TEXT_END]
+
+
+def layout(meta: dict[str, Any], encode: Encode) -> TokenLayout:
+    """Token ids, labels and audio positions of a stream sample's JSON."""
+    replies = {t["chunk"]: t for t in meta["turns"] if t["respond"]}
+    ids = session_prefix(encode, meta.get("system_prompt", P.SYSTEM_PROMPT))
+    labels = [P.IGNORE_INDEX] * len(ids)
+    audio_pos: list[tuple[int, int]] = []
+    for chunk in range(meta["num_chunks"]):
+        listen = [P.AUDIO_BEGIN, *([P.PAD] * P.FRAMES_PER_CHUNK), P.ASSISTANT]
+        audio_pos.append((len(ids) + 1, len(ids) + 1 + P.FRAMES_PER_CHUNK))
+        ids += listen
+        labels += [P.IGNORE_INDEX] * len(listen)
+        turn = replies.get(chunk)
+        if turn is None:
+            answer = [P.KEEP_SILENCE]
+        else:
+            emotion = P.EMOTION_TOKENS[P.normalize_emotion(turn.get("emotion"))]
+            answer = [P.TEXT_BEGIN, emotion, *encode(turn["text"]), P.TEXT_END]
+        ids += answer
+        labels += answer
+    return TokenLayout(ids, labels, audio_pos)
