@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio import __version__
+from streamaudio import __version__, augment
 from streamaudio.audio import DecoderWarnings, encode_flac
 from streamaudio.clips import ClipLoader
 from streamaudio.demo import (
@@ -286,6 +286,11 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
         sized = (part.streams is None) != (part.hours is None)
         if not sized or (part.streams or 1) < 1 or (part.hours or 1) <= 0:
             raise BuildError(f"{part.label}: give a positive number of streams or of hours (one of them)")
+    if any(part.config.augment for part in spec.parts):
+        try:
+            augment.require()
+        except augment.AugmentError as exc:
+            raise BuildError(str(exc)) from None
     started = time.perf_counter()
     shard_dir, state_dir = _prepare_out(spec.out)
     manifests = _Manifests()

@@ -30,6 +30,7 @@ class Segment:
     reply: str | None = None
     emotion: str = "normal"
     info: dict[str, Any] = field(default_factory=dict)  # extra fields for the event's JSON
+    augment: tuple[tuple[str, dict[str, float]], ...] = ()  # (name, parameters), applied in order
 
 
 @dataclass(frozen=True)

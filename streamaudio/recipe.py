@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from streamaudio.augment import AugmentSpec
 from streamaudio.build import Part
 from streamaudio.scenarios import ScenarioConfig
 from streamaudio.validate import schema
@@ -40,6 +41,8 @@ def load_recipe(path: Path) -> dict[str, Any]:
 
 def _config(settings: dict[str, Any], base: ScenarioConfig) -> ScenarioConfig:
     values = {k: tuple(v) if k in RANGE_FIELDS else v for k, v in settings.items() if k in CONFIG_FIELDS}
+    if "augment" in values:
+        values["augment"] = tuple(AugmentSpec.from_recipe(a) for a in values["augment"])
     return replace(base, **values)
 
 

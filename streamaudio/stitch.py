@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from streamaudio import augment
 from streamaudio import protocol as P
 from streamaudio.audio import ACTIVE_FRAME, AudioError, active_frames, active_power, db_to_gain, level_db, rms
 from streamaudio.clips import ClipLoader
@@ -98,6 +99,9 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
         if raw is None:
             continue
         audio, trim_start = trim_silence(raw)
+        for name, params in seg.augment:
+            if name != "gain":
+                audio = augment.apply(audio, name, params)
         start = max(
             pos + _seconds(seg.gap_before), last_start
         )  # an overlap never reaches back past the last start
@@ -107,6 +111,7 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
         if start > pos:
             gaps.append((pos, start, seg.gap_fill))
         gain_db = seg.level_db - level_db(_clip_level(seg.kind, audio))
+        gain_db += sum(params["gain_db"] for name, params in seg.augment if name == "gain")
         placed.append(_Placed(seg, audio, start, trim_start, gain_db))
         pos = max(pos, start + audio.size)
         last_start = start
@@ -200,6 +205,8 @@ def _sample_json(
             ev["tts"] = dict(clip.tts)
         ev["clip_start_sample"] = p.trim_start
         ev["gain_db"] = round(p.gain_db + master_db, 3)
+        if seg.augment:
+            ev["augment"] = [{"name": name, **params} for name, params in seg.augment]
         ev.update(seg.info)
         events.append(ev)
         chunk = P.reply_chunk(p.end, plan.reply_delay_chunks)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from streamaudio.augment import AugmentSpec, draw
 from streamaudio.dialogues import Dialogue
 from streamaudio.manifest import Clip
 from streamaudio.plan import Background, NoiseSlice, Segment, StreamPlan
@@ -39,6 +40,7 @@ class ScenarioConfig:
     target_language: str | None = None  # s2tt: the language translated into
     split: str = "train"
     tts_engine: str = "espeak-ng"
+    augment: tuple[AugmentSpec, ...] = ()  # applied to speech, instruction and sound clips
 
 
 @dataclass
@@ -209,6 +211,7 @@ class Scenario:
             reply=reply,
             emotion=emotion,
             info=info or {},
+            augment=draw(cfg.augment, rng) if cfg.augment else (),
         )
 
 
