@@ -196,10 +196,11 @@ def dialogue_cmd(
     file: Annotated[Path, typer.Argument(help="JSON lines (.jsonl or .jsonl.gz).")],
     fmt: Annotated[DialogueFormat, typer.Option("--format", help="moss, sharegpt or messages.")],
     out: Out,
+    workers: Annotated[int, typer.Option(help="Processes parsing lines.")] = 1,
 ) -> None:
     """Conversations as user/assistant text turns, for TTS."""
     try:
-        report = dialogue.prepare(file, fmt.value, out)
+        report = dialogue.prepare(file, fmt.value, out, max(1, workers))
     except SourceError as exc:
         fail(str(exc))
     except (OSError, UnicodeDecodeError) as exc:

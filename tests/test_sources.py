@@ -401,7 +401,7 @@ def test_dialogue_formats(tmp_path: Path) -> None:
         src = tmp_path / f"{fmt}.jsonl"
         src.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
         out = tmp_path / f"{fmt}-out.jsonl.gz"
-        report = dialogue.prepare(src, fmt, out)
+        report = dialogue.prepare(src, fmt, out, workers=2 if fmt == "moss" else 1)
         with gzip.open(out, "rt") as f:
             kept = [json.loads(line) for line in f]
         assert report.rejected["invalid_json"] == 1

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import multiprocessing as mp
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -73,39 +75,43 @@ def turns_of(row: dict[str, Any], fmt: str) -> list[dict[str, str]]:
     return [{"role": role, "text": clean(text)} for role, text in raw if role and clean(text)]
 
 
-def scan(path: Path, fmt: str) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any] | None]]:
-    """(dialogue row, None) or (None, reject row) per input line."""
+def parse_line(item: tuple[int, str, str, str]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(dialogue row, None) or (None, reject row) for one input line (line number, text, format, stem)."""
+    line, text, fmt, stem = item
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, {"line": line, "reason": "invalid_json", "detail": exc.msg}
+    if not isinstance(row, dict):
+        return None, {"line": line, "reason": "invalid_json", "detail": "not an object"}
+    turns = turns_of(row, fmt)
+    if not any(t["role"] == "user" for t in turns) or not any(t["role"] == "assistant" for t in turns):
+        return None, {"line": line, "reason": "no_turns", "detail": "needs a user and an assistant turn"}
+    ident = row.get("conversation_id") or row.get("id") or f"{stem}-{line}"
+    return {"id": str(ident), "source": fmt, "turns": turns}, None
+
+
+def scan(
+    path: Path, fmt: str, workers: int = 1
+) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any] | None]]:
+    """(dialogue row, None) or (None, reject row) per input line, in order; parsed in a pool if asked."""
     if fmt not in FORMATS:
         raise SourceError(f"unknown dialogue format {fmt!r}; choose from {', '.join(FORMATS)}")
     if not path.is_file():
         raise SourceError(f"{path}: file does not exist")
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:
-        for line, text in enumerate(f, 1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield None, {"line": line, "reason": "invalid_json", "detail": exc.msg}
-                continue
-            if not isinstance(row, dict):
-                yield None, {"line": line, "reason": "invalid_json", "detail": "not an object"}
-                continue
-            turns = turns_of(row, fmt)
-            if not any(t["role"] == "user" for t in turns) or not any(
-                t["role"] == "assistant" for t in turns
-            ):
-                yield (
-                    None,
-                    {"line": line, "reason": "no_turns", "detail": "needs a user and an assistant turn"},
-                )
-                continue
-            ident = row.get("conversation_id") or row.get("id") or f"{path.stem}-{line}"
-            yield {"id": str(ident), "source": fmt, "turns": turns}, None
+        items = ((n, text, fmt, path.stem) for n, text in enumerate(f, 1) if text.strip())
+        if workers <= 1:
+            yield from map(parse_line, items)
+            return
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+        with ctx.Pool(workers) as pool:
+            while batch := list(islice(items, 4096 * workers)):
+                yield from pool.imap(parse_line, batch, chunksize=256)
 
 
-def prepare(path: Path, fmt: str, out: Path) -> DialogueReport:
+def prepare(path: Path, fmt: str, out: Path, workers: int = 1) -> DialogueReport:
     """Write dialogues as JSONL(.gz) and rejects (with line numbers) beside them."""
     from streamaudio.sources.pipeline import rejects_path
 
@@ -116,7 +122,7 @@ def prepare(path: Path, fmt: str, out: Path) -> DialogueReport:
         opener(out, "wt", encoding="utf-8") as kept,
         open(rejects_path(out), "w", encoding="utf-8") as rejects,
     ):
-        for row, reject in scan(path, fmt):
+        for row, reject in scan(path, fmt, workers):
             report.read += 1
             if row is None:
                 report.rejected[reject["reason"]] += 1
