@@ -16,6 +16,7 @@ from typing import Any
 from streamaudio.sources.tsv import SourceError
 
 FORMATS = ("moss", "sharegpt", "messages")
+Parsed = tuple[dict[str, Any] | None, dict[str, Any] | None]  # (dialogue row, None) or (None, reject row)
 _MARKER_START = re.compile(r"^\s*<\|[^|>]+\|>\s*:\s*")  # <|Human|>: / <|MOSS|>:
 _MARKER_END = re.compile(r"\s*<e[a-z]{2}>\s*$")  # <eoh> / <eom> / <eoa>
 _ROLES = {
@@ -75,7 +76,7 @@ def turns_of(row: dict[str, Any], fmt: str) -> list[dict[str, str]]:
     return [{"role": role, "text": clean(text)} for role, text in raw if role and clean(text)]
 
 
-def parse_line(item: tuple[int, str, str, str]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def parse_line(item: tuple[int, str, str, str]) -> Parsed:
     """(dialogue row, None) or (None, reject row) for one input line (line number, text, format, stem)."""
     line, text, fmt, stem = item
     try:
