@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from dataclasses import replace
@@ -17,6 +18,7 @@ from streamaudio.audio import AudioError
 from streamaudio.build import BuildError, BuildSpec, Part, build
 from streamaudio.cli_common import err, fail
 from streamaudio.cli_prepare import app as prepare_app
+from streamaudio.corpus_check import show_report, validate_corpus
 from streamaudio.export import export_upstream, load_tokenizer
 from streamaudio.inspect_stream import InspectError, read_sample, show
 from streamaudio.manifest import ManifestError
@@ -24,6 +26,7 @@ from streamaudio.reader import ReadError
 from streamaudio.recipe import RecipeError, load_recipe, recipe_parts
 from streamaudio.scenarios import SCENARIOS, ScenarioConfig
 from streamaudio.tts import TTSError
+from streamaudio.vad import VadError, model_path
 
 app = typer.Typer(
     add_completion=False,
@@ -204,6 +207,42 @@ def _run_build(spec: BuildSpec, name: str) -> None:
         f"{result.shards} shards{resumed}, {result.rejected} rejected clips in {result.elapsed:.1f} s "
         f"({result.realtime_factor:.0f}x real time) -> {result.out}"
     )
+
+
+@app.command("validate")
+def validate_cmd(
+    targets: Annotated[list[Path], typer.Argument(help="Output folders or shards.")],
+    vad: Annotated[
+        bool, typer.Option("--vad", help="Also check events against silero VAD (warnings).")
+    ] = False,
+    report: Annotated[Path | None, typer.Option(help="Write the findings as JSON here.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+    workers: Annotated[int, typer.Option(help="Processes checking shards.")] = 1,
+) -> None:
+    """Check every stream against the shard contract (and the manifest); exit 1 on any fault."""
+    bars: list[tqdm] = []
+
+    def progress(streams: int, seconds: float) -> None:
+        if not bars:
+            bars.append(tqdm(unit=" streams", desc="validate", dynamic_ncols=True, leave=False))
+        bars[0].update(streams - bars[0].n)
+
+    try:
+        if vad:
+            model_path()
+        found = validate_corpus(targets, vad=vad, workers=max(1, workers), progress=progress)
+    except (ReadError, VadError) as exc:
+        fail(str(exc))
+    finally:
+        for bar in bars:
+            bar.close()
+    if report is not None:
+        report.write_text(json.dumps(found.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    show_report(found, Console())
+    ok = found.ok(strict)
+    typer.echo("OK" if ok else "FAILED" + (" (warnings count under --strict)" if not found.faults else ""))
+    if not ok:
+        raise typer.Exit(1)
 
 
 @app.command("inspect")

@@ -34,12 +34,13 @@ def shard_paths(targets: list[Path]) -> list[Path]:
     for target in targets:
         if target.is_dir():
             manifest = target / "manifest.json"
-            if manifest.is_file():
-                paths += [
-                    target / s["path"] for s in json.loads(manifest.read_text(encoding="utf-8"))["shards"]
-                ]
+            found = sorted((target / "shards").glob("*.tar")) or sorted(target.glob("*.tar"))
+            if manifest.is_file():  # the manifest's order first, then any shard it does not list
+                shards = json.loads(manifest.read_text(encoding="utf-8"))["shards"]
+                listed = [target / s["path"] for s in shards]
+                paths += listed + [p for p in found if p not in listed]
             else:
-                paths += sorted((target / "shards").glob("*.tar")) or sorted(target.glob("*.tar"))
+                paths += found
         elif target.is_file():
             paths.append(target)
         else:

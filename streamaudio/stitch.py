@@ -225,6 +225,7 @@ def _sample_json(
                 "end_sample": b,
                 "source": fill.clip.source,
                 "clip_id": fill.clip.id,
+                **({"category": fill.clip.category} if fill.clip.category else {}),
                 "gain_db": round(gain + master_db, 3),
             }
         )
@@ -237,6 +238,7 @@ def _sample_json(
                 "end_sample": num_chunks * P.CHUNK_SAMPLES,
                 "source": plan.background.clip.source,
                 "clip_id": plan.background.clip.id,
+                **({"category": plan.background.clip.category} if plan.background.clip.category else {}),
                 "snr_db": round(plan.background.snr_db, 3),
                 "gain_db": round(bg_gain_db + master_db, 3),
             }
