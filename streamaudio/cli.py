@@ -20,6 +20,9 @@ from streamaudio.cli_common import err, fail
 from streamaudio.cli_prepare import app as prepare_app
 from streamaudio.corpus_check import show_report, validate_corpus
 from streamaudio.export import export_upstream, load_tokenizer
+from streamaudio.harness.backends import HarnessError, make_backend
+from streamaudio.harness.report import show_metrics
+from streamaudio.harness.run import run_harness
 from streamaudio.inspect_stream import InspectError, read_sample, show
 from streamaudio.manifest import ManifestError
 from streamaudio.reader import ReadError
@@ -243,6 +246,55 @@ def validate_cmd(
     typer.echo("OK" if ok else "FAILED" + (" (warnings count under --strict)" if not found.faults else ""))
     if not ok:
         raise typer.Exit(1)
+
+
+class BackendName(str, Enum):
+    oracle = "oracle"
+    vad = "vad"
+    audio_interaction = "audio-interaction"
+
+
+@app.command("harness")
+def harness_cmd(
+    targets: Annotated[list[Path], typer.Argument(help="Output folders or shards.")],
+    backend: Annotated[BackendName, typer.Option(help="oracle, vad or audio-interaction.")],
+    checkpoint: Annotated[Path | None, typer.Option(help="audio-interaction: the checkpoint folder.")] = None,
+    device: Annotated[str, typer.Option(help="audio-interaction: cpu or cuda.")] = "cpu",
+    report: Annotated[Path | None, typer.Option(help="Write the metrics as JSON here.")] = None,
+    fdb_out: Annotated[
+        Path | None, typer.Option(help="Write Full-Duplex-Bench output.json per stream.")
+    ] = None,
+) -> None:
+    """Replay streams chunk by chunk through a backend and score when it speaks."""
+    try:
+        options = (
+            {"checkpoint": checkpoint, "device": device} if backend is BackendName.audio_interaction else {}
+        )
+        model = make_backend(backend.value, **options)
+    except (VadError, HarnessError) as exc:
+        fail(str(exc))
+    bar = tqdm(unit=" streams", desc=f"harness {backend.value}", dynamic_ncols=True, leave=False)
+    try:
+        result = run_harness(targets, model, fdb_out, progress=lambda n: bar.update(n - bar.n))
+    except ReadError as exc:
+        bar.close()
+        fail(str(exc))
+    bar.close()
+    if report is not None:
+        report.write_text(
+            json.dumps(
+                {
+                    "backend": backend.value,
+                    "streams": result.streams,
+                    "hours": round(result.seconds / 3600, 6),
+                    "metrics": result.metrics,
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+    show_metrics(result, backend.value, Console())
 
 
 @app.command("inspect")

@@ -1,0 +1,89 @@
+"""The streaming loop of the protocol: a FIFO of 0.4 s chunks, a LISTENING/SPEAKING state machine, and
+at most one reply (TEXT_BEGIN … TEXT_END) per chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+import numpy as np
+
+from streamaudio.protocol import CHUNK_SAMPLES
+
+
+class State(Enum):
+    LISTENING = "listening"
+    SPEAKING = "speaking"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a backend says after a chunk: text (may be empty for backends without language) and emotion."""
+
+    text: str
+    emotion: str = "normal"
+
+
+@dataclass(frozen=True)
+class Emission:
+    chunk: int
+    text: str
+    emotion: str
+
+
+class Backend(Protocol):
+    """A model behind the loop: told about each stream, then fed its chunks one by one."""
+
+    name: str
+
+    def start(self, meta: dict[str, Any]) -> None: ...
+
+    def step(self, chunk: np.ndarray, index: int) -> Reply | None: ...
+
+
+class ChunkFifo:
+    """Collects audio as it arrives and hands out whole 6400-sample chunks; a partial tail stays inside."""
+
+    def __init__(self) -> None:
+        self._parts: list[np.ndarray] = []
+        self._held = 0
+
+    def push(self, audio: np.ndarray) -> None:
+        self._parts.append(audio)
+        self._held += audio.size
+
+    def chunks(self) -> Iterable[np.ndarray]:
+        if self._held < CHUNK_SAMPLES:
+            return
+        data = np.concatenate(self._parts)
+        whole = data.size // CHUNK_SAMPLES * CHUNK_SAMPLES
+        rest = data[whole:]
+        self._parts, self._held = ([rest] if rest.size else []), rest.size
+        yield from data[:whole].reshape(-1, CHUNK_SAMPLES)
+
+
+def run_stream(
+    audio: np.ndarray, meta: dict[str, Any], backend: Backend, arrival: int = 1600
+) -> list[Emission]:
+    """Feed a stream in ``arrival``-sample pieces (as a microphone would) through the FIFO and the backend.
+
+    After each whole chunk the backend decides; a reply moves the loop to SPEAKING, the text is
+    emitted whole after that one chunk, and listening resumes with the next chunk.
+    """
+    backend.start(meta)
+    fifo = ChunkFifo()
+    state = State.LISTENING
+    emitted: list[Emission] = []
+    index = 0
+    for start in range(0, audio.size, arrival):
+        fifo.push(audio[start : start + arrival])
+        for chunk in fifo.chunks():
+            reply = backend.step(chunk, index) if state is State.LISTENING else None
+            if reply is not None:
+                state = State.SPEAKING
+                emitted.append(Emission(index, reply.text, reply.emotion))
+            state = State.LISTENING  # the reply is emitted whole after its chunk
+            index += 1
+    return emitted
