@@ -7,7 +7,7 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -53,25 +53,34 @@ def shard_paths(targets: list[Path]) -> list[Path]:
 def iter_samples(tar_path: Path) -> Iterator[Sample]:
     """The samples of a WebDataset tar in order (members grouped by key)."""
     try:
-        with tarfile.open(tar_path, mode="r|") as tar:
+        with open(tar_path, "rb") as f:
+            yield from iter_stream(f, str(tar_path))
+    except OSError as exc:
+        raise ReadError(f"{tar_path}: cannot read shard ({exc})") from None
+
+
+def iter_stream(fileobj: BinaryIO, name: str) -> Iterator[Sample]:
+    """The samples of a tar read from any stream (a file, a pipe, a socket), in order."""
+    try:
+        with tarfile.open(fileobj=fileobj, mode="r|") as tar:
             key, parts = None, {}
             for member in tar:
                 if not member.isfile():
                     continue
                 stem, _, ext = member.name.partition(".")
                 if key is not None and stem != key:
-                    yield _sample(tar_path, key, parts)
+                    yield _sample(name, key, parts)
                     parts = {}
                 key = stem
                 f = tar.extractfile(member)
                 parts[ext] = f.read() if f else b""
             if key is not None:
-                yield _sample(tar_path, key, parts)
+                yield _sample(name, key, parts)
     except (OSError, tarfile.TarError, EOFError) as exc:
-        raise ReadError(f"{tar_path}: cannot read shard ({exc})") from None
+        raise ReadError(f"{name}: cannot read shard ({exc})") from None
 
 
-def _sample(tar_path: Path, key: str, parts: dict[str, bytes]) -> Sample:
+def _sample(tar_path: Path | str, key: str, parts: dict[str, bytes]) -> Sample:
     if "json" not in parts:
         raise ReadError(f"{tar_path}: {key} has no .json member")
     try:
