@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import tempfile
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
@@ -23,6 +24,7 @@ from streamaudio.export import export_upstream, load_tokenizer
 from streamaudio.harness.backends import HarnessError, make_backend
 from streamaudio.harness.report import show_metrics
 from streamaudio.harness.run import run_harness
+from streamaudio.hub import HubError, stage, upload
 from streamaudio.inspect_stream import InspectError, read_sample, show
 from streamaudio.manifest import ManifestError
 from streamaudio.reader import ReadError
@@ -295,6 +297,31 @@ def harness_cmd(
             encoding="utf-8",
         )
     show_metrics(result, backend.value, Console())
+
+
+@app.command("upload")
+def upload_cmd(
+    out: Annotated[Path, typer.Argument(help="A streamaudio output folder.")],
+    repo: Annotated[str, typer.Option(help="Dataset repo on the Hub, USER/NAME.")],
+    private: Annotated[bool, typer.Option("--private", help="Create the repo private.")] = False,
+    dry_run: Annotated[Path | None, typer.Option(help="Only stage the repo into this folder.")] = None,
+    license_id: Annotated[str, typer.Option("--license", help="License id for the card.")] = "other",
+) -> None:
+    """Stage a corpus as a Hugging Face dataset repo (card, configs per capability) and upload it."""
+    try:
+        if dry_run is not None:
+            stage(out, dry_run, repo, license_id)
+            typer.echo(
+                f"staged {repo} in {dry_run}: {sum(1 for _ in dry_run.rglob('*.tar'))} shards, README.md, "
+                "manifest.json (nothing uploaded)"
+            )
+            return
+        with tempfile.TemporaryDirectory(prefix="streamaudio-stage-") as tmp:
+            staged = stage(out, Path(tmp) / "repo", repo, license_id)
+            url = upload(staged, repo, private)
+    except HubError as exc:
+        fail(str(exc))
+    typer.echo(f"uploaded {out} -> {url}")
 
 
 @app.command("inspect")
