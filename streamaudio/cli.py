@@ -11,6 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from tqdm import tqdm
@@ -322,6 +323,62 @@ def upload_cmd(
     except HubError as exc:
         fail(str(exc))
     typer.echo(f"uploaded {out} -> {url}")
+
+
+@app.command("plot")
+def plot_cmd(
+    tar: Annotated[Path, typer.Argument(help="A shard (.tar).")],
+    key: Annotated[str, typer.Option(help="Stream key.")],
+    out: Annotated[Path, typer.Option(help="PNG (or PDF/SVG) to write.")] = Path("stream.png"),
+) -> None:
+    """Draw one stream: waveform, spectrogram, events, the chunk grid and the replies."""
+    from streamaudio.audio import decode_flac
+    from streamaudio.plots import plot_stream
+
+    try:
+        meta, flac = read_sample(tar, key)
+    except InspectError as exc:
+        fail(str(exc))
+    audio, _ = decode_flac(flac)
+    typer.echo(f"wrote {plot_stream(meta, audio, out)}")
+
+
+@app.command("stats")
+def stats_cmd(
+    targets: Annotated[list[Path], typer.Argument(help="Output folders or shards.")],
+    out: Annotated[Path | None, typer.Option(help="Also draw the figures into this PNG.")] = None,
+) -> None:
+    """Hours and streams per capability and split, latencies, gaps, SNRs and sources."""
+    from rich.table import Table
+
+    from streamaudio.plots import corpus_stats, plot_stats
+    from streamaudio.reader import iter_samples, shard_paths
+
+    try:
+        stats = corpus_stats([s.meta for tar in shard_paths(targets) for s in iter_samples(tar)])
+    except ReadError as exc:
+        fail(str(exc))
+    table = Table(title="corpus", title_justify="left")
+    for col in ("capability/split", "streams", "hours", "replies"):
+        table.add_column(col)
+    for name, row in stats["table"].items():
+        table.add_row(name, str(row["streams"]), f"{row['hours']:.3f}", str(row["replies"]))
+    console = Console()
+    console.print(table)
+    for label, values, unit in (
+        ("reply latency", stats["latency_ms"], "ms"),
+        ("gaps", stats["gap_s"], "s"),
+        ("background SNR", stats["snr_db"], "dB"),
+    ):
+        if values:
+            console.print(
+                f"{label}: median {np.median(values):.2f} {unit}, p10 {np.percentile(values, 10):.2f}, "
+                f"p90 {np.percentile(values, 90):.2f} ({len(values)})",
+                highlight=False,
+            )
+    console.print("top sources: " + ", ".join(f"{s} {n}" for s, n in stats["sources"]), highlight=False)
+    if out is not None:
+        typer.echo(f"wrote {plot_stats(stats, out)}")
 
 
 @app.command("inspect")

@@ -1,0 +1,70 @@
+"""Pictures: a stream's plot, corpus statistics, and the notebook run top to bottom."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+from nbclient import NotebookClient
+from PIL import Image
+
+from streamaudio.plots import corpus_stats
+from streamaudio.reader import iter_samples
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore.ipynb"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "streamaudio.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+
+
+def test_plot_draws_the_stream(demo_build: Path, tmp_path: Path) -> None:
+    tar = demo_build / "shards" / "asr-train-000000.tar"
+    proc = cli("plot", str(tar), "--key", "asr-train-000000001", "--out", str(tmp_path / "s.png"))
+    assert proc.returncode == 0, proc.stderr
+    image = np.asarray(Image.open(tmp_path / "s.png").convert("RGB"))
+    assert image.shape[1] >= 1200 and image.shape[0] >= 700
+    red = (image[..., 0] > 200) & (image[..., 1] < 80) & (image[..., 2] < 80)
+    assert red.any(axis=0).sum() >= 3  # the reply markers
+    bad = cli("plot", str(tar), "--key", "nope", "--out", str(tmp_path / "x.png"))
+    assert bad.returncode == 1 and "nope" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_stats(demo_build: Path, tmp_path: Path) -> None:
+    metas = [s.meta for tar in sorted((demo_build / "shards").glob("*.tar")) for s in iter_samples(tar)]
+    stats = corpus_stats(metas)
+    assert stats["table"]["asr/train"]["streams"] == 8
+    assert stats["table"]["asr/train"]["replies"] == sum(m["chunk_labels"].count("B") for m in metas)
+    assert len(stats["latency_ms"]) == stats["table"]["asr/train"]["replies"]
+    assert all(0 < v <= 440 for v in stats["latency_ms"])
+    assert all(g > 0.7 for g in stats["gap_s"]) and stats["sources"][0][0] in ("demo", "tts")
+    proc = cli("stats", str(demo_build), "--out", str(tmp_path / "stats.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert "asr/train" in proc.stdout and "reply latency: median" in proc.stdout
+    assert Image.open(tmp_path / "stats.png").size[0] > 1000
+
+
+def test_notebook_runs_top_to_bottom(tmp_path: Path) -> None:
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    kinds = {key for o in outputs for key in o.get("data", {})}
+    assert {"text/html", "image/png"} <= kinds  # the audio player and the plot
+    assert (tmp_path / "stream.png").is_file() and (
+        tmp_path / "streamaudio-out" / "asr" / "manifest.json"
+    ).is_file()
+    assert json.loads((tmp_path / "streamaudio-out" / "asr" / "manifest.json").read_text())["streams"] == 4
