@@ -1,0 +1,95 @@
+"""Loader throughput: decoded audio seconds per wall second, streamaudio's StreamDataset against Lhotse's
+Shar reader on the same audio, with 1 and 2 DataLoader workers.
+
+    pip install lhotse          # the peer (not a streamaudio dependency)
+    python benchmarks/bench_loader.py [--streams 48]
+
+Both read FLAC from tar shards through a torch DataLoader (batch_size=None), each worker taking its
+own shards; Lhotse's side is CutSet.from_shar(...) with cut.load_audio(). Peer figure here:
+~4 000-5 500x real time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from streamaudio.build import build, single
+from streamaudio.loader import StreamDataset
+from streamaudio.reader import iter_samples
+from streamaudio.scenarios import ScenarioConfig
+
+
+class SharAudio(IterableDataset):
+    """Lhotse Shar shards split across DataLoader workers; yields decoded audio."""
+
+    def __init__(self, shar_dir: Path) -> None:
+        self.cuts = sorted(shar_dir.glob("cuts.*.jsonl.gz"))
+        self.recordings = sorted(shar_dir.glob("recording.*.tar"))
+
+    def __iter__(self):
+        from lhotse import CutSet
+
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        fields = {
+            "cuts": [str(p) for p in self.cuts[worker::workers]],
+            "recording": [str(p) for p in self.recordings[worker::workers]],
+        }
+        for cut in CutSet.from_shar(fields=fields):
+            yield torch.from_numpy(cut.load_audio()[0])
+
+
+def to_shar(corpus: Path, shar_dir: Path, shard_size: int) -> None:
+    """The same streams as Lhotse cuts with in-memory FLAC recordings, exported as Shar."""
+    from lhotse import CutSet, Recording
+
+    cuts = []
+    for tar in sorted((corpus / "shards").glob("*.tar")):
+        for sample in iter_samples(tar):
+            recording = Recording.from_bytes(sample.flac, recording_id=sample.key)
+            cuts.append(recording.to_cut())
+    shar_dir.mkdir(parents=True, exist_ok=True)
+    CutSet.from_cuts(cuts).to_shar(shar_dir, fields={"recording": "flac"}, shard_size=shard_size)
+
+
+def rate(dataset: IterableDataset, workers: int) -> float:
+    loader = DataLoader(dataset, batch_size=None, num_workers=workers)
+    started = time.perf_counter()
+    seconds = sum(
+        audio.shape[-1] / 16000 for audio in (x["audio"] if isinstance(x, dict) else x for x in loader)
+    )
+    return seconds / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=48)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "asr"
+        build(
+            single(
+                "asr",
+                corpus,
+                streams=args.streams,
+                seed=1,
+                shard_streams=8,
+                config=ScenarioConfig(stream_seconds=(50, 70)),
+            )
+        )
+        to_shar(corpus, Path(tmp) / "shar", shard_size=8)
+        print(f"{'workers':>8}{'streamaudio':>14}{'lhotse shar':>14}{'ratio':>8}")
+        for workers in (1, 2):
+            ours = rate(StreamDataset(corpus, shuffle=0, tensors="torch"), workers)
+            peer = rate(SharAudio(Path(tmp) / "shar"), workers)
+            print(f"{workers:>8}{ours:>13,.0f}x{peer:>13,.0f}x{ours / peer:>7.2f}x")
+
+
+if __name__ == "__main__":
+    main()
