@@ -89,6 +89,8 @@ def active_frames(audio: np.ndarray) -> np.ndarray:
 
 def active_power(audio: np.ndarray) -> tuple[float, int]:
     """Summed power and count of active samples, so that several signals can be pooled."""
+    if 0 < audio.size < ACTIVE_FRAME:  # shorter than one frame: the whole signal is the frame
+        return float(np.sum(np.square(audio, dtype=np.float64))), int(audio.size)
     mask = active_frames(audio)
     if not mask.any():
         return 0.0, 0

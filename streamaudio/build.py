@@ -85,6 +85,8 @@ class BuildSpec:
     shard_mb: float = 512.0
     cache_dir: Path | None = None
     command: str = ""
+    executor: str = "local"  # "local" (a process pool) or "dask"
+    scheduler: str | None = None  # a Dask scheduler address; None starts a local cluster
 
 
 def single(
@@ -314,11 +316,17 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
     pending = [job for job in jobs if job.name not in done]
     plans = [plan for job in pending for plan in job.plans]
 
-    results = _rendered(plans, spec.workers, spec.cache_dir)
     tally = _Tally(progress)
-    for job in pending:
-        done[job.name] = _write_shard(job, results, shard_dir, tally)
-        save_stats(state_dir, done[job.name])
+    if spec.executor == "dask":
+        for stats in _dask_shards(pending, shard_dir, spec):
+            done[stats.name] = stats
+            save_stats(state_dir, stats)
+            tally.add_many(stats.streams, stats.seconds)
+    else:
+        results = _rendered(plans, spec.workers, spec.cache_dir)
+        for job in pending:
+            done[job.name] = _write_shard(job, results, shard_dir, tally)
+            save_stats(state_dir, done[job.name])
 
     # a clip one capability could not use is not rejected when another part of the build used it
     rejects = [r for r in rejects if r.get("stage") != "plan" or (r["source"], r["clip_id"]) not in used]
@@ -352,10 +360,49 @@ class _Tally:
     seconds: float = 0.0
 
     def add(self, seconds: float) -> None:
-        self.streams += 1
+        self.add_many(1, seconds)
+
+    def add_many(self, streams: int, seconds: float) -> None:
+        self.streams += streams
         self.seconds += seconds
         if self.progress:
             self.progress(self.streams, self.seconds)
+
+
+def build_shard(job: ShardJob, shard_dir: Path, cache_dir: Path | None) -> ShardStats:
+    """Render and write one whole shard in this process: the unit of work on a cluster."""
+    _init_worker(cache_dir)
+    return _write_shard(job, map(render_stream, job.plans), shard_dir, _Tally(None))
+
+
+def _dask_shards(jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iterator[ShardStats]:
+    """Shards built on a Dask distributed cluster (``spec.scheduler``, or a local one), as they finish.
+    Workers write the tars themselves, so the output folder must be on a filesystem they share."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise BuildError("--executor dask needs: pip install 'streamaudio[dask]'") from None
+    if not jobs:
+        return
+    cluster = None
+    try:
+        if spec.scheduler:
+            client = Client(spec.scheduler, timeout="5s")
+        else:
+            cluster = LocalCluster(
+                n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            client = Client(cluster)
+    except (OSError, TimeoutError) as exc:
+        raise BuildError(f"cannot reach the Dask scheduler {spec.scheduler}: {exc}") from None
+    try:
+        futures = client.map(build_shard, jobs, shard_dir=shard_dir, cache_dir=spec.cache_dir, pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _write_shard(job: ShardJob, results: Iterator[tuple], shard_dir: Path, tally: _Tally) -> ShardStats:

@@ -64,6 +64,11 @@ def parse_source(text: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
+class Executor(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
 @app.command("build")
 def build_cmd(
     capability: Annotated[
@@ -116,6 +121,12 @@ def build_cmd(
         float | None, typer.Option(help="Most megabytes per shard, estimated from PCM [512].")
     ] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="TTS cache [default: ~/.cache/streamaudio].")] = None,
+    executor: Annotated[
+        Executor, typer.Option(help="local: a process pool; dask: a Dask cluster.")
+    ] = Executor.local,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler, tcp://HOST:8786 [default: local cluster].")
+    ] = None,
 ) -> None:
     """Build WebDataset shards of labelled streams (resumes when rerun with the same arguments)."""
     if workers < 1 or (shard_streams or 1) < 1 or (shard_mb or 1) <= 0 or (reply_delay_chunks or 0) < 0:
@@ -174,6 +185,8 @@ def build_cmd(
         shard_mb=shard_mb or recipe.get("shard_mb", 512.0),
         cache_dir=cache_dir,
         command=shlex.join(["streamaudio", *sys.argv[1:]]),
+        executor=executor.value,
+        scheduler=scheduler,
     )
     _run_build(spec, name)
 

@@ -14,6 +14,7 @@ from streamaudio.clips import ClipLoader
 from streamaudio.manifest import Clip
 from streamaudio.plan import NoiseSlice, Segment, StreamPlan
 
+SILENT_RMS = 1e-5  # -100 dBFS: a clip this quiet has nothing to place
 PEAK_LIMIT = 0.98  # a stream whose mix peaks above this is scaled down as a whole
 TRIM_MARGIN = 2  # active frames (20 ms each) kept around a trimmed clip
 FOREGROUND_SPEECH = ("instruction", "speech")
@@ -98,6 +99,17 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
         raw = load(seg.clip)
         if raw is None:
             continue
+        if rms(raw) < SILENT_RMS:
+            rejects.append(
+                {
+                    "clip_id": seg.clip.id,
+                    "source": seg.clip.source,
+                    "reason": "silent_clip",
+                    "detail": f"{seg.clip.id}: no signal above {level_db(SILENT_RMS):.0f} dBFS",
+                    "stream": plan.id,
+                }
+            )
+            continue
         audio, trim_start = trim_silence(raw)
         for name, params in seg.augment:
             if name != "gain":
@@ -116,10 +128,11 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
         pos = max(pos, start + audio.size)
         last_start = start
 
-    reply_chunks = sorted(P.reply_chunk(p.end, plan.reply_delay_chunks) for p in placed if p.segment.respond)
+    # every turn's chunk, silent ones too, must lie inside the stream
+    turn_chunks = [P.reply_chunk(p.end, plan.reply_delay_chunks) for p in placed]
     end = pos + _seconds(plan.tail_gap)
-    if reply_chunks:
-        end = max(end, (reply_chunks[-1] + 1) * P.CHUNK_SAMPLES)
+    if turn_chunks:
+        end = max(end, (max(turn_chunks) + 1) * P.CHUNK_SAMPLES)
     num_chunks = max(1, P.chunks_for(end))
     length = num_chunks * P.CHUNK_SAMPLES
     gaps.append((pos, length, plan.tail_fill))

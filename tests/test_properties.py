@@ -1,0 +1,183 @@
+"""Property tests: the stitcher's invariants over random plans, and source parsers under malformed rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streamaudio import protocol as P
+from streamaudio.clips import ClipLoader
+from streamaudio.manifest import Clip
+from streamaudio.plan import Background, Segment, StreamPlan
+from streamaudio.sources import SourceError, audioset, commonvoice, dialogue, run_prepare
+from streamaudio.stitch import render
+
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+class SynthLoader(ClipLoader):
+    """Clips of exactly their duration: a tone for speech (never trimmed), seeded noise for noise."""
+
+    def _load(self, clip: Clip) -> np.ndarray:
+        n = round(clip.duration * P.SAMPLE_RATE)
+        if clip.source == "noise":
+            return np.random.default_rng(len(clip.id)).standard_normal(n).astype(np.float32)
+        t = np.arange(n) / P.SAMPLE_RATE
+        return (0.5 * np.sin(2 * np.pi * (200 + 10 * len(clip.id)) * t)).astype(np.float32)
+
+
+segment_specs = st.lists(
+    st.tuples(st.integers(160, 60_000), st.integers(0, 40_000), st.floats(-40, 6), st.booleans()),
+    min_size=1,
+    max_size=8,
+)
+
+
+@SETTINGS
+@given(
+    specs=segment_specs,
+    delay=st.integers(0, 3),
+    tail=st.integers(0, 30_000),
+    snr=st.one_of(st.none(), st.floats(-5, 40)),
+)
+def test_stitcher_invariants(
+    specs: list[tuple[int, int, float, bool]], delay: int, tail: int, snr: float | None
+) -> None:
+    segments = tuple(
+        Segment(
+            "speech",
+            Clip(id=f"c{i}", source="t", duration=n / P.SAMPLE_RATE, path="x", text=f"u{i}"),
+            gap / P.SAMPLE_RATE,
+            None,
+            level,
+            respond,
+            f"u{i}" if respond else None,
+        )
+        for i, (n, gap, level, respond) in enumerate(specs)
+    )
+    noise = (
+        Background(Clip(id="n", source="noise", duration=3.0, path="x"), 0.3, snr)
+        if snr is not None
+        else None
+    )
+    plan = StreamPlan("p", "asr", "train", "en", 1, segments, tail / P.SAMPLE_RATE, None, noise, delay)
+    r = render(plan, SynthLoader())
+    meta, audio = r.meta, r.audio
+    assert audio.size == meta["num_chunks"] * P.CHUNK_SAMPLES  # whole chunks
+    assert audio.size >= sum(n for n, *_ in specs)  # every clip fits
+    assert np.max(np.abs(audio)) <= 0.98 + 1e-6  # never clipped
+    replying = [t for t in meta["turns"] if t["respond"]]
+    chunks = [t["chunk"] for t in replying]
+    assert len(chunks) == len(set(chunks))  # at most one reply per chunk
+    assert {i for i, c in enumerate(meta["chunk_labels"]) if c == "B"} == set(chunks)
+    for t in meta["turns"]:
+        ev = meta["events"][t["event"]]
+        assert t["chunk"] == P.reply_chunk(ev["end_sample"], delay) < meta["num_chunks"]
+        assert 0 <= ev["start_sample"] < ev["end_sample"] <= audio.size
+    if snr is not None and min(n for n, *_ in specs) >= 8000:  # SNR is defined over 20 ms analysis frames
+        bg = next(e for e in meta["events"] if e.get("role") == "background")
+        speech = np.zeros_like(audio)
+        for e in meta["events"]:
+            if e["kind"] == "speech":
+                clip = SynthLoader().load(Clip(id=e["clip_id"], source="t", duration=1.0, path="x"))
+                n = e["end_sample"] - e["start_sample"]
+                speech[e["start_sample"] : e["end_sample"]] = (
+                    0.5
+                    * np.sin(2 * np.pi * (200 + 10 * len(e["clip_id"])) * np.arange(n) / P.SAMPLE_RATE)
+                    * 10 ** (e["gain_db"] / 20)
+                )
+                del clip
+        noise_only = audio - speech
+        speech_power = np.mean(
+            np.concatenate(
+                [speech[e["start_sample"] : e["end_sample"]] for e in meta["events"] if e["kind"] == "speech"]
+            )
+            ** 2
+        )
+        measured = 10 * np.log10(speech_power / np.mean(noise_only.astype(np.float64) ** 2))
+        assert abs(measured - bg["snr_db"]) < 0.5
+
+
+@SETTINGS
+@given(
+    rows=st.lists(
+        st.lists(
+            st.text(
+                alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\t\n\r"),
+                max_size=12,
+            ),
+            min_size=0,
+            max_size=9,
+        ),
+        max_size=25,
+    )
+)
+def test_commonvoice_parser_accounts_for_every_row(tmp_path_factory, rows: list[list[str]]) -> None:
+    loc = tmp_path_factory.mktemp("cv") / "en"
+    (loc / "clips").mkdir(parents=True)
+    header = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccent"
+    lines = [header] + ["\t".join(r) for r in rows]
+    (loc / "validated.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    nonblank = sum(1 for r in rows if "\t".join(r).strip())
+    report = run_prepare(commonvoice.scan(loc), tmp_path_factory.mktemp("o") / "m.jsonl")
+    assert report.read == report.kept + sum(report.rejected.values())
+    assert report.kept == 0 and report.read <= nonblank + 1  # no clip exists, so nothing can be kept
+
+
+@SETTINGS
+@given(lines=st.lists(st.text(max_size=60), max_size=20))
+def test_audioset_and_dialogue_parsers_survive_garbage(tmp_path_factory, lines: list[str]) -> None:
+    root = tmp_path_factory.mktemp("fz")
+    (root / "audio").mkdir()
+    csv = root / "segments.csv"
+    csv.write_text(
+        "# c\n# c\n# YTID, start_seconds, end_seconds, positive_labels\n" + "\n".join(lines) + "\n",
+        encoding="utf-8",
+    )
+    try:
+        report = run_prepare(audioset.scan_segments(csv, root / "audio", {}), root / "a.jsonl")
+        assert report.kept == 0 and report.read == sum(report.rejected.values())
+    except SourceError:
+        pass  # a file that cannot be read at all is one clear error
+    chats = root / "chats.jsonl"
+    chats.write_text(
+        "\n".join(
+            [
+                *lines,
+                json.dumps(
+                    {
+                        "messages": [
+                            {"role": "user", "content": "hi"},
+                            {"role": "assistant", "content": "hello"},
+                        ]
+                    }
+                ),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    rep = dialogue.prepare(chats, "messages", root / "d.jsonl")
+    assert rep.kept >= 1 and rep.read == rep.kept + sum(rep.rejected.values())
+
+
+def test_fuzz_files_are_not_left_behind(tmp_path: Path) -> None:
+    assert not list(tmp_path.iterdir())
+
+
+@SETTINGS
+@given(
+    specs=st.lists(
+        st.tuples(st.integers(8000, 40_000), st.integers(0, 20_000), st.floats(-40, 6), st.booleans()),
+        min_size=1,
+        max_size=5,
+    ),
+    snr=st.floats(-5, 40),
+)
+def test_background_snr_holds_for_any_levels(specs: list[tuple[int, int, float, bool]], snr: float) -> None:
+    test_stitcher_invariants.hypothesis.inner_test(specs=specs, delay=0, tail=0, snr=snr)
