@@ -71,3 +71,13 @@ def test_flac_round_trip_is_pcm16() -> None:
     y, sr = decode_flac(encode_flac(x))
     assert sr == 16000 and y.size == x.size
     assert np.max(np.abs(y - x)) <= 1.0 / 32768 + 1e-7
+
+
+def test_flac_of_int16_is_the_flac_libsndfile_writes_from_float() -> None:
+    import io
+
+    x = (np.random.default_rng(3).standard_normal(16000) * 0.3).clip(-0.98, 0.98).astype(np.float32)
+    ours = encode_flac(x)
+    buf = io.BytesIO()
+    sf.write(buf, x, 16000, format="FLAC", subtype="PCM_16")
+    assert ours == buf.getvalue()

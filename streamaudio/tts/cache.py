@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streamaudio.audio import to_pcm16
 from streamaudio.tts.base import TTSEngine
 
 
@@ -39,7 +40,7 @@ class CachedTTS:
             except (ValueError, OSError):
                 path.unlink(missing_ok=True)  # a damaged entry is synthesized again
         audio = self.engine.synthesize(text, voice)
-        pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+        pcm = to_pcm16(audio)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
