@@ -58,8 +58,10 @@ def loop_slice(audio: np.ndarray, offset: float, length: int) -> np.ndarray:
     if length <= 0:
         return np.zeros(0, dtype=np.float32)
     start = int(offset * audio.size) % audio.size
-    reps = -(-(start + length) // audio.size)
-    return np.tile(audio, reps)[start : start + length] if reps > 1 else audio[start : start + length]
+    if start + length <= audio.size:
+        return audio[start : start + length]
+    whole, rest = divmod(length - (audio.size - start), audio.size)
+    return np.concatenate([audio[start:], *([audio] * whole), audio[:rest]])
 
 
 def min_end_for_chunk(chunk: int) -> int:
@@ -137,10 +139,9 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
     length = num_chunks * P.CHUNK_SAMPLES
     gaps.append((pos, length, plan.tail_fill))
 
-    fg = np.zeros(length, dtype=np.float32)
+    mix = np.zeros(length, dtype=np.float32)
     for p in placed:
-        fg[p.start : p.end] += p.audio * db_to_gain(p.gain_db)
-    gap_audio = np.zeros(length, dtype=np.float32)
+        mix[p.start : p.end] += p.audio * db_to_gain(p.gain_db)
     gap_events: list[tuple[int, int, NoiseSlice, float]] = []
     for a, b, fill in gaps:
         noise = None if fill is None or b <= a else load(fill.clip)
@@ -148,19 +149,19 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
             continue
         piece = loop_slice(noise, fill.offset, b - a)
         gain = db_to_gain(fill.level_db) / max(rms(piece), 1e-9)
-        gap_audio[a:b] = piece * gain
+        mix[a:b] += piece * gain  # gaps hold no event, so this adds to silence
         gap_events.append((a, b, fill, level_db(gain)))
 
     bg_gain_db = None
-    mix = fg + gap_audio
     bg_audio = None if plan.background is None else load(plan.background.clip)
     if plan.background is not None and bg_audio is not None:
         bg = loop_slice(bg_audio, plan.background.offset, length)
         speech_rms = _pooled_active_rms(
             [p.audio * db_to_gain(p.gain_db) for p in placed if p.segment.kind in FOREGROUND_SPEECH]
         )
-        if speech_rms > 0 and rms(bg) > 0:
-            bg_gain_db = level_db(speech_rms) - plan.background.snr_db - level_db(rms(bg))
+        bg_rms = rms(bg)
+        if speech_rms > 0 and bg_rms > 0:
+            bg_gain_db = level_db(speech_rms) - plan.background.snr_db - level_db(bg_rms)
             mix += bg * db_to_gain(bg_gain_db)
 
     peak = float(np.max(np.abs(mix))) if mix.size else 0.0

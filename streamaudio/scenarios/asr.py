@@ -8,8 +8,6 @@ import numpy as np
 from streamaudio.plan import Segment
 from streamaudio.scenarios.base import Scenario, fits, pick, templates
 
-SOUND_SHARE = 0.25  # chance that the next event is a non-speech sound (when sounds are available)
-
 
 class AsrScenario(Scenario):
     name = "asr"
@@ -21,7 +19,7 @@ class AsrScenario(Scenario):
         segs = [self.segment(rng, "instruction", opening, pick(rng, t["acknowledgements"]))]
         utterances = 0
         while True:
-            if self.sounds is not None and utterances and rng.random() < SOUND_SHARE:
+            if self.sounds is not None and utterances and rng.random() < self.config.sound_share:
                 deck, seg = self.sounds, self.segment(rng, "sound", self.sounds.draw())
             else:
                 clip = self.speech.draw()

@@ -35,6 +35,7 @@ class ScenarioConfig:
     speech_level_db: float = -26.0
     gain_jitter_db: float = 3.0
     sound_level_db: tuple[float, float] = (-10.0, 0.0)  # relative to the speech level
+    sound_share: float = 0.25  # asr: chance that the next event is a non-speech sound (with silent turn)
     reply_delay_chunks: int = 0
     language: str = "en"
     target_language: str | None = None  # s2tt: the language translated into
