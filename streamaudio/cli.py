@@ -21,6 +21,7 @@ from streamaudio.build import BuildError, BuildSpec, Part, build
 from streamaudio.cli_common import err, fail
 from streamaudio.cli_prepare import app as prepare_app
 from streamaudio.corpus_check import show_report, validate_corpus
+from streamaudio.export import FORMATS as EXPORT_FORMATS
 from streamaudio.export import export_upstream, load_tokenizer
 from streamaudio.harness.backends import HarnessError, make_backend
 from streamaudio.harness.report import show_metrics
@@ -414,9 +415,7 @@ app.add_typer(prepare_app, name="prepare")
 app.add_typer(export_app, name="export")
 
 
-class ExportFormat(str, Enum):
-    online = "online"
-    stream2m = "stream2m"
+ExportFormat = Enum("ExportFormat", {f: f for f in EXPORT_FORMATS}, type=str)
 
 
 @export_app.command("upstream")

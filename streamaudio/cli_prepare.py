@@ -135,10 +135,7 @@ def audioset_hub_cmd(
     _run("audioset-hub", lambda: audioset.scan_hub(parquet_dir, target, _names(ontology, None)), out, workers)
 
 
-class MusanPart(str, Enum):
-    noise = "noise"
-    music = "music"
-    speech = "speech"
+MusanPart = Enum("MusanPart", {p: p for p in noise_sets.MUSAN_PARTS}, type=str)
 
 
 @app.command("musan")
@@ -185,10 +182,7 @@ def manifest_cmd(
     _run("manifest", lambda: user_list.scan_list(file, source), out, workers)
 
 
-class DialogueFormat(str, Enum):
-    moss = "moss"
-    sharegpt = "sharegpt"
-    messages = "messages"
+DialogueFormat = Enum("DialogueFormat", {f: f for f in dialogue.FORMATS}, type=str)
 
 
 @app.command("dialogue")
