@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streamaudio import protocol as P
-from streamaudio.reader import ReadError, iter_samples, shard_paths
+from streamaudio.reader import ReadError, iter_stream, shard_paths
 from streamaudio.validate import Fault, check_sample
 
 EXAMPLES = 3  # messages kept per kind
@@ -137,9 +137,10 @@ def check_shard(job: tuple[Path, bool]) -> tuple[Report, list[str], str]:
     path, vad = job
     report = Report()
     keys: list[str] = []
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    data = path.read_bytes()  # read once: hashed, then parsed
+    digest = hashlib.sha256(data).hexdigest()
     try:
-        for sample in iter_samples(path):
+        for sample in iter_stream(io.BytesIO(data), str(path)):
             keys.append(sample.key)
             _check_stream(report, path, sample.key, sample.meta, sample.flac, vad)
     except ReadError as exc:

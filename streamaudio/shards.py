@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import webdataset as wds
 
@@ -55,6 +55,23 @@ def pack(estimates: list[float], max_streams: int, max_mb: float) -> list[list[i
     return groups
 
 
+class _HashingFile:
+    """A write-only file that hashes and counts what passes through it."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
 class ShardWriter:
     """Writes one tar as ``.<name>.partial`` and renames it to its final name on ``close``."""
 
@@ -62,25 +79,20 @@ class ShardWriter:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.partial")
         self._file = open(self.tmp, "wb")  # noqa: SIM115 -- closed in close() or abort()
-        self._tar = wds.TarWriter(self._file, mtime=TAR_MTIME, user="streamaudio", group="streamaudio")
-        self._hash = hashlib.sha256()
+        self._out = _HashingFile(self._file)
+        self._tar = wds.TarWriter(self._out, mtime=TAR_MTIME, user="streamaudio", group="streamaudio")
 
     def write(self, key: str, flac: bytes, meta: dict[str, Any]) -> None:
         self._tar.write({"__key__": key, "flac": flac, "json": json.dumps(meta, ensure_ascii=False).encode()})
 
     def close(self) -> tuple[int, str]:
-        """Finish the tar, fsync, rename into place; returns (bytes, sha256)."""
+        """Finish the tar, fsync, rename into place; returns (bytes, sha256), hashed as it was written."""
         self._tar.close()
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        digest = hashlib.sha256()
-        with open(self.tmp, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        size = self.tmp.stat().st_size
         os.replace(self.tmp, self.path)
-        return size, digest.hexdigest()
+        return self._out.size, self._out.sha256.hexdigest()
 
     def abort(self) -> None:
         try:

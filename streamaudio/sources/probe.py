@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import soundfile as sf
@@ -97,14 +96,3 @@ def probe_batch(paths: list[str]) -> tuple[list[Probe], int, list[str]]:
     with DecoderWarnings() as warnings:
         probes = [probe_file(p) for p in paths]
     return probes, warnings.lines, warnings.examples
-
-
-def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
