@@ -16,6 +16,7 @@ from streamaudio.protocol import SAMPLE_RATE
 ACTIVE_FRAME = 320  # 20 ms analysis frames at 16 kHz
 ACTIVE_FLOOR_DB = -60.0  # frames below this level are never active
 ACTIVE_RANGE_DB = 40.0  # frames more than this below the loudest frame are inactive
+INT16_SUBTYPES = frozenset({"PCM_16", "PCM_S8", "PCM_U8"})  # read as int16 exactly, then scaled
 
 
 class AudioError(Exception):
@@ -41,13 +42,16 @@ def load_audio(path: str | Path, offset: float = 0.0, duration: float | None = N
             if start:
                 f.seek(start)
             frames = -1 if duration is None else round(duration * sr)
-            data = f.read(frames, dtype="float32", always_2d=True)
+            integer = f.subtype in INT16_SUBTYPES
+            data = f.read(frames, dtype="int16" if integer else "float32", always_2d=f.channels > 1)
     except (sf.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
         raise AudioError(f"{path}: cannot decode audio ({_short(exc)})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: no audio samples")
+    if integer:  # libsndfile's own int-to-float scaling, done by numpy: the same values, faster
+        data = np.multiply(data, np.float32(1.0 / 32768.0), dtype=np.float32)
     audio = to_mono_16k(data, sr)
-    if not np.isfinite(audio).all():
+    if not integer and not np.isfinite(audio).all():
         raise AudioError(f"{path}: audio holds NaN or infinite samples")
     return audio
 
@@ -56,16 +60,12 @@ def _short(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def to_pcm16(audio: np.ndarray) -> np.ndarray:
-    """Float samples as int16, rounded and clipped the way libsndfile does it."""
-    return np.clip(np.rint(audio * 32768.0), -32768, 32767).astype(np.int16)
-
-
-def encode_flac(audio: np.ndarray) -> bytes:
-    """Encode 16 kHz mono float audio as FLAC, PCM_16 (quantized here: same bytes, ~25% faster)."""
-    buf = io.BytesIO()
-    sf.write(buf, to_pcm16(audio), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    return buf.getvalue()
+def to_pcm16(audio: np.ndarray, dtype: type[np.integer] = np.int16) -> np.ndarray:
+    """Float samples as 16-bit values (held in ``dtype``), rounded and clipped the way libsndfile does it."""
+    scaled = np.multiply(audio, np.float32(32768.0), dtype=np.float32)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, -32768, 32767, out=scaled)
+    return scaled.astype(dtype)
 
 
 def decode_flac(data: bytes) -> tuple[np.ndarray, int]:
@@ -82,26 +82,35 @@ def rms(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
 
 
-def active_frames(audio: np.ndarray) -> np.ndarray:
-    """Boolean mask of the 20 ms frames that hold active signal (energy gate)."""
+def frame_powers(audio: np.ndarray) -> np.ndarray:
+    """Mean power of each whole 20 ms analysis frame, in float64."""
     n = audio.size // ACTIVE_FRAME
-    if n == 0:
+    frames = audio[: n * ACTIVE_FRAME].reshape(n, ACTIVE_FRAME)
+    return np.multiply(frames, frames).sum(axis=1, dtype=np.float64) / ACTIVE_FRAME
+
+
+def active_mask(powers: np.ndarray) -> np.ndarray:
+    """Which frames of these powers hold active signal (energy gate: above a floor, near the loudest)."""
+    if powers.size == 0:
         return np.zeros(0, dtype=bool)
-    power = np.mean(np.square(audio[: n * ACTIVE_FRAME].reshape(n, ACTIVE_FRAME), dtype=np.float64), axis=1)
-    level = 10.0 * np.log10(power + 1e-20)
+    level = 10.0 * np.log10(powers + 1e-20)
     return (level > ACTIVE_FLOOR_DB) & (level > level.max() - ACTIVE_RANGE_DB)
 
 
-def active_power(audio: np.ndarray) -> tuple[float, int]:
-    """Summed power and count of active samples, so that several signals can be pooled."""
+def active_frames(audio: np.ndarray) -> np.ndarray:
+    """Boolean mask of the 20 ms frames that hold active signal."""
+    return active_mask(frame_powers(audio))
+
+
+def active_power(audio: np.ndarray, powers: np.ndarray | None = None, gain: float = 1.0) -> tuple[float, int]:
+    """Summed power and count of the active samples of ``audio * gain``, so that signals can be pooled;
+    ``powers`` (its ``frame_powers``, if known) saves a pass over the audio."""
     if 0 < audio.size < ACTIVE_FRAME:  # shorter than one frame: the whole signal is the frame
-        return float(np.sum(np.square(audio, dtype=np.float64))), int(audio.size)
-    mask = active_frames(audio)
-    if not mask.any():
-        return 0.0, 0
-    n = mask.size
-    frames = audio[: n * ACTIVE_FRAME].reshape(n, ACTIVE_FRAME)[mask]
-    return float(np.sum(np.square(frames, dtype=np.float64))), int(frames.size)
+        return float(np.sum(np.square(audio, dtype=np.float64))) * gain**2, int(audio.size)
+    scaled = (frame_powers(audio) if powers is None else powers) * gain**2
+    mask = active_mask(scaled)
+    count = int(np.count_nonzero(mask))
+    return float(np.sum(scaled[mask])) * ACTIVE_FRAME, count * ACTIVE_FRAME
 
 
 def active_rms(audio: np.ndarray) -> float:

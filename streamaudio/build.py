@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio import __version__, augment
-from streamaudio.audio import DecoderWarnings, encode_flac
+from streamaudio import __version__, augment, flac
+from streamaudio.audio import DecoderWarnings
 from streamaudio.clips import ClipLoader
 from streamaudio.demo import (
     DEMO_VOICES,
@@ -252,7 +252,7 @@ def render_stream(plan: StreamPlan) -> tuple[str, bytes, dict[str, Any], list[di
         _init_worker(None)
     with DecoderWarnings() as warnings:
         rendered = render(plan, _LOADER)
-    return plan.id, encode_flac(rendered.audio), rendered.meta, rendered.rejects, warnings.lines
+    return plan.id, flac.encode(rendered.audio), rendered.meta, rendered.rejects, warnings.lines
 
 
 def _rendered(plans: list[StreamPlan], workers: int, cache_dir: Path | None) -> Iterator[tuple]:

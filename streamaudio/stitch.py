@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,7 +11,15 @@ import numpy as np
 
 from streamaudio import augment
 from streamaudio import protocol as P
-from streamaudio.audio import ACTIVE_FRAME, AudioError, active_frames, active_power, db_to_gain, level_db, rms
+from streamaudio.audio import (
+    ACTIVE_FRAME,
+    AudioError,
+    active_mask,
+    active_power,
+    db_to_gain,
+    frame_powers,
+    level_db,
+)
 from streamaudio.clips import ClipLoader
 from streamaudio.manifest import Clip
 from streamaudio.plan import NoiseSlice, Segment, StreamPlan
@@ -33,6 +43,7 @@ class Rendered:
 class _Placed:
     segment: Segment
     audio: np.ndarray
+    powers: np.ndarray  # frame powers of ``audio`` before gain
     start: int
     trim_start: int
     gain_db: float
@@ -42,9 +53,9 @@ class _Placed:
         return self.start + self.audio.size
 
 
-def trim_silence(audio: np.ndarray) -> tuple[np.ndarray, int]:
+def trim_silence(audio: np.ndarray, powers: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Cut leading and trailing inactive frames (keeping a small margin); returns audio and cut start."""
-    mask = active_frames(audio)
+    mask = active_mask(frame_powers(audio) if powers is None else powers)
     if not mask.any():
         return audio, 0
     idx = np.flatnonzero(mask)
@@ -53,15 +64,53 @@ def trim_silence(audio: np.ndarray) -> tuple[np.ndarray, int]:
     return audio[a:b], a
 
 
-def loop_slice(audio: np.ndarray, offset: float, length: int) -> np.ndarray:
-    """``length`` samples of ``audio`` starting at fraction ``offset`` of it, looping as needed."""
-    if length <= 0:
-        return np.zeros(0, dtype=np.float32)
-    start = int(offset * audio.size) % audio.size
-    if start + length <= audio.size:
-        return audio[start : start + length]
-    whole, rest = divmod(length - (audio.size - start), audio.size)
-    return np.concatenate([audio[start:], *([audio] * whole), audio[:rest]])
+def loop_pieces(size: int, offset: float, length: int) -> Iterator[tuple[int, int, int]]:
+    """(position, source start, source end) pieces that fill ``length`` samples from a ``size``-sample
+    clip, starting at fraction ``offset`` of it and looping as needed."""
+    start = int(offset * size) % size
+    pos = 0
+    while pos < length:
+        take = min(size - start, length - pos)
+        yield pos, start, start + take
+        pos += take
+        start = 0
+
+
+class _NoiseEnergy:
+    """Cumulative energy of noise clips, kept while their audio is alive: a looped slice's RMS in O(1)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+
+    def slice_rms(self, audio: np.ndarray, offset: float, length: int) -> float:
+        energy = self._cumulative(audio)
+        total = sum(energy[b] - energy[a] for _, a, b in loop_pieces(audio.size, offset, length))
+        return float(np.sqrt(total / length)) if length else 0.0
+
+    def _cumulative(self, audio: np.ndarray) -> np.ndarray:
+        key = id(audio)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0]() is audio:
+            return hit[1]
+        energy = np.zeros(audio.size + 1)
+        np.cumsum(np.square(audio, dtype=np.float64), out=energy[1:])
+        self._cache[key] = (weakref.ref(audio, lambda _, k=key: self._cache.pop(k, None)), energy)
+        return energy
+
+
+_ENERGY = _NoiseEnergy()
+
+
+def _mix_looped(
+    mix: np.ndarray, a: int, b: int, audio: np.ndarray, offset: float, gain: float, *, add: bool
+) -> None:
+    """Add (or, with ``add`` false, write) ``gain`` times a looped slice of ``audio`` into ``mix[a:b]``."""
+    for pos, s, e in loop_pieces(audio.size, offset, b - a):
+        out = mix[a + pos : a + pos + e - s]
+        if add:
+            out += audio[s:e] * np.float32(gain)
+        else:
+            np.multiply(audio[s:e], np.float32(gain), out=out)
 
 
 def min_end_for_chunk(chunk: int) -> int:
@@ -71,6 +120,16 @@ def min_end_for_chunk(chunk: int) -> int:
 
 def _seconds(s: float) -> int:
     return round(s * P.SAMPLE_RATE)
+
+
+def _silent_reject(plan: StreamPlan, clip: Clip) -> dict[str, Any]:
+    return {
+        "clip_id": clip.id,
+        "source": clip.source,
+        "reason": "silent_clip",
+        "detail": f"{clip.id}: no signal above {level_db(SILENT_RMS):.0f} dBFS",
+        "stream": plan.id,
+    }
 
 
 def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
@@ -101,21 +160,17 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
         raw = load(seg.clip)
         if raw is None:
             continue
-        if rms(raw) < SILENT_RMS:
-            rejects.append(
-                {
-                    "clip_id": seg.clip.id,
-                    "source": seg.clip.source,
-                    "reason": "silent_clip",
-                    "detail": f"{seg.clip.id}: no signal above {level_db(SILENT_RMS):.0f} dBFS",
-                    "stream": plan.id,
-                }
-            )
+        powers = frame_powers(raw)  # one pass over the clip: silence check, trim and level all use it
+        if _mean_power(raw, powers) < SILENT_RMS**2:
+            rejects.append(_silent_reject(plan, seg.clip))
             continue
-        audio, trim_start = trim_silence(raw)
+        audio, trim_start = trim_silence(raw, powers)
+        first = trim_start // ACTIVE_FRAME
+        powers = powers[first : first + audio.size // ACTIVE_FRAME]
         for name, params in seg.augment:
             if name != "gain":
                 audio = augment.apply(audio, name, params)
+                powers = frame_powers(audio)
         start = max(
             pos + _seconds(seg.gap_before), last_start
         )  # an overlap never reaches back past the last start
@@ -124,9 +179,9 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
             last_reply = P.reply_chunk(start + audio.size)
         if start > pos:
             gaps.append((pos, start, seg.gap_fill))
-        gain_db = seg.level_db - level_db(_clip_level(seg.kind, audio))
+        gain_db = seg.level_db - level_db(_clip_level(seg.kind, audio, powers))
         gain_db += sum(params["gain_db"] for name, params in seg.augment if name == "gain")
-        placed.append(_Placed(seg, audio, start, trim_start, gain_db))
+        placed.append(_Placed(seg, audio, powers, start, trim_start, gain_db))
         pos = max(pos, start + audio.size)
         last_start = start
 
@@ -139,51 +194,59 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
     length = num_chunks * P.CHUNK_SAMPLES
     gaps.append((pos, length, plan.tail_fill))
 
-    mix = np.zeros(length, dtype=np.float32)
-    for p in placed:
-        mix[p.start : p.end] += p.audio * db_to_gain(p.gain_db)
+    bg_gain_db = None
+    bg_audio = None if plan.background is None else load(plan.background.clip)
+    if plan.background is not None and bg_audio is not None:
+        speech_rms = _pooled_active_rms([p for p in placed if p.segment.kind in FOREGROUND_SPEECH])
+        bg_rms = _ENERGY.slice_rms(bg_audio, plan.background.offset, length)
+        if speech_rms > 0 and bg_rms > 0:
+            bg_gain_db = level_db(speech_rms) - plan.background.snr_db - level_db(bg_rms)
+    if bg_gain_db is None:
+        mix = np.zeros(length, dtype=np.float32)
+    else:  # the bed is written, not added: one pass, no temporary
+        mix = np.empty(length, dtype=np.float32)
+        _mix_looped(mix, 0, length, bg_audio, plan.background.offset, db_to_gain(bg_gain_db), add=False)
     gap_events: list[tuple[int, int, NoiseSlice, float]] = []
     for a, b, fill in gaps:
         noise = None if fill is None or b <= a else load(fill.clip)
         if noise is None:
             continue
-        piece = loop_slice(noise, fill.offset, b - a)
-        gain = db_to_gain(fill.level_db) / max(rms(piece), 1e-9)
-        mix[a:b] += piece * gain  # gaps hold no event, so this adds to silence
+        gain = db_to_gain(fill.level_db) / max(_ENERGY.slice_rms(noise, fill.offset, b - a), 1e-9)
+        _mix_looped(mix, a, b, noise, fill.offset, gain, add=True)  # gaps hold no event: this adds to silence
         gap_events.append((a, b, fill, level_db(gain)))
+    for p in placed:
+        mix[p.start : p.end] += p.audio * np.float32(db_to_gain(p.gain_db))
 
-    bg_gain_db = None
-    bg_audio = None if plan.background is None else load(plan.background.clip)
-    if plan.background is not None and bg_audio is not None:
-        bg = loop_slice(bg_audio, plan.background.offset, length)
-        speech_rms = _pooled_active_rms(
-            [p.audio * db_to_gain(p.gain_db) for p in placed if p.segment.kind in FOREGROUND_SPEECH]
-        )
-        bg_rms = rms(bg)
-        if speech_rms > 0 and bg_rms > 0:
-            bg_gain_db = level_db(speech_rms) - plan.background.snr_db - level_db(bg_rms)
-            mix += bg * db_to_gain(bg_gain_db)
-
-    peak = float(np.max(np.abs(mix))) if mix.size else 0.0
+    peak = max(float(mix.max()), -float(mix.min()))
     master_db = level_db(PEAK_LIMIT / peak) if peak > PEAK_LIMIT else 0.0
     if master_db:
-        mix *= db_to_gain(master_db)
+        mix *= np.float32(db_to_gain(master_db))
 
     meta = _sample_json(plan, placed, gap_events, bg_gain_db, master_db, num_chunks)
     return Rendered(mix, meta, rejects)
 
 
-def _clip_level(kind: str, audio: np.ndarray) -> float:
+def _mean_power(audio: np.ndarray, powers: np.ndarray) -> float:
+    """Mean power of the whole clip from its frame powers plus the samples after the last whole frame."""
+    tail = audio[powers.size * ACTIVE_FRAME :]
+    energy = float(np.sum(powers)) * ACTIVE_FRAME + float(np.sum(np.square(tail, dtype=np.float64)))
+    return energy / audio.size if audio.size else 0.0
+
+
+def _clip_level(kind: str, audio: np.ndarray, powers: np.ndarray) -> float:
     """Level a clip is normalised by: active RMS for speech, plain RMS for sounds."""
-    power, count = active_power(audio) if kind in FOREGROUND_SPEECH else (float(np.sum(audio**2)), audio.size)
-    return float(np.sqrt(power / count)) if count else 1e-9
+    if kind in FOREGROUND_SPEECH:
+        power, count = active_power(audio, powers)
+        return float(np.sqrt(power / count)) if count else 1e-9
+    return float(np.sqrt(_mean_power(audio, powers))) if audio.size else 1e-9
 
 
-def _pooled_active_rms(signals: list[np.ndarray]) -> float:
+def _pooled_active_rms(speech: list[_Placed]) -> float:
+    """Active RMS of all foreground speech at its placed level: what background SNR is measured against."""
     power = count = 0
-    for s in signals:
-        p, c = active_power(s)
-        power += p
+    for p in speech:
+        pw, c = active_power(p.audio, p.powers, db_to_gain(p.gain_db))
+        power += pw
         count += c
     return float(np.sqrt(power / count)) if count else 0.0
 

@@ -31,8 +31,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def hf_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A private datasets cache: the shared one could hand back rows of an older build at the same path."""
+    return str(tmp_path_factory.mktemp("hf-cache"))
+
+
+@pytest.fixture(scope="module")
 def staged(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    os.environ["HF_DATASETS_CACHE"] = str(tmp_path_factory.mktemp("hf-cache"))
     return stage(corpus, tmp_path_factory.mktemp("stage") / "repo", "someone/streams")
 
 
@@ -76,9 +81,9 @@ def test_layout_and_card(staged: Path) -> None:
 @pytest.mark.parametrize(("capability", "split"), [("asr", "train"), ("asr", "dev"), ("counting", "train")])
 @pytest.mark.parametrize("streaming", [False, True])
 def test_datasets_gives_back_every_sample(
-    corpus: Path, staged: Path, capability: str, split: str, streaming: bool
+    corpus: Path, staged: Path, hf_cache: str, capability: str, split: str, streaming: bool
 ) -> None:
-    ds = load_dataset(str(staged), capability, split=split, streaming=streaming)
+    ds = load_dataset(str(staged), capability, split=split, streaming=streaming, cache_dir=hf_cache)
     rows = {row["__key__"]: row for row in ds}
     expected = shard_samples(corpus, capability, split)
     assert set(rows) == set(expected)

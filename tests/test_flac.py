@@ -1,0 +1,42 @@
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from streamaudio import flac
+from streamaudio.audio import to_pcm16
+from streamaudio.tts import EspeakEngine
+
+
+@pytest.fixture(scope="module")
+def noisy_speech() -> np.ndarray:
+    speech = EspeakEngine().synthesize("Encoding a stream must not change a single sample.", "en-us")
+    noise = np.random.default_rng(7).standard_normal(speech.size).astype(np.float32)
+    return np.concatenate([0.7 * speech + 0.02 * noise, np.full(999, 1.5, np.float32)])  # ends clipped
+
+
+def test_encoding_is_lossless_16_bit(noisy_speech: np.ndarray) -> None:
+    data = flac.encode(noisy_speech)
+    info = sf.info(io.BytesIO(data))
+    assert (info.format, info.subtype, info.samplerate, info.channels) == ("FLAC", "PCM_16", 16000, 1)
+    assert info.frames == noisy_speech.size
+    decoded = sf.read(io.BytesIO(data), dtype="int16")[0]
+    assert np.array_equal(decoded, to_pcm16(noisy_speech))
+    assert decoded[-1] == 32767  # out-of-range samples clip, they do not wrap
+
+
+def test_encoding_is_reproducible(noisy_speech: np.ndarray) -> None:
+    assert flac.encode(noisy_speech) == flac.encode(noisy_speech.copy())
+
+
+@pytest.mark.skipif(flac.ENCODER.startswith("libsndfile"), reason="libFLAC is not installed")
+def test_libflac_writes_a_complete_streaminfo(noisy_speech: np.ndarray) -> None:
+    data = flac.encode(noisy_speech)
+    assert data[:4] == b"fLaC"
+    info = data[8:42]  # STREAMINFO, filled in by seeking back once the stream is done
+    min_frame, max_frame = int.from_bytes(info[4:7], "big"), int.from_bytes(info[7:10], "big")
+    assert 0 < min_frame <= max_frame
+    assert int.from_bytes(info[13:18], "big") & 0xFFFFFFFFF == noisy_speech.size
+    compressed_enough = len(data) < 0.9 * 2 * noisy_speech.size
+    assert compressed_enough
