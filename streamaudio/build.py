@@ -14,6 +14,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -324,9 +325,13 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
             tally.add_many(stats.streams, stats.seconds)
     else:
         results = _rendered(plans, spec.workers, spec.cache_dir)
-        for job in pending:
-            done[job.name] = _write_shard(job, results, shard_dir, tally)
-            save_stats(state_dir, done[job.name])
+        with ThreadPoolExecutor(1, thread_name_prefix="shard-commit") as committer:
+            commits = []
+            for job in pending:  # each shard is fsynced and renamed while the next one renders
+                writer, done[job.name] = _write_shard(job, results, shard_dir, tally)
+                commits.append(committer.submit(_commit, writer, done[job.name], state_dir))
+            for commit in commits:
+                commit.result()
 
     # a clip one capability could not use is not rejected when another part of the build used it
     rejects = [r for r in rejects if r.get("stage") != "plan" or (r["source"], r["clip_id"]) not in used]
@@ -372,7 +377,15 @@ class _Tally:
 def build_shard(job: ShardJob, shard_dir: Path, cache_dir: Path | None) -> ShardStats:
     """Render and write one whole shard in this process: the unit of work on a cluster."""
     _init_worker(cache_dir)
-    return _write_shard(job, map(render_stream, job.plans), shard_dir, _Tally(None))
+    writer, stats = _write_shard(job, map(render_stream, job.plans), shard_dir, _Tally(None))
+    writer.commit()
+    return stats
+
+
+def _commit(writer: ShardWriter, stats: ShardStats, state_dir: Path) -> None:
+    """Make a written shard durable under its final name, then record it as done (in that order)."""
+    writer.commit()
+    save_stats(state_dir, stats)
 
 
 def _dask_shards(jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iterator[ShardStats]:
@@ -405,8 +418,11 @@ def _dask_shards(jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iter
             cluster.close()
 
 
-def _write_shard(job: ShardJob, results: Iterator[tuple], shard_dir: Path, tally: _Tally) -> ShardStats:
-    """Write the next ``len(job.plans)`` rendered streams into the job's tar; nothing partial survives."""
+def _write_shard(
+    job: ShardJob, results: Iterator[tuple], shard_dir: Path, tally: _Tally
+) -> tuple[ShardWriter, ShardStats]:
+    """Write the next ``len(job.plans)`` rendered streams into the job's tar, still under its temporary
+    name (``writer.commit()`` puts it in place); nothing partial survives an error."""
     writer = ShardWriter(shard_dir / job.name)
     seconds, replies, warnings, rejects = 0.0, 0, 0, []
     try:
@@ -423,7 +439,7 @@ def _write_shard(job: ShardJob, results: Iterator[tuple], shard_dir: Path, tally
     except BaseException:
         writer.abort()
         raise
-    return ShardStats(
+    return writer, ShardStats(
         job.name, len(job.plans), round(seconds, 3), replies, size, sha, job.spec_sha256, rejects, warnings
     )
 

@@ -16,6 +16,7 @@ from streamaudio.protocol import SAMPLE_RATE
 TAR_MTIME = 0.0  # fixed member times make tars byte-reproducible
 PCM_BYTES_PER_SECOND = SAMPLE_RATE * 2  # PCM_16: an upper bound on FLAC size, used to cap shards
 JSON_BYTES_ESTIMATE = 8_192
+WRITE_BUFFER = 1 << 20  # tarfile writes 10 KiB records; gather them into fewer system calls
 
 
 @dataclass
@@ -56,14 +57,17 @@ def pack(estimates: list[float], max_streams: int, max_mb: float) -> list[list[i
 
 
 class _HashingFile:
-    """A write-only file that hashes and counts what passes through it."""
+    """A write-only file that hashes and counts what passes through it (and drops it, once discarded)."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
         self.sha256 = hashlib.sha256()
         self.size = 0
+        self.discarded = False
 
     def write(self, data: bytes) -> int:
+        if self.discarded:  # an aborted tar: tarfile still flushes its last record when collected
+            return len(data)
         self.sha256.update(data)
         self.size += len(data)
         return self.raw.write(data)
@@ -73,12 +77,13 @@ class _HashingFile:
 
 
 class ShardWriter:
-    """Writes one tar as ``.<name>.partial`` and renames it to its final name on ``close``."""
+    """Writes one tar as ``.<name>.partial``; ``close`` finishes it, ``commit`` makes it durable and
+    renames it to its final name (a separate step, so that the fsync wait can overlap other work)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.partial")
-        self._file = open(self.tmp, "wb")  # noqa: SIM115 -- closed in close() or abort()
+        self._file = open(self.tmp, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 -- closed in commit() or abort()
         self._out = _HashingFile(self._file)
         self._tar = wds.TarWriter(self._out, mtime=TAR_MTIME, user="streamaudio", group="streamaudio")
 
@@ -86,16 +91,24 @@ class ShardWriter:
         self._tar.write({"__key__": key, "flac": flac, "json": json.dumps(meta, ensure_ascii=False).encode()})
 
     def close(self) -> tuple[int, str]:
-        """Finish the tar, fsync, rename into place; returns (bytes, sha256), hashed as it was written."""
+        """Finish the tar; returns (bytes, sha256), hashed as it was written."""
         self._tar.close()
         self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self.tmp, self.path)
         return self._out.size, self._out.sha256.hexdigest()
+
+    def commit(self) -> None:
+        """fsync the finished tar and rename it into place."""
+        try:
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self) -> None:
         try:
+            self._out.discarded = True
             self._file.close()
         finally:
             self.tmp.unlink(missing_ok=True)
