@@ -32,6 +32,10 @@ from streamaudio.demo import DEMO_VOICES, sentences
 from streamaudio.scenarios import ScenarioConfig
 from streamaudio.tts import EspeakEngine
 
+# shards of 4 streams: 40 streams make 10 shards, as a real build has many; workers take whole shards,
+# so a build with fewer shards than workers cannot keep them all busy
+SHARD_STREAMS = 4
+
 
 def make_corpus(root: Path, n: int) -> tuple[Path, Path, Path]:
     """n TTS clips as 16 kHz WAV and 48 kHz MP3, their manifests, and a noise manifest."""
@@ -85,7 +89,7 @@ def lhotse_rate(manifest: Path, noise_path: Path, out: Path, streams: int) -> fl
         mixed = stream.mix(noise, snr=10, allow_padding=True).with_id(f"stream-{i}")
         built.append(mixed.to_mono(encoding="wav"))  # Shar cannot write a MixedCut as it is
     out.mkdir(parents=True, exist_ok=True)
-    CutSet.from_cuts(built).to_shar(out, fields={"recording": "flac"}, shard_size=8)
+    CutSet.from_cuts(built).to_shar(out, fields={"recording": "flac"}, shard_size=SHARD_STREAMS)
     seconds = sum(c.duration for c in built)
     return seconds / (time.perf_counter() - started)
 
@@ -99,7 +103,7 @@ def run(manifest: Path, noise: Path, out: Path, streams: int, workers: int) -> f
         streams=streams,
         seed=1,
         workers=workers,
-        shard_streams=8,
+        shard_streams=SHARD_STREAMS,
         sources=(("bench", manifest),),
         noise=(noise,),
         config=config,

@@ -6,6 +6,7 @@ depends only on its plan, and shards are written in plan order whatever the numb
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing as mp
@@ -40,8 +41,10 @@ from streamaudio.scenarios import SCENARIOS, Pools, ScenarioConfig, ScenarioErro
 from streamaudio.shards import (
     ShardStats,
     ShardWriter,
+    commit_shard,
     load_stats,
     pack,
+    sample_record,
     save_stats,
     shard_name,
     write_json_atomic,
@@ -247,23 +250,39 @@ def _init_worker(cache_dir: Path | None) -> None:
     _LOADER = ClipLoader(cache_dir)
 
 
-def render_stream(plan: StreamPlan) -> tuple[str, bytes, dict[str, Any], list[dict[str, Any]], int]:
-    """Render and encode one stream (runs in a worker); decoder stderr chatter is counted, not shown."""
+def render_stream(plan: StreamPlan) -> tuple[bytes, dict[str, Any], list[dict[str, Any]], int]:
+    """Render one stream and encode it as its tar members (runs in a worker); returns the record, the
+    sample JSON, rejects, and how many lines the decoders printed (counted, not shown)."""
     if _LOADER is None:
         _init_worker(None)
     with DecoderWarnings() as warnings:
         rendered = render(plan, _LOADER)
-    return plan.id, flac.encode(rendered.audio), rendered.meta, rendered.rejects, warnings.lines
+    record = sample_record(plan.id, flac.encode(rendered.audio), rendered.meta)
+    return record, rendered.meta, rendered.rejects, warnings.lines
 
 
-def _rendered(plans: list[StreamPlan], workers: int, cache_dir: Path | None) -> Iterator[tuple]:
-    if workers <= 1:
-        _init_worker(cache_dir)
-        yield from map(render_stream, plans)
+def _local_shards(
+    jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec, tally: _Tally
+) -> Iterator[ShardStats]:
+    """Shards written (not yet committed) in plan order: in this process for one worker, else by a pool
+    of processes that each render and write whole shards, so that only their stats come back."""
+    if spec.workers <= 1:
+        _init_worker(spec.cache_dir)
+        for job in jobs:
+            yield _write_shard(job, map(render_stream, job.plans), shard_dir, tally)
+        return
+    if not jobs:
         return
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(cache_dir,)) as pool:
-        yield from pool.imap(render_stream, plans, chunksize=1)
+    task = functools.partial(_shard_task, shard_dir=shard_dir)
+    with ctx.Pool(min(spec.workers, len(jobs)), initializer=_init_worker, initargs=(spec.cache_dir,)) as pool:
+        for stats in pool.imap(task, jobs, chunksize=1):
+            tally.add_many(stats.streams, stats.seconds)
+            yield stats
+
+
+def _shard_task(job: ShardJob, shard_dir: Path) -> ShardStats:
+    return _write_shard(job, map(render_stream, job.plans), shard_dir, _Tally(None))
 
 
 def _prepare_out(out: Path) -> tuple[Path, Path]:
@@ -315,7 +334,6 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
         if stats is not None:
             done[job.name] = stats
     pending = [job for job in jobs if job.name not in done]
-    plans = [plan for job in pending for plan in job.plans]
 
     tally = _Tally(progress)
     if spec.executor == "dask":
@@ -324,12 +342,11 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
             save_stats(state_dir, stats)
             tally.add_many(stats.streams, stats.seconds)
     else:
-        results = _rendered(plans, spec.workers, spec.cache_dir)
         with ThreadPoolExecutor(1, thread_name_prefix="shard-commit") as committer:
             commits = []
-            for job in pending:  # each shard is fsynced and renamed while the next one renders
-                writer, done[job.name] = _write_shard(job, results, shard_dir, tally)
-                commits.append(committer.submit(_commit, writer, done[job.name], state_dir))
+            for stats in _local_shards(pending, shard_dir, spec, tally):
+                done[stats.name] = stats  # fsynced and renamed while the next shards render
+                commits.append(committer.submit(_commit, shard_dir / stats.name, stats, state_dir))
             for commit in commits:
                 commit.result()
 
@@ -375,16 +392,16 @@ class _Tally:
 
 
 def build_shard(job: ShardJob, shard_dir: Path, cache_dir: Path | None) -> ShardStats:
-    """Render and write one whole shard in this process: the unit of work on a cluster."""
+    """Render, write and commit one whole shard in this process: the unit of work on a cluster."""
     _init_worker(cache_dir)
-    writer, stats = _write_shard(job, map(render_stream, job.plans), shard_dir, _Tally(None))
-    writer.commit()
+    stats = _write_shard(job, map(render_stream, job.plans), shard_dir, _Tally(None))
+    commit_shard(shard_dir / job.name)
     return stats
 
 
-def _commit(writer: ShardWriter, stats: ShardStats, state_dir: Path) -> None:
+def _commit(path: Path, stats: ShardStats, state_dir: Path) -> None:
     """Make a written shard durable under its final name, then record it as done (in that order)."""
-    writer.commit()
+    commit_shard(path)
     save_stats(state_dir, stats)
 
 
@@ -418,17 +435,15 @@ def _dask_shards(jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iter
             cluster.close()
 
 
-def _write_shard(
-    job: ShardJob, results: Iterator[tuple], shard_dir: Path, tally: _Tally
-) -> tuple[ShardWriter, ShardStats]:
-    """Write the next ``len(job.plans)`` rendered streams into the job's tar, still under its temporary
-    name (``writer.commit()`` puts it in place); nothing partial survives an error."""
+def _write_shard(job: ShardJob, results: Iterator[tuple], shard_dir: Path, tally: _Tally) -> ShardStats:
+    """Write a job's rendered streams into its tar, still under the partial name (``commit_shard`` puts
+    it in place); nothing partial survives an error."""
     writer = ShardWriter(shard_dir / job.name)
     seconds, replies, warnings, rejects = 0.0, 0, 0, []
     try:
         for _ in job.plans:
-            key, flac, meta, clip_rejects, stream_warnings = next(results)
-            writer.write(key, flac, meta)
+            record, meta, clip_rejects, stream_warnings = next(results)
+            writer.write(record)
             stream_seconds = meta["num_chunks"] * CHUNK_SECONDS
             seconds += stream_seconds
             replies += meta["chunk_labels"].count(LABEL_REPLY)
@@ -439,7 +454,7 @@ def _write_shard(
     except BaseException:
         writer.abort()
         raise
-    return writer, ShardStats(
+    return ShardStats(
         job.name, len(job.plans), round(seconds, 3), replies, size, sha, job.spec_sha256, rejects, warnings
     )
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tarfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import webdataset as wds
-
 from streamaudio.protocol import SAMPLE_RATE
 
 TAR_MTIME = 0.0  # fixed member times make tars byte-reproducible
+TAR_MODE = 0o444
+TAR_OWNER = "streamaudio"
 PCM_BYTES_PER_SECOND = SAMPLE_RATE * 2  # PCM_16: an upper bound on FLAC size, used to cap shards
 JSON_BYTES_ESTIMATE = 8_192
 WRITE_BUFFER = 1 << 20  # tarfile writes 10 KiB records; gather them into fewer system calls
@@ -57,17 +58,14 @@ def pack(estimates: list[float], max_streams: int, max_mb: float) -> list[list[i
 
 
 class _HashingFile:
-    """A write-only file that hashes and counts what passes through it (and drops it, once discarded)."""
+    """A write-only file that hashes and counts what passes through it."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
         self.sha256 = hashlib.sha256()
         self.size = 0
-        self.discarded = False
 
     def write(self, data: bytes) -> int:
-        if self.discarded:  # an aborted tar: tarfile still flushes its last record when collected
-            return len(data)
         self.sha256.update(data)
         self.size += len(data)
         return self.raw.write(data)
@@ -76,42 +74,68 @@ class _HashingFile:
         self.raw.flush()
 
 
+def sample_record(key: str, flac: bytes, meta: dict[str, Any]) -> bytes:
+    """One stream as its tar members, ``<key>.flac`` then ``<key>.json``: byte for byte what webdataset's
+    ``TarWriter`` writes, made where the stream is rendered so that the process writing the tar only
+    copies bytes."""
+    record = bytearray()
+    for ext, data in (("flac", flac), ("json", json.dumps(meta, ensure_ascii=False).encode())):
+        info = tarfile.TarInfo(f"{key}.{ext}")
+        info.size, info.mtime, info.mode = len(data), TAR_MTIME, TAR_MODE
+        info.uname = info.gname = TAR_OWNER
+        record += info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+        record += data
+        record += bytes(-len(data) % tarfile.BLOCKSIZE)
+    return bytes(record)
+
+
+def partial_path(path: Path) -> Path:
+    """Where a shard is written until it is complete: a hidden name no reader globs."""
+    return path.with_name(f".{path.name}.partial")
+
+
 class ShardWriter:
-    """Writes one tar as ``.<name>.partial``; ``close`` finishes it, ``commit`` makes it durable and
-    renames it to its final name (a separate step, so that the fsync wait can overlap other work)."""
+    """Writes one tar as ``.<name>.partial``; ``close`` finishes it there and ``commit_shard`` makes it
+    durable and renames it (a separate step, so that the fsync wait can overlap other work)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.partial")
-        self._file = open(self.tmp, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 -- closed in commit() or abort()
+        self.tmp = partial_path(path)
+        self._file = open(self.tmp, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 -- closed in close() or abort()
         self._out = _HashingFile(self._file)
-        self._tar = wds.TarWriter(self._out, mtime=TAR_MTIME, user="streamaudio", group="streamaudio")
 
-    def write(self, key: str, flac: bytes, meta: dict[str, Any]) -> None:
-        self._tar.write({"__key__": key, "flac": flac, "json": json.dumps(meta, ensure_ascii=False).encode()})
+    def write(self, record: bytes) -> None:
+        """Append one ``sample_record``."""
+        self._out.write(record)
 
     def close(self) -> tuple[int, str]:
-        """Finish the tar; returns (bytes, sha256), hashed as it was written."""
-        self._tar.close()
-        self._file.flush()
+        """Finish the tar (two zero blocks, then zeros to a whole record, as tarfile ends a stream);
+        returns (bytes, sha256), hashed as it was written."""
+        end = self._out.size + 2 * tarfile.BLOCKSIZE
+        self._out.write(bytes(2 * tarfile.BLOCKSIZE + -end % tarfile.RECORDSIZE))
+        self._file.close()
         return self._out.size, self._out.sha256.hexdigest()
-
-    def commit(self) -> None:
-        """fsync the finished tar and rename it into place."""
-        try:
-            os.fsync(self._file.fileno())
-            self._file.close()
-            os.replace(self.tmp, self.path)
-        except BaseException:
-            self.abort()
-            raise
 
     def abort(self) -> None:
         try:
-            self._out.discarded = True
             self._file.close()
         finally:
             self.tmp.unlink(missing_ok=True)
+
+
+def commit_shard(path: Path) -> None:
+    """fsync a shard that was written and closed under its partial name, then rename it into place."""
+    tmp = partial_path(path)
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
