@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from streamaudio.audio import AudioError, active_rms, load_audio, rms
+from streamaudio.audio import AudioError, active_rms, load_audio, rms, to_pcm16
 
 
 def _tone(sr: int, seconds: float, hz: float, channels: int) -> np.ndarray:
@@ -84,3 +84,13 @@ def test_non_finite_float_samples_are_an_error(tmp_path: Path) -> None:
     sf.write(path, x, 16000, subtype="FLOAT")
     with pytest.raises(AudioError, match="NaN"):
         load_audio(path)
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.int32])
+def test_pcm16_rounds_half_to_even_and_clips(dtype: type[np.integer]) -> None:
+    halves = np.arange(-70000, 70000, dtype=np.float32) / 2 / 32768  # every tie, and past full scale
+    noise = np.random.default_rng(2).standard_normal(50000).astype(np.float32)
+    x = np.concatenate([halves, noise, np.float32([1.0, -1.0, 0.99999, -1.00001])])
+    reference = np.clip(np.rint(x * np.float32(32768)), -32768, 32767).astype(dtype)
+    pcm = to_pcm16(x, dtype)
+    assert pcm.dtype == dtype and np.array_equal(pcm, reference)
