@@ -37,7 +37,7 @@ from streamaudio.dialogues import Dialogue, read_source
 from streamaudio.manifest import Clip
 from streamaudio.plan import StreamPlan
 from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY
-from streamaudio.scenarios import SCENARIOS, Pools, ScenarioConfig, ScenarioError
+from streamaudio.scenarios import SCENARIOS, Pools, Scenario, ScenarioConfig, ScenarioError
 from streamaudio.shards import (
     ShardStats,
     ShardWriter,
@@ -221,25 +221,37 @@ def part_seed(seed: int, part: Part) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(part.label.encode())]).generate_state(1)[0])
 
 
-def plan_part(spec: BuildSpec, part: Part, pools: Pools) -> list[ShardJob]:
-    """Plan a part's streams (a count, or until the estimated hours are reached) and pack them into shards."""
-    scenario = SCENARIOS[part.capability](pools, part.config, part_seed(spec.seed, part))
+def plan_part(spec: BuildSpec, part: Part, pools: Pools) -> Iterator[ShardJob]:
+    """Plan a part's streams (a count, or until the estimated hours are reached) and pack them into
+    shards, yielding each shard's job as soon as it is full: rendering starts while planning goes on."""
+    try:
+        scenario = SCENARIOS[part.capability](pools, part.config, part_seed(spec.seed, part))
+    except ScenarioError as exc:
+        raise BuildError(str(exc)) from None
+    return _shard_jobs(spec, part, scenario)
+
+
+def _shard_jobs(spec: BuildSpec, part: Part, scenario: Scenario) -> Iterator[ShardJob]:
     plans: list[StreamPlan] = []
-    target = (part.hours or 0.0) * 3600.0
-    planned = 0.0
-    while part.streams is None or len(plans) < part.streams:
-        plan = scenario.plan(len(plans), f"{part.label}-{len(plans):09d}")
-        if part.streams is None and plans and planned + plan.estimated_seconds / 2 > target:
-            break  # by hours: stop where the total comes closest to the target
-        plans.append(plan)
-        planned += plan.estimated_seconds
-    groups = pack([p.estimated_seconds for p in plans], spec.shard_streams, spec.shard_mb)
-    jobs = []
-    for n, group in enumerate(groups):
+
+    def estimates() -> Iterator[float]:
+        target = (part.hours or 0.0) * 3600.0
+        planned = 0.0
+        while part.streams is None or len(plans) < part.streams:
+            try:
+                plan = scenario.plan(len(plans), f"{part.label}-{len(plans):09d}")
+            except ScenarioError as exc:
+                raise BuildError(str(exc)) from None
+            if part.streams is None and plans and planned + plan.estimated_seconds / 2 > target:
+                return  # by hours: stop where the total comes closest to the target
+            plans.append(plan)
+            planned += plan.estimated_seconds
+            yield plan.estimated_seconds
+
+    for n, group in enumerate(pack(estimates(), spec.shard_streams, spec.shard_mb)):
         chosen = tuple(plans[i] for i in group)
         digest = hashlib.sha256(f"{__version__}\n{chosen!r}".encode()).hexdigest()
-        jobs.append(ShardJob(shard_name(part.capability, part.split, n), chosen, digest))
-    return jobs
+        yield ShardJob(shard_name(part.capability, part.split, n), chosen, digest)
 
 
 _LOADER: ClipLoader | None = None
@@ -262,7 +274,7 @@ def render_stream(plan: StreamPlan) -> tuple[bytes, dict[str, Any], list[dict[st
 
 
 def _local_shards(
-    jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec, tally: _Tally
+    jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec, tally: _Tally
 ) -> Iterator[ShardStats]:
     """Shards written (not yet committed) in plan order: in this process for one worker, else by a pool
     of processes that each render and write whole shards, so that only their stats come back."""
@@ -271,12 +283,10 @@ def _local_shards(
         for job in jobs:
             yield _write_shard(job, map(render_stream, job.plans), shard_dir, tally)
         return
-    if not jobs:
-        return
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     task = functools.partial(_shard_task, shard_dir=shard_dir)
-    with ctx.Pool(min(spec.workers, len(jobs)), initializer=_init_worker, initargs=(spec.cache_dir,)) as pool:
-        for stats in pool.imap(task, jobs, chunksize=1):
+    with ctx.Pool(spec.workers, initializer=_init_worker, initargs=(spec.cache_dir,)) as pool:
+        for stats in pool.imap(task, jobs, chunksize=1):  # the pool pulls jobs as they are planned
             tally.add_many(stats.streams, stats.seconds)
             yield stats
 
@@ -317,34 +327,40 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
     shard_dir, state_dir = _prepare_out(spec.out)
     manifests = _Manifests()
     rejects: list[dict[str, Any]] = []
-    jobs: list[ShardJob] = []
     used: set[tuple[str, str]] = set()
+    planners = []  # each part's shard jobs, planned as they are consumed
     for part in spec.parts:
         pools, part_rejects = load_pools(part, manifests)
         rejects.extend(part_rejects)
         used.update((c.source, c.id) for c in pools.speech)
-        try:
-            jobs.extend(plan_part(spec, part, pools))
-        except ScenarioError as exc:
-            raise BuildError(str(exc)) from None
+        planners.append(plan_part(spec, part, pools))
 
+    jobs: list[ShardJob] = []  # every shard of the build, in order, as planning reaches it
     done: dict[str, ShardStats] = {}
-    for job in jobs:
-        stats = load_stats(state_dir, job.name, job.spec_sha256, shard_dir / job.name)
-        if stats is not None:
-            done[job.name] = stats
-    pending = [job for job in jobs if job.name not in done]
+    skipped: list[str] = []
+
+    def pending() -> Iterator[ShardJob]:
+        """Jobs still to build, planned lazily; shards an earlier run finished are skipped."""
+        for planner in planners:
+            for job in planner:
+                jobs.append(job)
+                stats = load_stats(state_dir, job.name, job.spec_sha256, shard_dir / job.name)
+                if stats is None:
+                    yield job
+                else:
+                    done[job.name] = stats
+                    skipped.append(job.name)
 
     tally = _Tally(progress)
     if spec.executor == "dask":
-        for stats in _dask_shards(pending, shard_dir, spec):
+        for stats in _dask_shards(list(pending()), shard_dir, spec):
             done[stats.name] = stats
             save_stats(state_dir, stats)
             tally.add_many(stats.streams, stats.seconds)
     else:
         with ThreadPoolExecutor(1, thread_name_prefix="shard-commit") as committer:
             commits = []
-            for stats in _local_shards(pending, shard_dir, spec, tally):
+            for stats in _local_shards(pending(), shard_dir, spec, tally):
                 done[stats.name] = stats  # fsynced and renamed while the next shards render
                 commits.append(committer.submit(_commit, shard_dir / stats.name, stats, state_dir))
             for commit in commits:
@@ -368,7 +384,7 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
         len(ordered),
         len(all_rejects),
         time.perf_counter() - started,
-        len(jobs) - len(pending),
+        len(skipped),
         warnings,
     )
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tarfile
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -39,22 +40,21 @@ def shard_name(capability: str, split: str, index: int) -> str:
     return f"{capability}-{split}-{index:06d}.tar"
 
 
-def pack(estimates: list[float], max_streams: int, max_mb: float) -> list[list[int]]:
-    """Group stream indices, in order, into shards of at most ``max_streams`` and ``max_mb`` (estimated)."""
-    groups: list[list[int]] = []
+def pack(estimates: Iterable[float], max_streams: int, max_mb: float) -> Iterator[list[int]]:
+    """Group stream indices, in order, into shards of at most ``max_streams`` and ``max_mb`` (estimated);
+    each group is yielded as soon as the next stream does not fit, so planning and writing can overlap."""
     current: list[int] = []
     size = 0.0
     cap = max_mb * 1e6
     for i, seconds in enumerate(estimates):
         est = seconds * PCM_BYTES_PER_SECOND + JSON_BYTES_ESTIMATE
         if current and (len(current) >= max_streams or size + est > cap):
-            groups.append(current)
+            yield current
             current, size = [], 0.0
         current.append(i)
         size += est
     if current:
-        groups.append(current)
-    return groups
+        yield current
 
 
 class _HashingFile:

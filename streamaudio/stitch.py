@@ -77,14 +77,17 @@ def loop_pieces(size: int, offset: float, length: int) -> Iterator[tuple[int, in
 
 
 class _NoiseEnergy:
-    """Cumulative energy of noise clips, kept while their audio is alive: a looped slice's RMS in O(1)."""
+    """Cumulative energy of noise clips at frame boundaries, kept while their audio is alive: the RMS of
+    any looped slice then costs two lookups per piece plus the samples at its ragged edges."""
 
     def __init__(self) -> None:
         self._cache: dict[int, tuple[weakref.ref, np.ndarray]] = {}
 
     def slice_rms(self, audio: np.ndarray, offset: float, length: int) -> float:
-        energy = self._cumulative(audio)
-        total = sum(energy[b] - energy[a] for _, a, b in loop_pieces(audio.size, offset, length))
+        cumulative = self._cumulative(audio)
+        total = sum(
+            _range_energy(audio, cumulative, a, b) for _, a, b in loop_pieces(audio.size, offset, length)
+        )
         return float(np.sqrt(total / length)) if length else 0.0
 
     def _cumulative(self, audio: np.ndarray) -> np.ndarray:
@@ -92,10 +95,18 @@ class _NoiseEnergy:
         hit = self._cache.get(key)
         if hit is not None and hit[0]() is audio:
             return hit[1]
-        energy = np.zeros(audio.size + 1)
-        np.cumsum(np.square(audio, dtype=np.float64), out=energy[1:])
-        self._cache[key] = (weakref.ref(audio, lambda _, k=key: self._cache.pop(k, None)), energy)
-        return energy
+        cumulative = np.concatenate([[0.0], np.cumsum(frame_powers(audio) * ACTIVE_FRAME)])
+        self._cache[key] = (weakref.ref(audio, lambda _, k=key: self._cache.pop(k, None)), cumulative)
+        return cumulative
+
+
+def _range_energy(audio: np.ndarray, cumulative: np.ndarray, a: int, b: int) -> float:
+    """Energy of ``audio[a:b]``: whole frames from the cumulative sums, the partial frames summed."""
+    first, last = -(-a // ACTIVE_FRAME), b // ACTIVE_FRAME
+    if first >= last:
+        return float(np.sum(np.square(audio[a:b], dtype=np.float64)))
+    edges = np.concatenate([audio[a : first * ACTIVE_FRAME], audio[last * ACTIVE_FRAME : b]])
+    return float(cumulative[last] - cumulative[first]) + float(np.sum(np.square(edges, dtype=np.float64)))
 
 
 _ENERGY = _NoiseEnergy()

@@ -47,5 +47,5 @@ def test_abort_leaves_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("streams", "mb", "groups"), [(2, 1e9, 3), (10, 1e9, 1), (10, 0.05, 5)])
 def test_pack_caps_streams_and_size(streams: int, mb: float, groups: int) -> None:
-    packed = pack([1.0] * 5, streams, mb)
+    packed = list(pack(iter([1.0] * 5), streams, mb))
     assert len(packed) == groups and [i for g in packed for i in g] == list(range(5))

@@ -15,7 +15,7 @@ from streamaudio.demo import DEMO_VOICES, NOISE_MANIFEST, SPEECH_MANIFEST, manif
 from streamaudio.manifest import Clip, read_clips
 from streamaudio.plan import Background, Segment, StreamPlan
 from streamaudio.scenarios import AsrScenario, Pools, ScenarioConfig
-from streamaudio.stitch import render
+from streamaudio.stitch import _ENERGY, loop_pieces, render
 from streamaudio.validate import check_sample
 
 
@@ -185,3 +185,15 @@ def test_undecodable_clip_is_left_out_and_reported(tmp_path: Path, loader: ClipL
     assert [e["clip_id"] for e in r.meta["events"] if e["kind"] == "speech"] == ["good.wav", "good.wav"]
     assert r.rejects and r.rejects[0]["clip_id"] == "broken.wav" and r.rejects[0]["reason"] == "decode_error"
     assert "broken.wav" in r.rejects[0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("offset", "length"), [(0.0, 1), (0.25, 300), (0.5, 16000), (0.999, 70001), (0.1, 250_000)]
+)
+def test_looped_noise_slice_rms_is_the_rms_of_its_samples(offset: float, length: int) -> None:
+    noise = np.random.default_rng(4).standard_normal(48_123).astype(np.float32)  # not whole frames
+    noise[:5000] *= 10  # uneven, so a slice measured at the wrong place is far off
+    pieces = [noise[a:b] for _, a, b in loop_pieces(noise.size, offset, length)]
+    samples = np.concatenate(pieces).astype(np.float64)
+    assert samples.size == length
+    assert _ENERGY.slice_rms(noise, offset, length) == pytest.approx(np.sqrt(np.mean(samples**2)), rel=1e-9)
