@@ -73,6 +73,7 @@ ENCODER = (
 
 if _LIB:
     _ffi, _lib = _LIB
+    _INT32_ARRAY = _ffi.typeof("int32_t[]")  # parsed once, not on the first encode
 
     @_ffi.callback("write_cb")
     def _write(_enc, buffer, size, _samples, _frame, client):
@@ -114,7 +115,7 @@ def encode(audio: np.ndarray) -> bytes:
         _lib.FLAC__stream_encoder_set_total_samples_estimate(enc, pcm.size)
         if _lib.FLAC__stream_encoder_init_stream(enc, _write, _seek, _tell, _ffi.NULL, handle) != 0:
             raise RuntimeError("libFLAC could not start an encoder")
-        ok = _lib.FLAC__stream_encoder_process_interleaved(enc, _ffi.from_buffer("int32_t[]", pcm), pcm.size)
+        ok = _lib.FLAC__stream_encoder_process_interleaved(enc, _ffi.from_buffer(_INT32_ARRAY, pcm), pcm.size)
         if not (_lib.FLAC__stream_encoder_finish(enc) and ok):
             raise RuntimeError("libFLAC failed to encode a stream")
     finally:

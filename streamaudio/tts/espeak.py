@@ -122,4 +122,11 @@ class EspeakEngine:
 
 @cache
 def _version() -> str:
-    return _speak("a", "en", _DEFAULT_RATE, _DEFAULT_PITCH)[2]
+    """The library's version string; ``espeak_Info`` needs no initialisation, so nothing is spoken."""
+    with _LOCK:
+        lib = ctypes.CDLL(_paths()[0])
+        try:
+            lib.espeak_Info.restype = ctypes.c_char_p
+            return lib.espeak_Info(None).decode()
+        finally:
+            _ctypes.dlclose(lib._handle)
