@@ -16,7 +16,9 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ from streamaudio.demo import (
 from streamaudio.dialogues import Dialogue, read_source
 from streamaudio.manifest import Clip
 from streamaudio.plan import StreamPlan
-from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY
+from streamaudio.protocol import CHUNK_SAMPLES, CHUNK_SECONDS, LABEL_REPLY
 from streamaudio.scenarios import SCENARIOS, Pools, Scenario, ScenarioConfig, ScenarioError
 from streamaudio.shards import (
     ShardStats,
@@ -262,6 +264,13 @@ def _init_worker(cache_dir: Path | None) -> None:
     _LOADER = ClipLoader(cache_dir)
 
 
+def _start_worker(cache_dir: Path | None) -> None:
+    """A pool process's start: its loader, and one tiny encode so that libFLAC's first-call costs are paid
+    while the parent is still planning."""
+    _init_worker(cache_dir)
+    flac.encode(np.zeros(CHUNK_SAMPLES, dtype=np.float32))
+
+
 def render_stream(plan: StreamPlan) -> tuple[bytes, dict[str, Any], list[dict[str, Any]], int]:
     """Render one stream and encode it as its tar members (runs in a worker); returns the record, the
     sample JSON, rejects, and how many lines the decoders printed (counted, not shown)."""
@@ -274,21 +283,19 @@ def render_stream(plan: StreamPlan) -> tuple[bytes, dict[str, Any], list[dict[st
 
 
 def _local_shards(
-    jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec, tally: _Tally
+    jobs: Iterator[ShardJob], shard_dir: Path, cache_dir: Path | None, pool: Pool | None, tally: _Tally
 ) -> Iterator[ShardStats]:
-    """Shards written (not yet committed) in plan order: in this process for one worker, else by a pool
-    of processes that each render and write whole shards, so that only their stats come back."""
-    if spec.workers <= 1:
-        _init_worker(spec.cache_dir)
+    """Shards written (not yet committed) in plan order: in this process without a pool, else by pool
+    processes that each render and write whole shards, so that only their stats come back."""
+    if pool is None:
+        _init_worker(cache_dir)
         for job in jobs:
             yield _write_shard(job, map(render_stream, job.plans), shard_dir, tally)
         return
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     task = functools.partial(_shard_task, shard_dir=shard_dir)
-    with ctx.Pool(spec.workers, initializer=_init_worker, initargs=(spec.cache_dir,)) as pool:
-        for stats in pool.imap(task, jobs, chunksize=1):  # the pool pulls jobs as they are planned
-            tally.add_many(stats.streams, stats.seconds)
-            yield stats
+    for stats in pool.imap(task, jobs, chunksize=1):  # the pool pulls jobs as they are planned
+        tally.add_many(stats.streams, stats.seconds)
+        yield stats
 
 
 def _shard_task(job: ShardJob, shard_dir: Path) -> ShardStats:
@@ -325,6 +332,25 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
             raise BuildError(str(exc)) from None
     started = time.perf_counter()
     shard_dir, state_dir = _prepare_out(spec.out)
+    with ExitStack() as stack:
+        pool = None
+        if spec.executor != "dask" and spec.workers > 1:  # forked first: workers start while we plan
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+            pool = stack.enter_context(
+                ctx.Pool(spec.workers, initializer=_start_worker, initargs=(spec.cache_dir,))
+            )
+        result = _build(spec, shard_dir, state_dir, pool, progress)
+    return replace(result, elapsed=time.perf_counter() - started)
+
+
+def _build(
+    spec: BuildSpec,
+    shard_dir: Path,
+    state_dir: Path,
+    pool: Pool | None,
+    progress: Callable[[int, float], None] | None,
+) -> BuildResult:
+    """Load pools, plan lazily, write the shards that are missing, then the rejects and the manifest."""
     manifests = _Manifests()
     rejects: list[dict[str, Any]] = []
     used: set[tuple[str, str]] = set()
@@ -360,7 +386,7 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
     else:
         with ThreadPoolExecutor(1, thread_name_prefix="shard-commit") as committer:
             commits = []
-            for stats in _local_shards(pending(), shard_dir, spec, tally):
+            for stats in _local_shards(pending(), shard_dir, spec.cache_dir, pool, tally):
                 done[stats.name] = stats  # fsynced and renamed while the next shards render
                 commits.append(committer.submit(_commit, shard_dir / stats.name, stats, state_dir))
             for commit in commits:
@@ -383,7 +409,7 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
         total_replies,
         len(ordered),
         len(all_rejects),
-        time.perf_counter() - started,
+        0.0,  # build() times the whole run
         len(skipped),
         warnings,
     )
