@@ -66,12 +66,21 @@ def test_active_rms_ignores_silence() -> None:
     assert rms(padded) < 0.5 * active_rms(padded)
 
 
-@pytest.mark.parametrize(("subtype", "channels"), [("PCM_16", 1), ("PCM_16", 2), ("PCM_U8", 1), ("FLOAT", 1)])
-def test_integer_files_decode_to_the_values_libsndfile_gives(
-    tmp_path: Path, subtype: str, channels: int
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "channels"),
+    [
+        ("WAV", "PCM_16", 1),  # read by the standard library's wave module
+        ("WAV", "PCM_16", 2),
+        ("WAVEX", "PCM_16", 1),  # WAVE_FORMAT_EXTENSIBLE: libsndfile
+        ("WAV", "PCM_U8", 1),
+        ("WAV", "FLOAT", 1),
+    ],
+)
+def test_files_decode_to_the_values_libsndfile_gives(
+    tmp_path: Path, fmt: str, subtype: str, channels: int
 ) -> None:
     path = tmp_path / "x.wav"
-    sf.write(path, _tone(16000, 0.5, 300.0, channels) * 0.9, 16000, subtype=subtype)
+    sf.write(path, _tone(16000, 0.5, 300.0, channels) * 0.9, 16000, format=fmt, subtype=subtype)
     reference = sf.read(path, dtype="float32", always_2d=True)[0].mean(axis=1, dtype=np.float32)
     assert np.array_equal(load_audio(path), reference)
     assert np.array_equal(load_audio(path, offset=0.1, duration=0.2), reference[1600:4800])
@@ -94,3 +103,12 @@ def test_pcm16_rounds_half_to_even_and_clips(dtype: type[np.integer]) -> None:
     reference = np.clip(np.rint(x * np.float32(32768)), -32768, 32767).astype(dtype)
     pcm = to_pcm16(x, dtype)
     assert pcm.dtype == dtype and np.array_equal(pcm, reference)
+
+
+def test_truncated_wav_gives_the_samples_that_are_there(tmp_path: Path) -> None:
+    path = tmp_path / "cut.wav"
+    sf.write(path, _tone(16000, 1.0, 300.0, 1) * 0.5, 16000, subtype="PCM_16")
+    path.write_bytes(path.read_bytes()[:-10_001])  # the header still promises 16000 frames
+    audio = load_audio(path)
+    assert audio.size == 16000 - 5001
+    assert np.array_equal(audio, sf.read(path, dtype="float32")[0])
