@@ -88,11 +88,15 @@ def _short(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def to_pcm16(audio: np.ndarray, dtype: type[np.integer] = np.int16) -> np.ndarray:
+def to_pcm16(audio: np.ndarray, dtype: type[np.integer] = np.int16, *, in_place: bool = False) -> np.ndarray:
     """Float samples as 16-bit values (held in ``dtype``), rounded half to even and clipped, as libsndfile
     does. Adding 1.5 * 2**23 makes float32 arithmetic do the rounding, and the integer is then read from
-    the bits: the same values as ``np.rint(...).astype(...)`` without numpy's slow float-to-int cast."""
-    scaled = np.multiply(audio, np.float32(32768.0), dtype=np.float32)
+    the bits: the same values as ``np.rint(...).astype(...)`` without numpy's slow float-to-int cast.
+    ``in_place`` (float32 audio, int32 out) overwrites the audio with the result instead of allocating."""
+    if in_place and (audio.dtype != np.float32 or dtype is not np.int32):
+        raise ValueError("in-place conversion turns float32 audio into int32")
+    scaled = audio if in_place else np.empty(audio.shape, dtype=np.float32)
+    np.multiply(audio, np.float32(32768.0), out=scaled)
     np.clip(scaled, -32768.0, 32767.0, out=scaled)
     scaled += _ROUNDER
     pcm = scaled.view(np.int32)

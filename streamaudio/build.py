@@ -278,7 +278,7 @@ def render_stream(plan: StreamPlan) -> tuple[bytes, dict[str, Any], list[dict[st
         _init_worker(None)
     with DecoderWarnings() as warnings:
         rendered = render(plan, _LOADER)
-    record = sample_record(plan.id, flac.encode(rendered.audio), rendered.meta)
+    record = sample_record(plan.id, flac.encode(rendered.audio, consume=True), rendered.meta)
     return record, rendered.meta, rendered.rejects, warnings.lines
 
 

@@ -93,13 +93,14 @@ if _LIB:
         return 0
 
 
-def encode(audio: np.ndarray) -> bytes:
-    """Encode 16 kHz mono float audio as 16-bit FLAC."""
+def encode(audio: np.ndarray, *, consume: bool = False) -> bytes:
+    """Encode 16 kHz mono float audio as 16-bit FLAC; ``consume`` lets it quantize float32 audio in
+    place (the caller's array is overwritten) rather than in a new array."""
     if not _LIB:
         buf = io.BytesIO()
         sf.write(buf, to_pcm16(audio), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
         return buf.getvalue()
-    pcm = to_pcm16(audio, np.int32)
+    pcm = to_pcm16(audio, np.int32, in_place=consume and audio.dtype == np.float32)
     enc = _lib.FLAC__stream_encoder_new()
     if enc == _ffi.NULL:
         raise MemoryError("libFLAC could not create an encoder")

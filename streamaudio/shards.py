@@ -78,15 +78,13 @@ def sample_record(key: str, flac: bytes, meta: dict[str, Any]) -> bytes:
     """One stream as its tar members, ``<key>.flac`` then ``<key>.json``: byte for byte what webdataset's
     ``TarWriter`` writes, made where the stream is rendered so that the process writing the tar only
     copies bytes."""
-    record = bytearray()
+    parts = []
     for ext, data in (("flac", flac), ("json", json.dumps(meta, ensure_ascii=False).encode())):
         info = tarfile.TarInfo(f"{key}.{ext}")
         info.size, info.mtime, info.mode = len(data), TAR_MTIME, TAR_MODE
         info.uname = info.gname = TAR_OWNER
-        record += info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-        record += data
-        record += bytes(-len(data) % tarfile.BLOCKSIZE)
-    return bytes(record)
+        parts += [info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"), data, bytes(-len(data) % 512)]
+    return b"".join(parts)
 
 
 def partial_path(path: Path) -> Path:

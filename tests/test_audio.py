@@ -112,3 +112,12 @@ def test_truncated_wav_gives_the_samples_that_are_there(tmp_path: Path) -> None:
     audio = load_audio(path)
     assert audio.size == 16000 - 5001
     assert np.array_equal(audio, sf.read(path, dtype="float32")[0])
+
+
+def test_pcm16_in_place_needs_float32_in_and_int32_out() -> None:
+    x = np.linspace(-1.2, 1.2, 1001, dtype=np.float32)
+    expected = to_pcm16(x, np.int32)
+    pcm = to_pcm16(x, np.int32, in_place=True)
+    assert np.shares_memory(pcm, x) and np.array_equal(pcm, expected)
+    with pytest.raises(ValueError, match="in-place"):
+        to_pcm16(np.zeros(4), np.int32, in_place=True)

@@ -40,3 +40,11 @@ def test_libflac_writes_a_complete_streaminfo(noisy_speech: np.ndarray) -> None:
     assert int.from_bytes(info[13:18], "big") & 0xFFFFFFFFF == noisy_speech.size
     compressed_enough = len(data) < 0.9 * 2 * noisy_speech.size
     assert compressed_enough
+
+
+def test_consuming_encode_gives_the_same_bytes(noisy_speech: np.ndarray) -> None:
+    expected = flac.encode(noisy_speech)
+    scratch = noisy_speech.copy()
+    assert flac.encode(scratch, consume=True) == expected
+    if not flac.ENCODER.startswith("libsndfile"):
+        assert np.array_equal(scratch.view(np.int32), to_pcm16(noisy_speech, np.int32))  # quantized in place
