@@ -52,7 +52,7 @@ from streamaudio.shards import (
     write_json_atomic,
 )
 from streamaudio.sources.pipeline import rejects_path
-from streamaudio.stitch import render
+from streamaudio.stitch import Scratch, render
 from streamaudio.tts import get_engine
 
 STATE_DIR = ".streamaudio"
@@ -259,6 +259,9 @@ def _shard_jobs(spec: BuildSpec, part: Part, scenario: Scenario) -> Iterator[Sha
 _LOADER: ClipLoader | None = None
 
 
+_SCRATCH = Scratch()
+
+
 def _init_worker(cache_dir: Path | None) -> None:
     global _LOADER
     _LOADER = ClipLoader(cache_dir)
@@ -277,7 +280,7 @@ def render_stream(plan: StreamPlan) -> tuple[bytes, dict[str, Any], list[dict[st
     if _LOADER is None:
         _init_worker(None)
     with DecoderWarnings() as warnings:
-        rendered = render(plan, _LOADER)
+        rendered = render(plan, _LOADER, _SCRATCH)
     record = sample_record(plan.id, flac.encode(rendered.audio, consume=True), rendered.meta)
     return record, rendered.meta, rendered.rejects, warnings.lines
 

@@ -76,6 +76,19 @@ def loop_pieces(size: int, offset: float, length: int) -> Iterator[tuple[int, in
         start = 0
 
 
+class Scratch:
+    """A float32 buffer reused from stream to stream, so that a worker does not fault in fresh pages for
+    every stream it renders."""
+
+    def __init__(self) -> None:
+        self._buffer = np.empty(0, dtype=np.float32)
+
+    def take(self, length: int) -> np.ndarray:
+        if self._buffer.size < length:
+            self._buffer = np.empty(length + length // 4, dtype=np.float32)
+        return self._buffer[:length]
+
+
 class _NoiseEnergy:
     """Cumulative energy of noise clips at frame boundaries, kept while their audio is alive: the RMS of
     any looped slice then costs two lookups per piece plus the samples at its ragged edges."""
@@ -143,8 +156,9 @@ def _silent_reject(plan: StreamPlan, clip: Clip) -> dict[str, Any]:
     }
 
 
-def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
-    """Render a plan. A clip that cannot be decoded is left out (with its gap) and reported."""
+def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None) -> Rendered:
+    """Render a plan. A clip that cannot be decoded is left out (with its gap) and reported. With a
+    ``scratch``, the audio is a view into its buffer, valid until the next render into it."""
     rejects: list[dict[str, Any]] = []
 
     def load(clip: Clip) -> np.ndarray | None:
@@ -212,10 +226,10 @@ def render(plan: StreamPlan, loader: ClipLoader) -> Rendered:
         bg_rms = _ENERGY.slice_rms(bg_audio, plan.background.offset, length)
         if speech_rms > 0 and bg_rms > 0:
             bg_gain_db = level_db(speech_rms) - plan.background.snr_db - level_db(bg_rms)
+    mix = np.empty(length, dtype=np.float32) if scratch is None else scratch.take(length)
     if bg_gain_db is None:
-        mix = np.zeros(length, dtype=np.float32)
+        mix.fill(0.0)
     else:  # the bed is written, not added: one pass, no temporary
-        mix = np.empty(length, dtype=np.float32)
         _mix_looped(mix, 0, length, bg_audio, plan.background.offset, db_to_gain(bg_gain_db), add=False)
     gap_events: list[tuple[int, int, NoiseSlice, float]] = []
     for a, b, fill in gaps:

@@ -15,7 +15,7 @@ from streamaudio.demo import DEMO_VOICES, NOISE_MANIFEST, SPEECH_MANIFEST, manif
 from streamaudio.manifest import Clip, read_clips
 from streamaudio.plan import Background, Segment, StreamPlan
 from streamaudio.scenarios import AsrScenario, Pools, ScenarioConfig
-from streamaudio.stitch import _ENERGY, loop_pieces, render
+from streamaudio.stitch import _ENERGY, Scratch, loop_pieces, render
 from streamaudio.validate import check_sample
 
 
@@ -197,3 +197,13 @@ def test_looped_noise_slice_rms_is_the_rms_of_its_samples(offset: float, length:
     samples = np.concatenate(pieces).astype(np.float64)
     assert samples.size == length
     assert _ENERGY.slice_rms(noise, offset, length) == pytest.approx(np.sqrt(np.mean(samples**2)), rel=1e-9)
+
+
+def test_rendering_into_a_reused_buffer_changes_nothing(pools: Pools, loader: ClipLoader) -> None:
+    scenario = AsrScenario(pools, ScenarioConfig(stream_seconds=(10, 30), background_prob=0.5), seed=8)
+    plans = [scenario.plan(i, f"s{i}") for i in range(4)]
+    scratch = Scratch()
+    for plan in plans:
+        fresh = render(plan, loader)
+        reused = render(plan, loader, scratch)
+        assert np.array_equal(fresh.audio, reused.audio) and fresh.meta == reused.meta
