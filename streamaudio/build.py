@@ -252,7 +252,7 @@ def _shard_jobs(spec: BuildSpec, part: Part, scenario: Scenario) -> Iterator[Sha
 
     for n, group in enumerate(pack(estimates(), spec.shard_streams, spec.shard_mb)):
         chosen = tuple(plans[i] for i in group)
-        digest = hashlib.sha256(f"{__version__}\n{chosen!r}".encode()).hexdigest()
+        digest = hashlib.sha256(f"{__version__}\n{flac.ENCODER}\n{chosen!r}".encode()).hexdigest()
         yield ShardJob(shard_name(part.capability, part.split, n), chosen, digest)
 
 
@@ -546,6 +546,7 @@ def _manifest(
         "hours": round(seconds / 3600.0, 6),
         "replies": replies,
         "rejected": rejected,
+        "flac_encoder": flac.ENCODER,
         "shard_streams": spec.shard_streams,
         "shard_mb": spec.shard_mb,
         "parts": [part_entry(p) for p in spec.parts],

@@ -1,8 +1,14 @@
 import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import read_shard
 
 from streamaudio import flac
 from streamaudio.audio import to_pcm16
@@ -48,3 +54,20 @@ def test_consuming_encode_gives_the_same_bytes(noisy_speech: np.ndarray) -> None
     assert flac.encode(scratch, consume=True) == expected
     if not flac.ENCODER.startswith("libsndfile"):
         assert np.array_equal(scratch.view(np.int32), to_pcm16(noisy_speech, np.int32))  # quantized in place
+
+
+def test_both_encoders_give_a_build_the_same_samples(tmp_path: Path) -> None:
+    """A build encoded by libsndfile (forced, as on a machine without libFLAC) holds exactly the samples
+    of the same build encoded by libFLAC; each manifest names its encoder."""
+    args = ["build", "--streams", "3", "--stream-seconds", "10:15", "--seed", "4"]
+    for name, env in (("default", {}), ("libsndfile", {"STREAMAUDIO_FLAC": "libsndfile"})):
+        cmd = [sys.executable, "-m", "streamaudio.cli", *args, "--out", str(tmp_path / name)]
+        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, **env})
+    fallback = json.loads((tmp_path / "libsndfile" / "manifest.json").read_text())
+    default = json.loads((tmp_path / "default" / "manifest.json").read_text())
+    assert fallback["flac_encoder"].startswith("libsndfile") and default["flac_encoder"] == flac.ENCODER
+    for tar in sorted((tmp_path / "default" / "shards").glob("*.tar")):
+        ours, theirs = read_shard(tar), read_shard(tmp_path / "libsndfile" / "shards" / tar.name)
+        assert ours.keys() == theirs.keys() and len(ours) == 3
+        for key, (meta, audio, _) in ours.items():
+            assert meta == theirs[key][0] and np.array_equal(audio, theirs[key][1])
