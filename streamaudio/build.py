@@ -260,6 +260,7 @@ _LOADER: ClipLoader | None = None
 
 
 _SCRATCH = Scratch()
+_ENCODER = flac.Encoder()
 
 
 def _init_worker(cache_dir: Path | None) -> None:
@@ -274,14 +275,16 @@ def _start_worker(cache_dir: Path | None) -> None:
     flac.encode(np.zeros(CHUNK_SAMPLES, dtype=np.float32))
 
 
-def render_stream(plan: StreamPlan) -> tuple[bytes, dict[str, Any], list[dict[str, Any]], int]:
-    """Render one stream and encode it as its tar members (runs in a worker); returns the record, the
-    sample JSON, rejects, and how many lines the decoders printed (counted, not shown)."""
+def render_stream(
+    plan: StreamPlan,
+) -> tuple[list[bytes | memoryview], dict[str, Any], list[dict[str, Any]], int]:
+    """Render one stream and encode it as its tar members; returns the record (valid until the next
+    call: write it first), the sample JSON, rejects, and how many lines the decoders printed."""
     if _LOADER is None:
         _init_worker(None)
     with DecoderWarnings() as warnings:
         rendered = render(plan, _LOADER, _SCRATCH)
-    record = sample_record(plan.id, flac.encode(rendered.audio, consume=True), rendered.meta)
+    record = sample_record(plan.id, _ENCODER.encode(rendered.audio, consume=True), rendered.meta)
     return record, rendered.meta, rendered.rejects, warnings.lines
 
 

@@ -48,11 +48,27 @@ int FLAC__stream_encoder_finish(FLAC__StreamEncoder *);
 
 
 class _Output:
-    """The bytes libFLAC writes, with the seek and tell it uses to fill in STREAMINFO at the end."""
+    """Where libFLAC writes, with the seek and tell it uses to fill in STREAMINFO at the end. The buffer
+    is kept from stream to stream and only grows, so its pages are faulted in once."""
 
     def __init__(self) -> None:
         self.data = bytearray()
         self.pos = 0
+        self.end = 0
+
+    def reserve(self, size: int) -> None:
+        """Room for ``size`` bytes; a new buffer, never a resize, since the last result may still be held."""
+        if len(self.data) < size:
+            grown = bytearray(max(size, 2 * len(self.data)))
+            grown[: self.end] = self.data[: self.end]
+            self.data = grown
+
+    def write(self, data: memoryview) -> None:
+        stop = self.pos + len(data)
+        self.reserve(stop)
+        self.data[self.pos : stop] = data
+        self.pos = stop
+        self.end = max(self.end, stop)
 
 
 def _load_libflac() -> tuple[FFI, object] | None:
@@ -80,9 +96,7 @@ if _LIB:
 
     @_ffi.callback("write_cb")
     def _write(_enc, buffer, size, _samples, _frame, client):
-        out = _ffi.from_handle(client)
-        out.data[out.pos : out.pos + size] = _ffi.buffer(buffer, size)
-        out.pos += size
+        _ffi.from_handle(client).write(_ffi.buffer(buffer, size))
         return 0
 
     @_ffi.callback("seek_cb")
@@ -96,32 +110,46 @@ if _LIB:
         return 0
 
 
-def encode(audio: np.ndarray, *, consume: bool = False) -> bytes:
-    """Encode 16 kHz mono float audio as 16-bit FLAC; ``consume`` lets it quantize float32 audio in
-    place (the caller's array is overwritten) rather than in a new array."""
-    if not _LIB:
-        buf = io.BytesIO()
-        sf.write(buf, to_pcm16(audio), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-        return buf.getvalue()
-    pcm = to_pcm16(audio, np.int32, in_place=consume and audio.dtype == np.float32)
-    enc = _lib.FLAC__stream_encoder_new()
-    if enc == _ffi.NULL:
-        raise MemoryError("libFLAC could not create an encoder")
-    out = _Output()
-    handle = _ffi.new_handle(out)
-    try:
-        _lib.FLAC__stream_encoder_set_channels(enc, 1)
-        _lib.FLAC__stream_encoder_set_bits_per_sample(enc, 16)
-        _lib.FLAC__stream_encoder_set_sample_rate(enc, SAMPLE_RATE)
-        _lib.FLAC__stream_encoder_set_compression_level(enc, COMPRESSION_LEVEL)
-        _lib.FLAC__stream_encoder_set_blocksize(enc, BLOCKSIZE)
-        _lib.FLAC__stream_encoder_set_do_md5(enc, 0)
-        _lib.FLAC__stream_encoder_set_total_samples_estimate(enc, pcm.size)
-        if _lib.FLAC__stream_encoder_init_stream(enc, _write, _seek, _tell, _ffi.NULL, handle) != 0:
-            raise RuntimeError("libFLAC could not start an encoder")
-        ok = _lib.FLAC__stream_encoder_process_interleaved(enc, _ffi.from_buffer(_INT32_ARRAY, pcm), pcm.size)
-        if not (_lib.FLAC__stream_encoder_finish(enc) and ok):
-            raise RuntimeError("libFLAC failed to encode a stream")
-    finally:
-        _lib.FLAC__stream_encoder_delete(enc)
-    return bytes(out.data)
+def encode(audio: np.ndarray) -> bytes:
+    """Encode 16 kHz mono float audio as 16-bit FLAC."""
+    return bytes(Encoder().encode(audio))
+
+
+class Encoder:
+    """Encodes stream after stream into one reused output buffer: for a process that encodes many."""
+
+    def __init__(self) -> None:
+        self._out = _Output()
+
+    def encode(self, audio: np.ndarray, *, consume: bool = False) -> memoryview:
+        """The FLAC of ``audio``, valid until the next call; ``consume`` lets it quantize float32 audio
+        in place (the caller's array is overwritten) rather than in a new array."""
+        if not _LIB:
+            buf = io.BytesIO()
+            sf.write(buf, to_pcm16(audio), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+            return buf.getbuffer()
+        pcm = to_pcm16(audio, np.int32, in_place=consume and audio.dtype == np.float32)
+        enc = _lib.FLAC__stream_encoder_new()
+        if enc == _ffi.NULL:
+            raise MemoryError("libFLAC could not create an encoder")
+        out = self._out
+        out.pos = out.end = 0
+        out.reserve(2 * pcm.size + 65536)  # more than the worst case, verbatim 16-bit frames and headers
+        try:
+            _lib.FLAC__stream_encoder_set_channels(enc, 1)
+            _lib.FLAC__stream_encoder_set_bits_per_sample(enc, 16)
+            _lib.FLAC__stream_encoder_set_sample_rate(enc, SAMPLE_RATE)
+            _lib.FLAC__stream_encoder_set_compression_level(enc, COMPRESSION_LEVEL)
+            _lib.FLAC__stream_encoder_set_blocksize(enc, BLOCKSIZE)
+            _lib.FLAC__stream_encoder_set_do_md5(enc, 0)
+            _lib.FLAC__stream_encoder_set_total_samples_estimate(enc, pcm.size)
+            handle = _ffi.new_handle(out)
+            if _lib.FLAC__stream_encoder_init_stream(enc, _write, _seek, _tell, _ffi.NULL, handle) != 0:
+                raise RuntimeError("libFLAC could not start an encoder")
+            samples = _ffi.from_buffer(_INT32_ARRAY, pcm)
+            ok = _lib.FLAC__stream_encoder_process_interleaved(enc, samples, pcm.size)
+            if not (_lib.FLAC__stream_encoder_finish(enc) and ok):
+                raise RuntimeError("libFLAC failed to encode a stream")
+        finally:
+            _lib.FLAC__stream_encoder_delete(enc)
+        return memoryview(out.data)[: out.end]

@@ -65,7 +65,7 @@ class _HashingFile:
         self.sha256 = hashlib.sha256()
         self.size = 0
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         self.sha256.update(data)
         self.size += len(data)
         return self.raw.write(data)
@@ -74,17 +74,16 @@ class _HashingFile:
         self.raw.flush()
 
 
-def sample_record(key: str, flac: bytes, meta: dict[str, Any]) -> bytes:
-    """One stream as its tar members, ``<key>.flac`` then ``<key>.json``: byte for byte what webdataset's
-    ``TarWriter`` writes, made where the stream is rendered so that the process writing the tar only
-    copies bytes."""
-    parts = []
+def sample_record(key: str, flac: bytes | memoryview, meta: dict[str, Any]) -> list[bytes | memoryview]:
+    """One stream as its tar members, ``<key>.flac`` then ``<key>.json``, in pieces to write in order:
+    byte for byte what webdataset's ``TarWriter`` writes, without copying the audio into one buffer."""
+    parts: list[bytes | memoryview] = []
     for ext, data in (("flac", flac), ("json", json.dumps(meta, ensure_ascii=False).encode())):
         info = tarfile.TarInfo(f"{key}.{ext}")
         info.size, info.mtime, info.mode = len(data), TAR_MTIME, TAR_MODE
         info.uname = info.gname = TAR_OWNER
         parts += [info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"), data, bytes(-len(data) % 512)]
-    return b"".join(parts)
+    return parts
 
 
 def partial_path(path: Path) -> Path:
@@ -102,9 +101,10 @@ class ShardWriter:
         self._file = open(self.tmp, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 -- closed in close() or abort()
         self._out = _HashingFile(self._file)
 
-    def write(self, record: bytes) -> None:
+    def write(self, record: list[bytes | memoryview]) -> None:
         """Append one ``sample_record``."""
-        self._out.write(record)
+        for part in record:
+            self._out.write(part)
 
     def close(self) -> tuple[int, str]:
         """Finish the tar (two zero blocks, then zeros to a whole record, as tarfile ends a stream);
