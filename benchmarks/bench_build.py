@@ -10,13 +10,16 @@ streamaudio: `build` with 1 and 2 workers (its gaps are also filled with noise b
 checks included). Lhotse, one process: recordings -> cuts, `append` with padding for the gaps,
 `mix(noise, snr=10)`, `resample(16000)` for MP3, `to_mono(encoding="wav")` (Shar cannot write a
 MixedCut), `to_shar(fields={"recording": "flac"})`.
-Targets here: >= 3x Lhotse from WAV, >= 2.5x from MP3, 2 workers >= 1.7x one, peak memory < 1 GB.
+Each figure is the median of ``--repeat`` runs. Targets here: >= 3x Lhotse from WAV, >= 2.5x from MP3,
+2 workers >= 1.7x one, peak memory < 1 GB.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,6 +134,7 @@ def main() -> None:
         "--clips", type=int, default=900, help="more than the streams draw: each decoded ~once"
     )
     parser.add_argument("--streams", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the median is printed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -138,9 +142,14 @@ def main() -> None:
         run(wav, noise, root / "warm-up", 4, 1)  # spoken instructions into the TTS cache, untimed
         print(f"{'input':<14}{'lhotse':>10}{'1 worker':>12}{'2 workers':>12}{'1w/lhotse':>11}{'2w/1w':>8}")
         for label, manifest in (("16 kHz WAV", wav), ("48 kHz MP3", mp3)):
-            peer = lhotse_rate(manifest, root / "noise.wav", root / f"lhotse-{label[:2]}", args.streams)
-            one = run(manifest, noise, root / f"out-{label[:2]}-1", args.streams, 1)
-            two = run(manifest, noise, root / f"out-{label[:2]}-2", args.streams, 2)
+            runs: dict[str, list[float]] = {"lhotse": [], "one": [], "two": []}
+            for i in range(args.repeat):  # interleaved, so that a slow moment hits all three alike
+                out = root / f"{label[:2]}-{i}"
+                runs["lhotse"].append(lhotse_rate(manifest, root / "noise.wav", out / "lhotse", args.streams))
+                runs["one"].append(run(manifest, noise, out / "one", args.streams, 1))
+                runs["two"].append(run(manifest, noise, out / "two", args.streams, 2))
+                shutil.rmtree(out)
+            peer, one, two = (statistics.median(runs[k]) for k in ("lhotse", "one", "two"))
             print(f"{label:<14}{peer:>9.0f}x{one:>11.0f}x{two:>11.0f}x{one / peer:>10.2f}x{two / one:>7.2f}x")
         small, large = (
             peak_mb(wav, noise, root / f"mem-{n}", n) for n in (args.streams // 2, args.streams * 5)
