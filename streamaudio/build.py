@@ -331,6 +331,8 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
         sized = (part.streams is None) != (part.hours is None)
         if not sized or (part.streams or 1) < 1 or (part.hours or 1) <= 0:
             raise BuildError(f"{part.label}: give a positive number of streams or of hours (one of them)")
+    if flac.PROBLEM:
+        raise BuildError(flac.PROBLEM)
     if any(part.config.augment for part in spec.parts):
         try:
             augment.require()

@@ -1,3 +1,5 @@
+import ctypes
+import ctypes.util
 import io
 import json
 import os
@@ -73,3 +75,25 @@ def test_both_encoders_give_a_build_the_same_samples(tmp_path: Path) -> None:
         assert ours.keys() == theirs.keys() and len(ours) == 3
         for key, (meta, audio, _) in ours.items():
             assert meta == theirs[key][0] and np.array_equal(audio, theirs[key][1])
+
+
+def test_a_libflac_named_in_the_environment_is_used_and_a_bad_one_is_one_line(tmp_path: Path) -> None:
+    system = ctypes.util.find_library("FLAC")
+    args = [sys.executable, "-m", "streamaudio.cli", "build", "--streams", "2", "--stream-seconds", "8:10"]
+    bad = subprocess.run(
+        [*args, "--out", str(tmp_path / "bad")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STREAMAUDIO_FLAC": str(tmp_path / "no-such-libFLAC.so")},
+    )
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr + bad.stdout
+    assert "STREAMAUDIO_FLAC" in bad.stderr + bad.stdout and "cannot load libFLAC" in bad.stderr + bad.stdout
+    if system is None:
+        pytest.skip("no system libFLAC to name")
+    done = subprocess.run(
+        [*args, "--out", str(tmp_path / "named")], env={**os.environ, "STREAMAUDIO_FLAC": system}, check=True
+    )
+    assert done.returncode == 0
+    manifest = json.loads((tmp_path / "named" / "manifest.json").read_text())
+    version = ctypes.c_char_p.in_dll(ctypes.CDLL(system), "FLAC__VERSION_STRING").value.decode()
+    assert manifest["flac_encoder"] == f"libFLAC {version} level {flac.COMPRESSION_LEVEL}"
