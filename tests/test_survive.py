@@ -158,3 +158,29 @@ def test_disk_full_stops_with_one_line_and_a_rerun_resumes(
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and "(2 already built)" in again.output
     assert shas(out) == reference
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stream_that_cannot_be_planned_stops_the_build_cleanly(
+    tmp_path: Path, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planning runs ahead of rendering; an error in it still ends the build with a BuildError, and
+    the shards finished before it are whole."""
+    from streamaudio.scenarios import AsrScenario, ScenarioError
+
+    real_plan = AsrScenario.plan
+
+    def plan(self: AsrScenario, index: int, key: str) -> object:
+        if index == 5:
+            raise ScenarioError("stream 5 cannot be planned")
+        return real_plan(self, index, key)
+
+    monkeypatch.setattr(AsrScenario, "plan", plan)
+    spec = single("asr", tmp_path / "o", streams=12, seed=1, workers=workers, shard_streams=2, config=CFG)
+    with pytest.raises(BuildError, match="stream 5 cannot be planned"):
+        build(spec)
+    shards = tmp_path / "o" / "shards"
+    assert sorted(p.name for p in shards.iterdir()) == ["asr-train-000000.tar", "asr-train-000001.tar"]
+    for tar in shards.iterdir():
+        with tarfile.open(tar) as t:
+            assert len(t.getnames()) == 4
