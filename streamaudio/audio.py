@@ -38,7 +38,7 @@ def to_mono_16k(data: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def load_audio(path: str | Path, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
     """Read a file (WAV, FLAC, MP3, OGG/Opus…) or a segment of it as 16 kHz mono float32."""
-    wav = _read_pcm16_wav(path, offset, duration)
+    wav = _read_pcm16_wav(path, offset, duration) if str(path).lower().endswith(".wav") else None
     if wav is not None:
         data, sr, integer = *wav, True
     else:

@@ -275,7 +275,7 @@ def _start_worker(cache_dir: Path | None) -> None:
     """A pool process's start: its loader, and one tiny encode so that libFLAC's first-call costs are paid
     while the parent is still planning."""
     _init_worker(cache_dir)
-    flac.encode(np.zeros(CHUNK_SAMPLES, dtype=np.float32))
+    _ENCODER.encode(np.zeros(CHUNK_SAMPLES, dtype=np.float32))
 
 
 def render_stream(
@@ -299,7 +299,7 @@ def _local_shards(
     if pool is None:
         _init_worker(cache_dir)
         for job in jobs:
-            yield _write_shard(job, map(render_stream, job.plans), shard_dir, tally)
+            yield _shard_task(job, shard_dir, tally)
         return
     task = functools.partial(_shard_task, shard_dir=shard_dir)
     for stats in pool.imap(task, jobs, chunksize=1):  # the pool pulls jobs as they are planned
@@ -307,8 +307,9 @@ def _local_shards(
         yield stats
 
 
-def _shard_task(job: ShardJob, shard_dir: Path) -> ShardStats:
-    return _write_shard(job, map(render_stream, job.plans), shard_dir, _Tally(None))
+def _shard_task(job: ShardJob, shard_dir: Path, tally: _Tally | None = None) -> ShardStats:
+    """Render a job's streams and write them into its tar (not yet committed)."""
+    return _write_shard(job, map(render_stream, job.plans), shard_dir, tally or _Tally(None))
 
 
 def _prepare_out(out: Path) -> tuple[Path, Path]:
@@ -447,7 +448,7 @@ class _Tally:
 def build_shard(job: ShardJob, shard_dir: Path, cache_dir: Path | None) -> ShardStats:
     """Render, write and commit one whole shard in this process: the unit of work on a cluster."""
     _init_worker(cache_dir)
-    stats = _write_shard(job, map(render_stream, job.plans), shard_dir, _Tally(None))
+    stats = _shard_task(job, shard_dir)
     commit_shard(shard_dir / job.name)
     return stats
 

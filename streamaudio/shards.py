@@ -18,7 +18,7 @@ TAR_MODE = 0o444
 TAR_OWNER = "streamaudio"
 PCM_BYTES_PER_SECOND = SAMPLE_RATE * 2  # PCM_16: an upper bound on FLAC size, used to cap shards
 JSON_BYTES_ESTIMATE = 8_192
-WRITE_BUFFER = 1 << 20  # tarfile writes 10 KiB records; gather them into fewer system calls
+WRITE_BUFFER = 1 << 20  # records come in pieces (headers, padding): gather them into fewer system calls
 
 
 @dataclass
@@ -69,9 +69,6 @@ class _HashingFile:
         self.sha256.update(data)
         self.size += len(data)
         return self.raw.write(data)
-
-    def flush(self) -> None:
-        self.raw.flush()
 
 
 def sample_record(key: str, flac: bytes | memoryview, meta: dict[str, Any]) -> list[bytes | memoryview]:

@@ -146,14 +146,9 @@ def _seconds(s: float) -> int:
     return round(s * P.SAMPLE_RATE)
 
 
-def _silent_reject(plan: StreamPlan, clip: Clip) -> dict[str, Any]:
-    return {
-        "clip_id": clip.id,
-        "source": clip.source,
-        "reason": "silent_clip",
-        "detail": f"{clip.id}: no signal above {level_db(SILENT_RMS):.0f} dBFS",
-        "stream": plan.id,
-    }
+def _reject(plan: StreamPlan, clip: Clip, reason: str, detail: str) -> dict[str, Any]:
+    """A clip left out of a stream, as ``rejected.jsonl`` records it."""
+    return {"clip_id": clip.id, "source": clip.source, "reason": reason, "detail": detail, "stream": plan.id}
 
 
 def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None) -> Rendered:
@@ -165,15 +160,7 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
         try:
             return loader.load(clip)
         except AudioError as exc:
-            rejects.append(
-                {
-                    "clip_id": clip.id,
-                    "source": clip.source,
-                    "reason": "decode_error",
-                    "detail": str(exc),
-                    "stream": plan.id,
-                }
-            )
+            rejects.append(_reject(plan, clip, "decode_error", str(exc)))
             return None
 
     placed: list[_Placed] = []
@@ -187,7 +174,8 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
             continue
         powers = frame_powers(raw)  # one pass over the clip: silence check, trim and level all use it
         if _mean_power(raw, powers) < SILENT_RMS**2:
-            rejects.append(_silent_reject(plan, seg.clip))
+            detail = f"{seg.clip.id}: no signal above {level_db(SILENT_RMS):.0f} dBFS"
+            rejects.append(_reject(plan, seg.clip, "silent_clip", detail))
             continue
         audio, trim_start = trim_silence(raw, powers)
         first = trim_start // ACTIVE_FRAME

@@ -22,6 +22,11 @@ from streamaudio.scenarios import ScenarioConfig
 from streamaudio.shards import ShardWriter
 
 CFG = ScenarioConfig(stream_seconds=(15.0, 25.0))
+# the reference build below, as a command line
+REFERENCE_ARGS = [
+    *("build", "--streams", "8", "--seed", "6"),
+    *("--shard-streams", "2", "--stream-seconds", "15:25"),
+]
 
 
 def shas(out: Path) -> dict[str, str]:
@@ -84,22 +89,7 @@ def test_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
 
 def test_sigkill_mid_shard_then_rerun(tmp_path: Path, reference: dict[str, str]) -> None:
     out = tmp_path / "o"
-    command = [
-        sys.executable,
-        "-m",
-        "streamaudio.cli",
-        "build",
-        "--streams",
-        "8",
-        "--seed",
-        "6",
-        "--shard-streams",
-        "2",
-        "--stream-seconds",
-        "15:25",
-        "--out",
-        str(out),
-    ]
+    command = [sys.executable, "-m", "streamaudio.cli", *REFERENCE_ARGS, "--out", str(out)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     state = out / STATE_DIR
@@ -127,19 +117,7 @@ def test_disk_full_stops_with_one_line_and_a_rerun_resumes(
     tmp_path: Path, reference: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "o"
-    args = [
-        "build",
-        "--streams",
-        "8",
-        "--seed",
-        "6",
-        "--shard-streams",
-        "2",
-        "--stream-seconds",
-        "15:25",
-        "--out",
-        str(out),
-    ]
+    args = [*REFERENCE_ARGS, "--out", str(out)]
     real_write = ShardWriter.write
     calls = {"n": 0}
 
