@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from streamaudio import protocol as P
@@ -118,13 +118,15 @@ def test_stitcher_invariants(
         max_size=25,
     )
 )
+@example(rows=[["", ""], ["", ""]])  # lines of a lone tab: rows of empty fields
+@example(rows=[["", "\x00", "0", "", "", "", "", ""]])  # a NUL in a path: no such file, not a crash
 def test_commonvoice_parser_accounts_for_every_row(tmp_path_factory, rows: list[list[str]]) -> None:
     loc = tmp_path_factory.mktemp("cv") / "en"
     (loc / "clips").mkdir(parents=True)
     header = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccent"
     lines = [header] + ["\t".join(r) for r in rows]
     (loc / "validated.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    nonblank = sum(1 for r in rows if "\t".join(r).strip())
+    nonblank = sum(1 for r in rows if "\t".join(r))  # a line of tabs is a row (of empty fields), not blank
     report = run_prepare(commonvoice.scan(loc), tmp_path_factory.mktemp("o") / "m.jsonl")
     assert report.read == report.kept + sum(report.rejected.values())
     assert report.kept == 0 and report.read <= nonblank + 1  # no clip exists, so nothing can be kept

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from streamaudio.manifest import Clip
 from streamaudio.sources.pipeline import Candidate, Reject
+from streamaudio.sources.probe import file_size
 from streamaudio.sources.tsv import SourceError, read_tsv, require
 
 SOURCE = "commonvoice"
@@ -110,9 +111,8 @@ def scan(
 
 
 def _stat_fault(path: str, duration: float) -> tuple[str, str] | None:
-    try:
-        size = os.stat(path).st_size
-    except OSError:
+    size = file_size(path)
+    if size is None:
         return "missing_file", "no such file"
     if size == 0:
         return "empty_file", "0 bytes"

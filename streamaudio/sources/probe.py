@@ -58,12 +58,19 @@ def _mp3_truncated(path: str, size: int) -> bool:
     return size - declared[0] < 0.99 * declared[1]
 
 
+def file_size(path: str) -> int | None:
+    """Size in bytes, or None when there is no such file (or the name cannot be one: a NUL inside)."""
+    try:
+        return os.stat(path).st_size
+    except (OSError, ValueError):
+        return None
+
+
 def probe_file(path: str, check_tail: bool = True) -> Probe:
     """Header of one file; with ``check_tail`` also a truncation check: for MP3 the Xing header's byte
     count against the file size, for other formats a short read at the end of the data."""
-    try:
-        size = os.stat(path).st_size
-    except OSError:
+    size = file_size(path)
+    if size is None:
         return Probe(path, reason="missing_file", detail="no such file")
     if size == 0:
         return Probe(path, reason="empty_file", detail="0 bytes")
