@@ -53,26 +53,22 @@ int FLAC__stream_encoder_finish(FLAC__StreamEncoder *);
 
 class _Output:
     """Where libFLAC writes, with the seek and tell it uses to fill in STREAMINFO at the end. The buffer
-    is kept from stream to stream and only grows, so its pages are faulted in once."""
+    is kept from stream to stream and only grows, so its pages are faulted in once; it is sized for the
+    worst case before each stream, so that a write is a bare copy."""
 
     def __init__(self) -> None:
         self.data = bytearray()
+        self.address = None  # the buffer as a C pointer, for memmove
         self.pos = 0
         self.end = 0
 
-    def reserve(self, size: int) -> None:
-        """Room for ``size`` bytes; a new buffer, never a resize, since the last result may still be held."""
-        if len(self.data) < size:
-            grown = bytearray(max(size, 2 * len(self.data)))
-            grown[: self.end] = self.data[: self.end]
-            self.data = grown
-
-    def write(self, data: memoryview) -> None:
-        stop = self.pos + len(data)
-        self.reserve(stop)
-        self.data[self.pos : stop] = data
-        self.pos = stop
-        self.end = max(self.end, stop)
+    def start(self, capacity: int) -> None:
+        """Empty, with room for ``capacity`` bytes; a new buffer, never a resize, since the last result
+        may still be held."""
+        if len(self.data) < capacity:
+            self.data = bytearray(capacity)
+            self.address = _ffi.from_buffer(self.data)
+        self.pos = self.end = 0
 
 
 def _pyflac_library() -> str | None:
@@ -126,7 +122,13 @@ if _LIB:
 
     @_ffi.callback("write_cb")
     def _write(_enc, buffer, size, _samples, _frame, client):
-        _ffi.from_handle(client).write(_ffi.buffer(buffer, size))
+        out = _ffi.from_handle(client)
+        stop = out.pos + size
+        if stop > len(out.data):
+            return 1  # FLAC__STREAM_ENCODER_WRITE_STATUS_FATAL_ERROR: the encode fails, nothing overflows
+        _ffi.memmove(out.address + out.pos, buffer, size)
+        out.pos = stop
+        out.end = max(out.end, stop)
         return 0
 
     @_ffi.callback("seek_cb")
@@ -163,8 +165,7 @@ class Encoder:
         if enc == _ffi.NULL:
             raise MemoryError("libFLAC could not create an encoder")
         out = self._out
-        out.pos = out.end = 0
-        out.reserve(2 * pcm.size + 65536)  # more than the worst case, verbatim 16-bit frames and headers
+        out.start(2 * pcm.size + 65536)  # more than the worst case, verbatim 16-bit frames and headers
         try:
             _lib.FLAC__stream_encoder_set_channels(enc, 1)
             _lib.FLAC__stream_encoder_set_bits_per_sample(enc, 16)
