@@ -305,6 +305,7 @@ def _local_shards(
     for stats in pool.imap(task, jobs, chunksize=1):  # the pool pulls jobs as they are planned
         tally.add_many(stats.streams, stats.seconds)
         yield stats
+    pool.close()  # all done: the workers exit while the last shards are committed
 
 
 def _shard_task(job: ShardJob, shard_dir: Path, tally: _Tally | None = None) -> ShardStats:

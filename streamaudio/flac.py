@@ -2,7 +2,7 @@
 
 libsndfile (inside the ``soundfile`` wheel) always computes the stream MD5 and runs LPC analysis at
 level 5; for noisy speech neither pays (level 5 saves under 1% of the bytes). libFLAC called directly
-encodes at level 0 (fixed integer predictors, no floating-point LPC search) with 4096-sample blocks and
+encodes at level 0 (fixed integer predictors, no floating-point LPC search) with 4608-sample blocks and
 no MD5. The build used, best first: the path in ``STREAMAUDIO_FLAC``; the libFLAC 1.4.3 that the
 ``pyflac`` package ships (``pip install 'streamaudio[fast]'``; 2x libsndfile's speed here); the system's
 (Debian/Ubuntu ``libflac12``, Fedora ``flac-libs``, macOS ``brew install flac``; Debian 12's 1.4.2 is
@@ -27,7 +27,7 @@ from streamaudio.audio import to_pcm16
 from streamaudio.protocol import SAMPLE_RATE
 
 COMPRESSION_LEVEL = 0
-BLOCKSIZE = 4096  # fewer, larger frames than level 0's 1152: smaller and faster for 16 kHz speech
+BLOCKSIZE = 4608  # the largest the FLAC subset allows: fewer frames than level 0's 1152, smaller and faster
 
 _CDEF = """
 typedef struct FLAC__StreamEncoder FLAC__StreamEncoder;
