@@ -20,6 +20,9 @@ ACTIVE_RANGE_DB = 40.0  # frames more than this below the loudest frame are inac
 _ACTIVE_FLOOR_POWER = 10.0 ** (ACTIVE_FLOOR_DB / 10.0)
 _ACTIVE_RANGE_RATIO = 10.0 ** (-ACTIVE_RANGE_DB / 10.0)
 INT16_SUBTYPES = frozenset({"PCM_16", "PCM_S8", "PCM_U8"})  # read as int16 exactly, then scaled
+# soxr's 16-bit preset, matched to the 16-bit shards: flat to 7.4 kHz like "HQ" (20-bit), aliases at
+# least 108 dB down (HQ: 136 dB; both below the 16-bit floor of 98 dB), and 25% faster from 48 kHz
+RESAMPLE_QUALITY = "MQ"
 
 
 class AudioError(Exception):
@@ -32,7 +35,8 @@ def to_mono_16k(data: np.ndarray, sample_rate: int) -> np.ndarray:
         data = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     data = np.ascontiguousarray(data, dtype=np.float32)
     if sample_rate != SAMPLE_RATE:
-        data = soxr.resample(data, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32, copy=False)
+        data = soxr.resample(data, sample_rate, SAMPLE_RATE, quality=RESAMPLE_QUALITY)
+        data = data.astype(np.float32, copy=False)
     return data
 
 

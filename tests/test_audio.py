@@ -141,3 +141,19 @@ def test_wav_chunks_before_the_data_are_skipped(tmp_path: Path, junk: int) -> No
     path = tmp_path / "chunks.wav"
     path.write_bytes(_riff(*chunks))
     assert np.array_equal(load_audio(path), to_mono_16k(sf.read(path, dtype="float32")[0], 22050))
+
+
+def _resampled_level_db(hz: float, rate: int = 48000) -> float:
+    t = np.arange(rate) / rate
+    y = to_mono_16k((0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32), rate)[2000:-2000]
+    return float(20 * np.log10(np.sqrt(np.mean(y.astype(np.float64) ** 2)) / (0.5 / np.sqrt(2))))
+
+
+@pytest.mark.parametrize("rate", [48000, 44100, 22050])
+def test_resampling_is_flat_in_band_and_keeps_aliases_under_the_16_bit_floor(rate: int) -> None:
+    for hz in (300.0, 1000.0, 4000.0):
+        assert abs(_resampled_level_db(hz, rate)) < 0.01
+    assert abs(_resampled_level_db(7000.0, rate)) < 0.1
+    for hz in (8200.0, 9000.0, 10000.0):  # above 8 kHz: would fold back into the band
+        if hz < rate / 2:
+            assert _resampled_level_db(hz, rate) < -98.0

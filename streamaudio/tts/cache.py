@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streamaudio.audio import to_pcm16
+from streamaudio.audio import RESAMPLE_QUALITY, to_pcm16
 from streamaudio.tts.base import TTSEngine
 
 
@@ -29,7 +29,9 @@ class CachedTTS:
         self.root = (cache_dir or default_cache_dir()) / "tts" / engine.name
 
     def key(self, text: str, voice: str) -> str:
-        h = hashlib.sha256(f"{self.engine.name}\0{self.engine.version}\0{voice}\0{text}".encode())
+        # the resampler is part of the key: engines speak at their own rate and clips are kept at 16 kHz
+        spoken = f"{self.engine.name}\0{self.engine.version}\0{RESAMPLE_QUALITY}\0{voice}\0{text}"
+        h = hashlib.sha256(spoken.encode())
         return h.hexdigest()[:32]
 
     def synthesize(self, text: str, voice: str) -> np.ndarray:
