@@ -17,7 +17,9 @@ Each figure is the median of ``--repeat`` runs. Targets here: >= 3x Lhotse from 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -116,6 +118,13 @@ def run(manifest: Path, noise: Path, out: Path, streams: int, workers: int) -> f
     return result.seconds / (time.perf_counter() - started)
 
 
+def settle() -> None:
+    """Before each timed run: the previous run's files written back to disk and its garbage collected, so
+    that no run pays for the one before it (Lhotse does not fsync; its writeback would land in ours)."""
+    gc.collect()
+    os.sync()
+
+
 def peak_mb(manifest: Path, noise: Path, out: Path, streams: int) -> float:
     """Peak resident memory of a whole build run in a fresh process."""
     here = str(Path(__file__).parent)
@@ -145,8 +154,11 @@ def main() -> None:
             runs: dict[str, list[float]] = {"lhotse": [], "one": [], "two": []}
             for i in range(args.repeat):  # interleaved, so that a slow moment hits all three alike
                 out = root / f"{label[:2]}-{i}"
+                settle()
                 runs["lhotse"].append(lhotse_rate(manifest, root / "noise.wav", out / "lhotse", args.streams))
+                settle()
                 runs["one"].append(run(manifest, noise, out / "one", args.streams, 1))
+                settle()
                 runs["two"].append(run(manifest, noise, out / "two", args.streams, 2))
                 shutil.rmtree(out)
             peer, one, two = (statistics.median(runs[k]) for k in ("lhotse", "one", "two"))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from streamaudio import protocol as P
 from streamaudio.clips import ClipLoader
-from streamaudio.manifest import Clip
+from streamaudio.manifest import Clip, under
 from streamaudio.plan import Background, Segment, StreamPlan
 from streamaudio.sources import SourceError, audioset, commonvoice, dialogue, run_prepare
 from streamaudio.stitch import render
@@ -183,3 +183,16 @@ def test_fuzz_files_are_not_left_behind(tmp_path: Path) -> None:
 )
 def test_background_snr_holds_for_any_levels(specs: list[tuple[int, int, float, bool]], snr: float) -> None:
     test_stitcher_invariants.hypothesis.inner_test(specs=specs, delay=0, tail=0, snr=snr)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.sampled_from(["/", "/data", "/data/cv/", "/a b/ü"]),
+    path=st.text(alphabet="ab./ ü", min_size=1, max_size=12).filter(lambda p: not p.startswith("/")),
+)
+@example(base="/data", path="./clips/x.mp3")
+@example(base="/data", path="clips//x.mp3")
+@example(base="/data", path="clips/../x.mp3")
+@example(base="/", path="x.wav")
+def test_manifest_paths_resolve_as_pathlib_does(base: str, path: str) -> None:
+    assert under(Path(base), path) == str(Path(base) / path)
