@@ -15,7 +15,7 @@ from streamaudio.tts import CachedTTS, TTSError, get_engine
 
 
 class ClipLoader:
-    """Loads clip audio with a small LRU of decoded clips (noise beds are reused often)."""
+    """Loads clip audio with an LRU of decoded clips (noise beds and spoken prompts are reused often)."""
 
     def __init__(self, cache_dir: Path | None = None, max_cached_seconds: float = 1800.0) -> None:
         self.cache_dir = cache_dir
@@ -29,14 +29,16 @@ class ClipLoader:
             self._tts[engine] = CachedTTS(get_engine(engine), self.cache_dir)
         return self._tts[engine].synthesize(text, voice)
 
-    def load(self, clip: Clip) -> np.ndarray:
-        """Audio of a clip; raises AudioError naming the clip when it cannot be had."""
+    def load(self, clip: Clip, *, keep: bool = True) -> np.ndarray:
+        """Audio of a clip; raises AudioError naming the clip when it cannot be had. With ``keep`` false it
+        is not cached: for clips drawn from a deck, which come round again only after the whole pool, so
+        that memory stays flat however large the corpus."""
         key = f"{clip.source}\0{clip.id}"
         if key in self._lru:
             self._lru.move_to_end(key)
             return self._lru[key]
         audio = self._load(clip)
-        if audio.size <= self._budget:
+        if keep and audio.size <= self._budget:
             self._lru[key] = audio
             self._held += audio.size
             while self._held > self._budget:

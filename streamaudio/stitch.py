@@ -156,9 +156,9 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
     ``scratch``, the audio is a view into its buffer, valid until the next render into it."""
     rejects: list[dict[str, Any]] = []
 
-    def load(clip: Clip) -> np.ndarray | None:
+    def load(clip: Clip, keep: bool = True) -> np.ndarray | None:
         try:
-            return loader.load(clip)
+            return loader.load(clip, keep=keep)
         except AudioError as exc:
             rejects.append(_reject(plan, clip, "decode_error", str(exc)))
             return None
@@ -169,7 +169,7 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
     last_reply = -1
     last_start = 0
     for seg in plan.segments:
-        raw = load(seg.clip)
+        raw = load(seg.clip, keep=seg.clip.path is None)  # a file's clip comes round once per pool
         if raw is None:
             continue
         powers = frame_powers(raw)  # one pass over the clip: silence check, trim and level all use it

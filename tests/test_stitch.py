@@ -208,3 +208,30 @@ def test_rendering_into_a_reused_buffer_changes_nothing(pools: Pools, loader: Cl
         fresh = render(plan, loader)
         reused = render(plan, loader, scratch)
         assert np.array_equal(fresh.audio, reused.audio) and fresh.meta == reused.meta
+
+
+class CountingLoader(ToneLoader):
+    """Counts how often each clip is decoded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decoded: dict[str, int] = {}
+
+    def _load(self, clip: Clip) -> np.ndarray:
+        self.decoded[clip.id] = self.decoded.get(clip.id, 0) + 1
+        return super()._load(clip)
+
+
+def test_file_clips_are_decoded_per_use_while_noise_and_spoken_clips_are_kept() -> None:
+    plan = _tone_plan([16000, 8000], [4000, 4000])
+    spoken = Clip(id="tts-x", source="tts", duration=0.5, text="hi", tts={"engine": "e", "voice": "v"})
+    bed = Clip(id="bed", source="noise", duration=3.0, path="bed.wav")
+    instruction = dataclasses.replace(plan.segments[0], kind="instruction", clip=spoken)
+    plan = dataclasses.replace(
+        plan, segments=(instruction, *plan.segments), background=Background(bed, 0.0, 10.0)
+    )
+    loader = CountingLoader()
+    for _ in range(3):
+        render(plan, loader)
+    # speech files are drawn from decks and come round once per pool: caching them only grows memory
+    assert loader.decoded == {"tts-x": 1, "c0": 3, "c1": 3, "bed": 1}
