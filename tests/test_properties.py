@@ -13,6 +13,7 @@ from streamaudio import protocol as P
 from streamaudio.clips import ClipLoader
 from streamaudio.manifest import Clip, under
 from streamaudio.plan import Background, Segment, StreamPlan
+from streamaudio.scenarios.base import uniform
 from streamaudio.sources import SourceError, audioset, commonvoice, dialogue, run_prepare
 from streamaudio.stitch import render
 
@@ -196,3 +197,11 @@ def test_background_snr_holds_for_any_levels(specs: list[tuple[int, int, float, 
 @example(base="/", path="x.wav")
 def test_manifest_paths_resolve_as_pathlib_does(base: str, path: str) -> None:
     assert under(Path(base), path) == str(Path(base) / path)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lo=st.floats(-100, 100), width=st.floats(0.001, 100))
+def test_uniform_draws_what_numpy_draws(seed: int, lo: float, width: float) -> None:
+    ours, numpys = np.random.default_rng(seed), np.random.default_rng(seed)
+    for _ in range(5):
+        assert uniform(ours, (lo, lo + width)) == numpys.uniform(lo, lo + width)

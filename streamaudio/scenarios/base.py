@@ -83,8 +83,9 @@ def stream_seed(seed: int, index: int) -> int:
 
 
 def uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    """``rng.uniform(lo, hi)`` as numpy computes it (``lo + (hi - lo) * random()``), a third of the cost."""
     lo, hi = bounds
-    return float(lo if hi <= lo else rng.uniform(lo, hi))
+    return float(lo if hi <= lo else lo + (hi - lo) * rng.random())
 
 
 def pick(rng: np.random.Generator, items: list) -> Any:
