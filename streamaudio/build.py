@@ -308,11 +308,6 @@ def _local_shards(
     pool.close()  # all done: the workers exit while the last shards are committed
 
 
-def _shard_task(job: ShardJob, shard_dir: Path, tally: _Tally | None = None) -> ShardStats:
-    """Render a job's streams and write them into its tar (not yet committed)."""
-    return _write_shard(job, map(render_stream, job.plans), shard_dir, tally or _Tally(None))
-
-
 def _prepare_out(out: Path) -> tuple[Path, Path]:
     shards, state = out / "shards", out / STATE_DIR
     try:
@@ -490,14 +485,15 @@ def _dask_shards(jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iter
             cluster.close()
 
 
-def _write_shard(job: ShardJob, results: Iterator[tuple], shard_dir: Path, tally: _Tally) -> ShardStats:
-    """Write a job's rendered streams into its tar, still under the partial name (``commit_shard`` puts
-    it in place); nothing partial survives an error."""
+def _shard_task(job: ShardJob, shard_dir: Path, tally: _Tally | None = None) -> ShardStats:
+    """Render a job's streams and write them into its tar, still under the partial name (``commit_shard``
+    puts it in place); nothing partial survives an error."""
+    tally = tally or _Tally(None)
     writer = ShardWriter(shard_dir / job.name)
     seconds, replies, warnings, rejects = 0.0, 0, 0, []
     try:
-        for _ in job.plans:
-            record, meta, clip_rejects, stream_warnings = next(results)
+        for plan in job.plans:
+            record, meta, clip_rejects, stream_warnings = render_stream(plan)
             writer.write(record)
             stream_seconds = meta["num_chunks"] * CHUNK_SECONDS
             seconds += stream_seconds

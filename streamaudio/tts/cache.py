@@ -35,7 +35,8 @@ class CachedTTS:
         return h.hexdigest()[:32]
 
     def synthesize(self, text: str, voice: str) -> np.ndarray:
-        path = self.root / self.key(text, voice)[:2] / f"{self.key(text, voice)}.npy"
+        key = self.key(text, voice)
+        path = self.root / key[:2] / f"{key}.npy"
         if path.exists():
             try:
                 return np.load(path).astype(np.float32) / 32768.0
