@@ -22,8 +22,9 @@ from streamaudio.cli_common import err, fail
 from streamaudio.cli_prepare import app as prepare_app
 from streamaudio.corpus_check import show_report, validate_corpus
 from streamaudio.export import FORMATS as EXPORT_FORMATS
-from streamaudio.export import export_upstream, load_tokenizer
+from streamaudio.export import MAX_TOKENS, FeatureWriter, export_upstream
 from streamaudio.harness.backends import HarnessError, make_backend
+from streamaudio.harness.checkpoint import INSTALL, encode_text, load_tokenizer
 from streamaudio.harness.report import show_metrics
 from streamaudio.harness.run import run_harness
 from streamaudio.hub import HubError, stage, upload
@@ -423,30 +424,62 @@ def export_upstream_cmd(
     out: Annotated[Path, typer.Argument(help="A streamaudio output folder (or shards).")],
     to: Annotated[Path, typer.Option("--to", help="Folder to write into.")],
     fmt: Annotated[
-        ExportFormat, typer.Option("--format", help="online or stream2m line format.")
+        ExportFormat, typer.Option("--format", help="Builder line format: online or stream2m.")
     ] = ExportFormat.online,
     tokenizer: Annotated[
-        Path | None, typer.Option(help="tokenizer.json: also write token-level tokens.jsonl.")
+        Path | None,
+        typer.Option(help="The released tokenizer.json: write tokens/tokens.jsonl for the trainer."),
     ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="A released checkpoint folder: write features/<line>/AudioFeat.pt (and tokens)."),
+    ] = None,
+    max_tokens: Annotated[
+        int, typer.Option(min=64, help="Longest training line; longer streams are cut at turn boundaries.")
+    ] = MAX_TOKENS,
+    device: Annotated[
+        str, typer.Option(help="Where the audio tower runs with --checkpoint: cpu or cuda.")
+    ] = "cpu",
 ) -> None:
-    """What the Audio-Interaction code consumes: stream and per-turn WAVs, JSONL, optional token ids."""
-    encode = None
-    if tokenizer is not None:
-        try:
-            encode = load_tokenizer(tokenizer)
-        except Exception as exc:  # tokenizers raises its own exception types
-            fail(f"{tokenizer}: cannot load tokenizer ({str(exc).splitlines()[0] if str(exc) else exc})")
+    """Write what the released Audio-Interaction code trains on: tokens, features, WAVs, builder lines."""
+    encode = features = None
+    try:
+        if tokenizer is None and checkpoint is not None:
+            tokenizer = checkpoint / "tokenizer.json"
+        if tokenizer is not None:
+            encode = encode_text(load_tokenizer(tokenizer))
+        if checkpoint is not None:
+            features = FeatureWriter(checkpoint, device)
+    except HarnessError as exc:
+        fail(str(exc))
+    except ImportError:
+        fail(INSTALL)
     bar = tqdm(unit="stream", desc="export upstream", dynamic_ncols=True, leave=False)
     try:
-        result = export_upstream([out], to, fmt.value, encode, progress=lambda n: bar.update(n - bar.n))
+        result = export_upstream(
+            [out], to, fmt.value, encode, features, max_tokens, progress=lambda n: bar.update(n - bar.n)
+        )
     except (ReadError, OSError) as exc:
         bar.close()
         fail(str(exc) if isinstance(exc, ReadError) else f"{exc.filename or to}: {exc.strerror or exc}")
     bar.close()
-    typer.echo(
-        f"exported {result.streams} streams ({result.turns} turn pieces) -> "
-        f"{', '.join(str(f) for f in result.files)}"
-    )
+    typer.echo(f"exported {result.streams} streams ({result.turns} turns) as {result.lines} lines")
+    if encode and result.split_streams:
+        typer.echo(f"  {result.split_streams} streams cut at turn boundaries to fit {max_tokens} tokens")
+    if result.over_limit:
+        typer.echo(
+            f"  warning: {len(result.over_limit)} lines are still longer than {max_tokens} tokens (one turn "
+            f"runs past it; the trainer will cut them): {', '.join(result.over_limit[:5])}"
+        )
+    if not encode:
+        typer.echo("  no tokens: give --tokenizer (the released tokenizer.json) or --checkpoint")
+    if features is None:
+        typer.echo(
+            f"  no features: run the released feature step (step3_extract_features) on {to / 'step2.jsonl'} "
+            f"with features_dir {to / 'features'}, or give --checkpoint"
+        )
+    for f in result.files:
+        typer.echo(f"  {f}")
 
 
 if __name__ == "__main__":

@@ -23,23 +23,27 @@ def session_prefix(encode: Encode, system_prompt: str = P.SYSTEM_PROMPT) -> list
     return [P.ONLINE, P.ENGLISH, P.SYSTEM, P.TEXT_BEGIN, *encode(system_prompt), P.TEXT_END]
 
 
-def layout(meta: dict[str, Any], encode: Encode) -> TokenLayout:
-    """Token ids, labels and audio positions of a stream sample's JSON."""
+def layout(meta: dict[str, Any], encode: Encode, start: int = 0, stop: int | None = None) -> TokenLayout:
+    """Token ids, labels and audio positions of a stream sample's JSON, or of its chunks ``[start, stop)``
+    as a session of their own."""
     replies = {t["chunk"]: t for t in meta["turns"] if t["respond"]}
     ids = session_prefix(encode, meta.get("system_prompt", P.SYSTEM_PROMPT))
     labels = [P.IGNORE_INDEX] * len(ids)
     audio_pos: list[tuple[int, int]] = []
-    for chunk in range(meta["num_chunks"]):
+    for chunk in range(start, meta["num_chunks"] if stop is None else stop):
         listen = [P.AUDIO_BEGIN, *([P.PAD] * P.FRAMES_PER_CHUNK), P.ASSISTANT]
         audio_pos.append((len(ids) + 1, len(ids) + 1 + P.FRAMES_PER_CHUNK))
         ids += listen
         labels += [P.IGNORE_INDEX] * len(listen)
-        turn = replies.get(chunk)
-        if turn is None:
-            answer = [P.KEEP_SILENCE]
-        else:
-            emotion = P.EMOTION_TOKENS[P.normalize_emotion(turn.get("emotion"))]
-            answer = [P.TEXT_BEGIN, emotion, *encode(turn["text"]), P.TEXT_END]
-        ids += answer
-        labels += answer
+        ids_answer = reply_tokens(replies.get(chunk), encode)
+        ids += ids_answer
+        labels += ids_answer
     return TokenLayout(ids, labels, audio_pos)
+
+
+def reply_tokens(turn: dict[str, Any] | None, encode: Encode) -> list[int]:
+    """What follows ``ASSISTANT`` in a chunk: KEEP_SILENCE, or ``TEXT_BEGIN EMOTION <text> TEXT_END``."""
+    if turn is None:
+        return [P.KEEP_SILENCE]
+    emotion = P.EMOTION_TOKENS[P.normalize_emotion(turn.get("emotion"))]
+    return [P.TEXT_BEGIN, emotion, *encode(turn["text"]), P.TEXT_END]

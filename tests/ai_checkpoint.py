@@ -1,73 +1,86 @@
-"""Write a tiny, randomly initialised Audio-Interaction checkpoint in the released layout."""
+"""A tiny, randomly initialised Audio-Interaction checkpoint in the released layout, made by the references.
+
+The language model is litgpt 0.5.8's own ``GPT`` (the version the released code pins) on a tiny Qwen2.5-style
+config, saved under litgpt's own parameter names; the audio encoder is transformers' own
+``Qwen2_5OmniAudioEncoder``. Nothing here knows how streamaudio maps or loads the weights, so a test that
+compares streamaudio's logits with ``reference_gpt``'s checks the mapping rather than restating it.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
 from safetensors.torch import save_file
-from tokenizers import Tokenizer, models, pre_tokenizers
-
-from streamaudio import protocol as P
+from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers
 
 EMBED, LAYERS, HEADS, GROUPS, FFN = 32, 2, 4, 2, 64
-VOCAB = 151680  # room for the protocol's special ids (up to 151648)
-WORDS = [
-    "[UNK]",
-    "okay",
-    "hello",
-    "there",
-    "the",
-    "sound",
-    "is",
-    "yes",
-    "no",
-    "once",
-    "twice",
-    "i",
-    "hear",
-    "a",
+BLOCK = 4096
+QWEN_SPECIALS = [  # Qwen2.5's added tokens from id 151643 on (the protocol uses 151643-151648)
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
 ]
+BASE_VOCAB = 151643
+VOCAB = 151680  # litgpt's padded vocabulary: room for every protocol id
+WORDS = ["okay", "hello", "there", "the", "sound", "is", "yes", "no", "once", "twice", "i", "hear", "a"]
+LIT_CONFIG = {
+    "name": "tiny-audio-interaction", "block_size": BLOCK, "vocab_size": VOCAB, "padded_vocab_size": VOCAB,
+    "n_layer": LAYERS, "n_head": HEADS, "n_embd": EMBED, "n_query_groups": GROUPS,
+    "head_size": EMBED // HEADS, "intermediate_size": FFN, "rotary_percentage": 1.0,
+    "parallel_residual": False, "bias": False,
+    "attn_bias": True, "norm_class_name": "RMSNorm", "norm_eps": 1e-6, "mlp_class_name": "LLaMAMLP",
+    "rope_base": 1000000,
+}  # fmt: skip
 
 
-def write_checkpoint(root: Path, seed: int = 0) -> Path:
+def reference_gpt(seed: int = 0) -> Any:
+    """litgpt 0.5.8's GPT on the tiny config, random weights scaled up so that logits move."""
+    from litgpt.config import Config
+    from litgpt.model import GPT
+
     torch.manual_seed(seed)
+    model = GPT(Config(**LIT_CONFIG))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" not in name and "ln_f" not in name:
+                p.normal_(0.0, 0.2)
+    return model.eval()
+
+
+def upstream_rope(model: Any) -> None:
+    """The released model's rotary cache (model.py, build_rope_cache): positions made in float16."""
+    n_elem = model.config.rope_n_elem
+    theta = 1.0 / (model.config.rope_base ** (torch.arange(0, n_elem, 2).float() / n_elem))
+    seq_idx = torch.arange(model.max_seq_length, dtype=torch.float16) / 1.0
+    idx_theta = torch.outer(seq_idx, theta).repeat(1, 2)
+    model.cos, model.sin = torch.cos(idx_theta), torch.sin(idx_theta)
+
+
+def tokenizer() -> Tokenizer:
+    vocab = {w: i for i, w in enumerate(WORDS)}
+    vocab["[UNK]"] = len(vocab)
+    vocab.update({f"<filler{i}>": i for i in range(len(vocab), BASE_VOCAB)})
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.add_special_tokens([AddedToken(t, special=True) for t in QWEN_SPECIALS])
+    return tok
+
+
+def write_checkpoint(root: Path, seed: int = 0, legacy_qkv: bool = False) -> Path:
+    """The released layout; ``legacy_qkv`` stores litgpt <= 0.5.4's interleaved ``attn.attn`` tensors."""
     root.mkdir(parents=True, exist_ok=True)
-    head = EMBED // HEADS
-    config = {
-        "name": "tiny-audio-interaction", "block_size": 4096, "vocab_size": VOCAB, "padded_vocab_size": VOCAB,
-        "n_layer": LAYERS, "n_head": HEADS, "n_embd": EMBED, "n_query_groups": GROUPS, "head_size": head,
-        "intermediate_size": FFN, "rotary_percentage": 1.0, "parallel_residual": False, "bias": False,
-        "attn_bias": True, "norm_class_name": "RMSNorm", "norm_eps": 1e-6, "mlp_class_name": "LLaMAMLP",
-        "rope_base": 1000000,
-    }  # fmt: skip
-    (root / "model_config.yaml").write_text(yaml.safe_dump(config))
-    qkv = (HEADS + 2 * GROUPS) * head
-
-    def rand(*shape: int) -> torch.Tensor:
-        return torch.randn(*shape) * 0.2
-
-    weights = {
-        "transformer.wte.weight": rand(VOCAB, EMBED),
-        "transformer.ln_f.weight": torch.ones(EMBED),
-        "lm_head.weight": rand(VOCAB, EMBED),
-    }
-    for i in range(LAYERS):
-        b = f"transformer.h.{i}."
-        weights.update(
-            {
-                b + "norm_1.weight": torch.ones(EMBED),
-                b + "norm_2.weight": torch.ones(EMBED),
-                b + "attn.qkv.weight": rand(qkv, EMBED),
-                b + "attn.qkv.bias": rand(qkv),
-                b + "attn.proj.weight": rand(EMBED, EMBED),
-                b + "mlp.fc_1.weight": rand(FFN, EMBED),
-                b + "mlp.fc_2.weight": rand(FFN, EMBED),
-                b + "mlp.proj.weight": rand(EMBED, FFN),
-            }
-        )
+    (root / "model_config.yaml").write_text(yaml.safe_dump(LIT_CONFIG))
+    model = reference_gpt(seed)
+    weights = {k: v.contiguous() for k, v in model.state_dict().items()}
+    if legacy_qkv:
+        weights = {_legacy_name(k): _interleave(v) if ".attn.qkv." in k else v for k, v in weights.items()}
     names = sorted(weights)
     shards = {
         "model-00001-of-00002.safetensors": names[: len(names) // 2],
@@ -75,17 +88,15 @@ def write_checkpoint(root: Path, seed: int = 0) -> Path:
     }
     weight_map = {}
     for shard, keys in shards.items():
-        save_file({k: weights[k].contiguous() for k in keys}, str(root / shard))
+        save_file({k: weights[k] for k in keys}, str(root / shard))
         weight_map.update(dict.fromkeys(keys, shard))
     (root / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
-
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.save(str(root / "tokenizer.json"))
+    tokenizer().save(str(root / "tokenizer.json"))
 
     from transformers.models.qwen2_5_omni.configuration_qwen2_5_omni import Qwen2_5OmniAudioEncoderConfig
     from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import Qwen2_5OmniAudioEncoder
 
+    torch.manual_seed(seed + 1)
     enc_config = Qwen2_5OmniAudioEncoderConfig(
         num_mel_bins=128,
         d_model=32,
@@ -97,6 +108,29 @@ def write_checkpoint(root: Path, seed: int = 0) -> Path:
         max_source_positions=1500,
     )
     enc_config.save_pretrained(str(root / "qwen25OmniConfig"))
-    torch.save(Qwen2_5OmniAudioEncoder(enc_config).state_dict(), root / "audio_encoder.pth")
-    assert P.TEXT_BEGIN < VOCAB
+    torch.save(
+        Qwen2_5OmniAudioEncoder(enc_config).state_dict(), root / "audiointeraction_ChunkwisedEncoder.pth"
+    )
     return root
+
+
+def _legacy_name(name: str) -> str:
+    return name.replace(".attn.qkv.", ".attn.attn.")
+
+
+def _interleave(qkv: torch.Tensor) -> torch.Tensor:
+    """``[Q.., K.., V..]`` as litgpt <= 0.5.4 stored it: ``[Q.., K, V]`` for each query group."""
+    head = EMBED // HEADS
+    per = HEADS // GROUPS
+    q, k, v = qkv.split((HEADS * head, GROUPS * head, GROUPS * head))
+    groups = [
+        torch.cat(
+            (
+                q[g * per * head : (g + 1) * per * head],
+                k[g * head : (g + 1) * head],
+                v[g * head : (g + 1) * head],
+            )
+        )
+        for g in range(GROUPS)
+    ]
+    return torch.cat(groups)

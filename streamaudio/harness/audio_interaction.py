@@ -1,25 +1,26 @@
-"""The ``audio-interaction`` backend: an Audio-Interaction checkpoint run chunk by chunk.
+"""The ``audio-interaction`` backend: a released Audio-Interaction checkpoint run chunk by chunk.
 
-Checkpoint folder (the released layout):
+It computes what the released model and its streaming server compute:
 
-    model_config.yaml              litgpt Config of the language model (Qwen2-style)
-    model.safetensors.index.json   weight map over the safetensors shards (litgpt parameter names)
-    model-*.safetensors
-    tokenizer.json                 Hugging Face tokenizer
-    <name>.pth                     chunk-wise Qwen2.5-Omni audio encoder weights (a state dict)
-    qwen25OmniConfig/config.json   its transformers config (the audio encoder's, or a whole
-                                   Qwen2.5-Omni config whose thinker holds it)
+- the log-mel of the whole audio heard so far in the session (whisper's, 128 bins), its last 40 frames
+  encoded by the chunk-wise Qwen2.5-Omni audio tower (``feature_lens`` in runs of 40, ``aftercnn_lens``);
+- per chunk ``AUDIO_BEGIN PAD×10 ASSISTANT`` with the 10 encoder frames written into the PAD slots, then
+  KEEP_SILENCE or TEXT_BEGIN;
+- after TEXT_BEGIN an optional emotion token (the model may skip it) and text up to TEXT_END, at most
+  ``max_reply_tokens`` (512, as the released server);
+- rotary positions rounded to float16 as the released model builds them (2049 -> 2048), the positions
+  it was trained with;
+- a session of at most ``session_tokens`` positions (4096, the training length): when the next chunk
+  would not fit, the session starts again from the system prompt with an empty audio history, as the
+  released server clears its cache.
 
-Per chunk the loop feeds ``AUDIO_BEGIN PAD×10 ASSISTANT`` with the encoder's 10 output frames written
-into the 10 PAD positions, then lets the model choose KEEP_SILENCE or TEXT_BEGIN; after TEXT_BEGIN it
-picks an emotion and writes text until TEXT_END. Decoding is greedy, or temperature 0.3 / top-k 3.
-The litgpt weights are mapped onto transformers' Qwen2 model (``attn.qkv`` split as q, k, v).
-Install with ``pip install 'streamaudio[audio-interaction]'``.
+Decoding is greedy (the released offline generator's default), or temperature 0.3 / top-k 3. The model
+runs in float32 on CPU and bfloat16 on CUDA unless ``dtype`` says otherwise; the encoder runs in float32.
 """
 
 from __future__ import annotations
 
-import json
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -27,64 +28,37 @@ import numpy as np
 
 from streamaudio import protocol as P
 from streamaudio.harness.backends import HarnessError
+from streamaudio.harness.checkpoint import (
+    INSTALL,
+    encode_mel,
+    load_encoder,
+    load_language_model,
+    load_tokenizer,
+    positions_fp16,
+)
+from streamaudio.harness.logmel import MEL_FRAMES_PER_CHUNK, log_mel
 from streamaudio.harness.loop import Reply
 
-MAX_REPLY_TOKENS = 96
+MAX_REPLY_TOKENS = 512
+SESSION_TOKENS = 4096
 TEMPERATURE, TOP_K = 0.3, 3
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 EMOTION_BY_ID = {v: k for k, v in P.EMOTION_TOKENS.items()}
-LAYER_NAMES = {  # litgpt block weight -> transformers Qwen2 layer weight
-    "norm_1.weight": "input_layernorm.weight",
-    "norm_2.weight": "post_attention_layernorm.weight",
-    "attn.proj.weight": "self_attn.o_proj.weight",
-    "mlp.fc_1.weight": "mlp.gate_proj.weight",
-    "mlp.fc_2.weight": "mlp.up_proj.weight",
-    "mlp.proj.weight": "mlp.down_proj.weight",
-}
-INSTALL = "the audio-interaction backend needs: pip install 'streamaudio[audio-interaction]'"
+LISTEN = [P.AUDIO_BEGIN, *[P.PAD] * P.FRAMES_PER_CHUNK, P.ASSISTANT]
 
 
-def _hf_config(lit: dict[str, Any]) -> Any:
-    from transformers import Qwen2Config
+def _fp16_rotary(model: Any, table: Any) -> None:
+    """Make the model's rotary embedding see float16-rounded positions (the attention mask does not)."""
+    rotary = model.model.rotary_emb
 
-    head = lit.get("head_size") or lit["n_embd"] // lit["n_head"]
-    return Qwen2Config(
-        vocab_size=lit.get("padded_vocab_size") or lit["vocab_size"], hidden_size=lit["n_embd"],
-        intermediate_size=lit["intermediate_size"], num_hidden_layers=lit["n_layer"],
-        num_attention_heads=lit["n_head"], num_key_value_heads=lit.get("n_query_groups", lit["n_head"]),
-        head_dim=head, max_position_embeddings=lit.get("block_size", 32768),
-        rope_theta=lit.get("rope_base", 1000000), rms_norm_eps=lit.get("norm_eps", 1e-6),
-        tie_word_embeddings=False,
-    )  # fmt: skip
-
-
-def litgpt_to_hf(weights: dict[str, Any], lit: dict[str, Any]) -> dict[str, Any]:
-    """Rename (and split) litgpt language-model weights into transformers' Qwen2 names."""
-    head = lit.get("head_size") or lit["n_embd"] // lit["n_head"]
-    q_size, kv_size = lit["n_head"] * head, lit.get("n_query_groups", lit["n_head"]) * head
-    out = {}
-    for name, tensor in weights.items():
-        parts = name.split(".")
-        if name == "transformer.wte.weight":
-            out["model.embed_tokens.weight"] = tensor
-        elif name == "transformer.ln_f.weight":
-            out["model.norm.weight"] = tensor
-        elif name == "lm_head.weight":
-            out["lm_head.weight"] = tensor
-        elif parts[:2] == ["transformer", "h"]:
-            i, rest = parts[2], ".".join(parts[3:])
-            base = f"model.layers.{i}."
-            if rest.startswith("attn.qkv."):
-                kind = rest.rsplit(".", 1)[1]
-                q, k, v = tensor.split((q_size, kv_size, kv_size), dim=0)
-                for proj, t in (("q_proj", q), ("k_proj", k), ("v_proj", v)):
-                    out[f"{base}self_attn.{proj}.{kind}"] = t
-            else:
-                if rest not in LAYER_NAMES:
-                    raise HarnessError(f"unexpected weight {name} in the checkpoint")
-                out[base + LAYER_NAMES[rest]] = tensor
+    def round_positions(module: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        if "position_ids" in kwargs:
+            kwargs["position_ids"] = table[kwargs["position_ids"]]
         else:
-            raise HarnessError(f"unexpected weight {name} in the checkpoint")
-    return out
+            args = (args[0], table[args[1]], *args[2:])
+        return args, kwargs
+
+    rotary.register_forward_pre_hook(round_positions, with_kwargs=True)
 
 
 class AudioInteractionBackend:
@@ -99,127 +73,112 @@ class AudioInteractionBackend:
         greedy: bool = True,
         seed: int = 0,
         max_reply_tokens: int = MAX_REPLY_TOKENS,
+        session_tokens: int = SESSION_TOKENS,
+        dtype: str = "auto",
     ) -> None:
         if checkpoint is None:
             raise HarnessError("--backend audio-interaction needs --checkpoint DIR")
+        if dtype not in DTYPES:
+            raise HarnessError(f"--dtype {dtype}: choose from {', '.join(DTYPES)}")
         try:
             import torch
-            import yaml
-            from safetensors.torch import load_file
-            from tokenizers import Tokenizer
-            from transformers import Qwen2ForCausalLM, WhisperFeatureExtractor
+            import transformers  # noqa: F401
         except ImportError:
-            raise HarnessError(
-                "the audio-interaction backend needs: pip install 'streamaudio[audio-interaction]'"
-            ) from None
+            raise HarnessError(INSTALL) from None
         self.torch = torch
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise HarnessError(f"--device {device}: CUDA is not available here")
         self.device = torch.device(device)
         root = Path(checkpoint)
-        try:
-            lit = yaml.safe_load((root / "model_config.yaml").read_text(encoding="utf-8"))
-            index = json.loads((root / "model.safetensors.index.json").read_text(encoding="utf-8"))
-            weights = {}
-            for shard in sorted(set(index["weight_map"].values())):
-                weights.update(load_file(str(root / shard)))
-            self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
-        except (OSError, ValueError, KeyError) as exc:
-            raise HarnessError(f"{root}: not an Audio-Interaction checkpoint ({exc})") from None
-        model = Qwen2ForCausalLM(_hf_config(lit))
-        model.load_state_dict(litgpt_to_hf(weights, lit), strict=True)
-        self.model = model.to(self.device).eval()
-        self.encoder = self._load_encoder(root).to(self.device).eval()
-        self.features = WhisperFeatureExtractor(
-            feature_size=self.encoder.config.num_mel_bins,
-            sampling_rate=P.SAMPLE_RATE,
-            hop_length=160,
-            n_fft=400,
-        )
+        if not (root / "tokenizer.json").is_file():
+            raise HarnessError(f"{root}: not an Audio-Interaction checkpoint (no tokenizer.json)")
+        self.tokenizer = load_tokenizer(root / "tokenizer.json")
+        model = load_language_model(root)
+        if dtype == "auto":
+            dtype = "bfloat16" if self.device.type == "cuda" else "float32"
+        self.model = model.to(self.device, getattr(torch, dtype))
+        block = self.model.config.max_position_embeddings
+        if not 0 < session_tokens <= block:
+            raise HarnessError(f"--session-tokens {session_tokens}: the model holds 1 to {block} positions")
+        self.session_tokens = session_tokens
+        _fp16_rotary(self.model, positions_fp16(block).to(self.device))
+        self.encoder = load_encoder(root).to(self.device)
         self.greedy = greedy
         self.max_reply_tokens = max_reply_tokens
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
-
-    def _load_encoder(self, root: Path) -> Any:
-        import torch
-        from transformers import AutoConfig
-        from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import Qwen2_5OmniAudioEncoder
-
-        config_dir = root / "qwen25OmniConfig"
-        pths = sorted(root.glob("*.pth"))
-        if not config_dir.is_dir() or len(pths) != 1:
-            raise HarnessError(f"{root}: needs qwen25OmniConfig/ and exactly one audio encoder .pth")
-        config = AutoConfig.from_pretrained(str(config_dir))
-        for path in ("thinker_config.audio_config", "audio_config"):
-            node = config
-            for attr in path.split("."):
-                node = getattr(node, attr, None)
-            if node is not None:
-                config = node
-                break
-        encoder = Qwen2_5OmniAudioEncoder(config)
-        state = torch.load(str(pths[0]), map_location="cpu", weights_only=True)
-        encoder.load_state_dict(state, strict=True)
-        return encoder
+        self._cache_kw = (
+            "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        )
+        self.resets = 0
 
     # -- the loop's interface --------------------------------------------------------------
     def start(self, meta: dict[str, Any]) -> None:
-        prompt = self.tokenizer.encode(
-            meta.get("system_prompt", P.SYSTEM_PROMPT), add_special_tokens=False
-        ).ids
-        ids = [P.ONLINE, P.ENGLISH, P.SYSTEM, P.TEXT_BEGIN, *prompt, P.TEXT_END]
-        self.cache = None
-        self._forward(self._embed(ids))
+        self._prompt = meta.get("system_prompt", P.SYSTEM_PROMPT)
+        self._open_session()
 
     def step(self, chunk: np.ndarray, index: int) -> Reply | None:
-        torch = self.torch
-        with torch.no_grad():
-            frames = self._encode(chunk)
-            embeds = self._embed([P.AUDIO_BEGIN, *[P.PAD] * P.FRAMES_PER_CHUNK, P.ASSISTANT])
-            embeds[0, 1 : 1 + P.FRAMES_PER_CHUNK] = frames
-            logits = self._forward(embeds)
-            decision = self._choose(logits, [P.KEEP_SILENCE, P.TEXT_BEGIN])
-            self._forward(self._embed([decision]))
-            if decision == P.KEEP_SILENCE:
-                return None
-            emotion = self._choose(self._last, list(EMOTION_BY_ID))
-            logits = self._forward(self._embed([emotion]))
-            text: list[int] = []
-            for _ in range(self.max_reply_tokens):
-                token = self._choose(logits, None)
-                logits = self._forward(self._embed([token]))
-                if token == P.TEXT_END:
-                    break
-                text.append(token)
+        if self.position + len(LISTEN) + 1 > self.session_tokens:
+            self.resets += 1
+            self._open_session()
+        self._history.append(np.asarray(chunk, dtype=np.float32))
+        embeds = self._embed(LISTEN)
+        embeds[0, 1 : 1 + P.FRAMES_PER_CHUNK] = self._encode_last_chunk()
+        logits = self._forward(embeds)
+        decision = self._choose(logits, [P.KEEP_SILENCE, P.TEXT_BEGIN])
+        logits = self._forward(self._embed([decision]))
+        if decision == P.KEEP_SILENCE:
+            return None
+        budget = min(self.max_reply_tokens, self.session_tokens - self.position - 1)
+        emotion, text = "normal", []
+        for k in range(budget):
+            token = self._choose(logits, None)
+            logits = self._forward(self._embed([token]))
+            if token == P.TEXT_END:
+                break
+            if k == 0 and token in EMOTION_BY_ID:
+                emotion = EMOTION_BY_ID[token]
             else:
-                self._forward(self._embed([P.TEXT_END]))
-            return Reply(
-                self.tokenizer.decode(text, skip_special_tokens=True).strip(), EMOTION_BY_ID[emotion]
-            )
+                text.append(token)
+        else:
+            self._forward(self._embed([P.TEXT_END]))
+        return Reply(self.tokenizer.decode(text, skip_special_tokens=True).strip(), emotion)
 
     # -- pieces ----------------------------------------------------------------------------
-    def _encode(self, chunk: np.ndarray) -> Any:
-        torch = self.torch
-        mel = self.features(
-            chunk.astype(np.float32),
-            sampling_rate=P.SAMPLE_RATE,
-            return_tensors="pt",
-            padding=False,
-            truncation=False,
-        )["input_features"][0]
-        frames = P.CHUNK_SAMPLES // 160
-        mel = mel[:, :frames].to(self.device, self.encoder.dtype)
-        out = self.encoder(mel, feature_lens=torch.tensor([frames], device=self.device)).last_hidden_state
-        return out[: P.FRAMES_PER_CHUNK].to(self.model.dtype)
+    def _open_session(self) -> None:
+        from transformers import DynamicCache
+
+        try:
+            self.cache = DynamicCache(config=self.model.config)
+        except TypeError:  # transformers 4.x
+            self.cache = DynamicCache()
+        self.position = 0
+        self._history: list[np.ndarray] = []
+        prompt = self.tokenizer.encode(self._prompt, add_special_tokens=False).ids
+        self._forward(self._embed([P.ONLINE, P.ENGLISH, P.SYSTEM, P.TEXT_BEGIN, *prompt, P.TEXT_END]))
+
+    def _encode_last_chunk(self) -> Any:
+        """The encoder's 10 frames of the newest chunk, from the log-mel of the session's whole audio."""
+        mel = log_mel(np.concatenate(self._history))
+        frames = encode_mel(self.encoder, mel[:, -MEL_FRAMES_PER_CHUNK:])
+        return frames.to(self.model.dtype)
 
     def _embed(self, ids: list[int]) -> Any:
         torch = self.torch
         return self.model.get_input_embeddings()(torch.tensor([ids], device=self.device)).clone()
 
     def _forward(self, embeds: Any) -> Any:
-        with self.torch.no_grad():
-            out = self.model(inputs_embeds=embeds, past_key_values=self.cache, use_cache=True)
-        self.cache = out.past_key_values
+        torch = self.torch
+        length = embeds.shape[1]
+        positions = torch.arange(self.position, self.position + length, device=self.device)[None]
+        with torch.no_grad():
+            out = self.model(
+                inputs_embeds=embeds,
+                position_ids=positions,
+                use_cache=True,
+                logits_to_keep=1,
+                **{self._cache_kw: self.cache},
+            )
+        self.position += length
         self._last = out.logits[0, -1].float()
         return self._last
 
