@@ -30,7 +30,7 @@ from streamaudio.harness.run import run_harness
 from streamaudio.hub import HubError, stage, upload
 from streamaudio.inspect_stream import InspectError, read_sample, show
 from streamaudio.manifest import ManifestError
-from streamaudio.reader import ReadError
+from streamaudio.reader import ReadError, shard_paths
 from streamaudio.recipe import RecipeError, load_recipe, recipe_parts
 from streamaudio.scenarios import SCENARIOS, ScenarioConfig
 from streamaudio.tts import TTSError
@@ -450,14 +450,15 @@ def export_upstream_cmd(
             encode = encode_text(load_tokenizer(tokenizer))
         if checkpoint is not None:
             features = FeatureWriter(checkpoint, device)
-    except HarnessError as exc:
+        tars = shard_paths([out])
+    except (HarnessError, ReadError) as exc:
         fail(str(exc))
     except ImportError:
         fail(INSTALL)
     bar = tqdm(unit="stream", desc="export upstream", dynamic_ncols=True, leave=False)
     try:
         result = export_upstream(
-            [out], to, fmt.value, encode, features, max_tokens, progress=lambda n: bar.update(n - bar.n)
+            tars, to, fmt.value, encode, features, max_tokens, progress=lambda n: bar.update(n - bar.n)
         )
     except (ReadError, OSError) as exc:
         bar.close()

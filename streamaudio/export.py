@@ -179,7 +179,8 @@ def export_upstream(
                 folder = to / "features" / line.id
                 if features is not None:
                     features(part, folder)
-                else:
+                else:  # the folder the released feature step will fill
+                    folder.mkdir(parents=True, exist_ok=True)
                     step2 = {"idx": line.id, "concat_wav_path": str(wav)}
                     files["step2"].write(json.dumps(step2) + "\n")
                 if encode:

@@ -49,3 +49,18 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     )
     return out
+
+
+CAPABILITIES = ["asr", "s2tt", "chat", "understanding", "proactive", "environment", "counting"]
+
+
+@pytest.fixture(scope="session")
+def capability_builds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A root holding one demo build per capability (6 streams of 25-50 s each, seed 21)."""
+    from streamaudio.build import build, single
+    from streamaudio.scenarios import ScenarioConfig
+
+    root = tmp_path_factory.mktemp("caps")
+    for cap in CAPABILITIES:
+        build(single(cap, root / cap, streams=6, seed=21, config=ScenarioConfig(stream_seconds=(25.0, 50.0))))
+    return root

@@ -11,30 +11,26 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import read_shard
+from conftest import CAPABILITIES, read_shard
 
 from streamaudio.build import BuildError, build, single
 from streamaudio.demo import DIALOGUES_MANIFEST, manifest_path
 from streamaudio.dialogues import read_dialogues
 from streamaudio.ontology import audioset
 from streamaudio.protocol import SAMPLE_RATE
-from streamaudio.scenarios import SCENARIOS, ScenarioConfig
+from streamaudio.scenarios import SCENARIOS
 from streamaudio.scenarios.base import templates
 from streamaudio.scenarios.chat import split_for_pause
 from streamaudio.validate import check_sample
 
-CAPABILITIES = ["asr", "s2tt", "chat", "understanding", "proactive", "environment", "counting"]
-
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
+def built(capability_builds: Path) -> dict[str, list[dict]]:
     """capability -> samples (meta, with audio under "_audio"), 6 demo streams each."""
-    root = tmp_path_factory.mktemp("caps")
     out = {}
     for cap in CAPABILITIES:
-        build(single(cap, root / cap, streams=6, seed=21, config=ScenarioConfig(stream_seconds=(25.0, 50.0))))
         samples = []
-        for tar in sorted((root / cap / "shards").glob("*.tar")):
+        for tar in sorted((capability_builds / cap / "shards").glob("*.tar")):
             for meta, audio, sr in read_shard(tar).values():
                 assert check_sample(meta, audio, sr) == [], meta["id"]
                 samples.append({**meta, "_audio": audio})

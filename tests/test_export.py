@@ -1,7 +1,10 @@
-"""Upstream export: WAVs that reassemble each stream, the online / StreamAudio-2M lines, and token ids."""
+"""Upstream export, read by a faithful re-implementation of the released code's rules (upstream_rules.py):
+every line usable by its trainer, features equal to its feature step, its builder's arithmetic giving back
+our labels, long streams cut at turn boundaries."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -10,14 +13,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import read_shard
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+import torch
+import upstream_rules as U
+from ai_checkpoint import EMBED, tokenizer, write_checkpoint
+from conftest import CAPABILITIES, read_shard
 
 from streamaudio import protocol as P
-from streamaudio.export import export_upstream, load_tokenizer
+from streamaudio.build import build, single
+from streamaudio.export import FeatureWriter, export_upstream, plan_lines
+from streamaudio.harness.checkpoint import encode_text, load_tokenizer
+from streamaudio.scenarios import ScenarioConfig
 from streamaudio.tokens import layout
 
 M = P.IGNORE_INDEX
+EXPORT = [sys.executable, "-m", "streamaudio.cli", "export", "upstream"]
+
+
+def samples_of(out: Path) -> dict[str, tuple[dict, np.ndarray, int]]:
+    return {k: v for tar in sorted((out / "shards").glob("*.tar")) for k, v in read_shard(tar).items()}
 
 
 def test_token_layout_is_pinned() -> None:
@@ -45,96 +58,212 @@ def test_token_layout_is_pinned() -> None:
         *[M] * 12, P.KEEP_SILENCE,
     ]  # fmt: skip
     assert tok.audio_pos == [(8, 18), (21, 31), (38, 48)]
+    assert layout(meta, lambda text: [words[w] for w in text.split()], 1, 2).audio_pos == [(8, 18)]
 
 
 @pytest.fixture(scope="module")
-def tokenizer_file(tmp_path_factory: pytest.TempPathFactory, demo_build: Path) -> Path:
-    """A small word-level tokenizer trained on the corpus' own texts, saved as tokenizer.json."""
-    texts = [P.SYSTEM_PROMPT]
-    for tar in (demo_build / "shards").glob("*.tar"):
-        for meta, _, _ in read_shard(tar).values():
-            texts += [t["text"] for t in meta["turns"] if t["respond"]]
-    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator(texts, trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
-    path = tmp_path_factory.mktemp("tok") / "tokenizer.json"
-    tok.save(str(path))
-    return path
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny")
 
 
-def test_online_export_with_tokens(tmp_path: Path, demo_build: Path, tokenizer_file: Path) -> None:
-    encode = load_tokenizer(tokenizer_file)
-    result = export_upstream([demo_build], tmp_path, "online", encode)
-    assert result.streams == 8
-    samples = {
-        k: v for tar in sorted((demo_build / "shards").glob("*.tar")) for k, v in read_shard(tar).items()
-    }
-    lines = [json.loads(x) for x in (tmp_path / "online.jsonl").read_text().splitlines()]
-    tokens = {t["idx"]: t for t in map(json.loads, (tmp_path / "tokens.jsonl").read_text().splitlines())}
-    assert [line["id"] for line in lines] == sorted(samples)
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, demo_build: Path, checkpoint: Path) -> Path:
+    """``export upstream --checkpoint tiny`` of the demo build, through the CLI."""
+    to = tmp_path_factory.mktemp("export") / "up"
+    proc = subprocess.run(
+        [*EXPORT, str(demo_build), "--to", str(to), "--checkpoint", str(checkpoint)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "exported 8 streams" in proc.stdout and "no features" not in proc.stdout
+    return to
+
+
+def test_every_line_is_usable_by_the_upstream_trainer(exported: Path, demo_build: Path) -> None:
+    assert [p.name for p in (exported / "tokens").iterdir()] == ["tokens.jsonl"]  # nothing else read as data
+    items, skipped = U.scan(str(exported / "tokens"))
+    samples = samples_of(demo_build)
+    assert skipped == 0 and len(items) == len(samples)
+    for item in items:
+        got = U.get_item(item)
+        assert got["cut"] == 0  # nothing past max_seq_len
+        features = got["pt_list"]
+        assert torch.is_tensor(features) and features.shape == (10 * len(item["audio_pos"]), EMBED)
+        U.fill_online(features, item["audio_pos"], EMBED, 4096)  # raises where a chunk does not fit
+        meta = samples[item["idx"]][0]
+        labels = "".join(
+            "S" if item["labels"][b + 1] == U.KEEP_SILENCE else "B" for _, b in item["audio_pos"]
+        )
+        assert labels == meta["chunk_labels"]
+
+
+def test_features_equal_the_released_feature_step(exported: Path, demo_build: Path, checkpoint: Path) -> None:
+    from transformers import AutoConfig
+    from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import Qwen2_5OmniAudioEncoder
+
+    # the encoder as the released code loads it (dataset/utils/extract_online_feature.py:18-22)
+    config = AutoConfig.from_pretrained(checkpoint / "qwen25OmniConfig")
+    encoder = Qwen2_5OmniAudioEncoder._from_config(config)
+    encoder.load_state_dict(torch.load(checkpoint / "audiointeraction_ChunkwisedEncoder.pth"))
+    encoder = encoder.eval()
+    for key, (_, audio, _) in list(samples_of(demo_build).items())[:3]:
+        wav, _ = sf.read(exported / "wavs" / f"{key}.wav", dtype="float32")
+        assert np.array_equal(wav, audio)
+        ours = torch.load(exported / "features" / key / "AudioFeat.pt")
+        reference = U.encoder_features(audio, encoder)
+        assert ours.shape == reference.shape
+        assert torch.allclose(ours, reference, atol=1e-5), (ours - reference).abs().max()
+
+
+def test_turn_map_truncation_ends_on_each_reply(exported: Path) -> None:
+    items, _ = U.scan(str(exported / "tokens"))
+    cuts = 0
+    for item in items:
+        turn_map = item["turn_audio_end_map"]
+        replies = [b for _, b in item["audio_pos"] if item["input_ids"][b + 1] == P.TEXT_BEGIN]
+        assert len(turn_map) == len(replies)
+        for key, chunks in turn_map.items():
+            got = U.get_item(item, turn=key)
+            ids = got["input_ids"][: len(got["input_ids"]) - got["input_ids"][::-1].index(P.TEXT_END)]
+            assert len(got["audio_pos"]) == chunks
+            last_listen = got["audio_pos"][-1][1]
+            assert ids[last_listen + 1] == P.TEXT_BEGIN  # the line ends on this chunk's reply
+            assert got["labels"][len(ids) - 1] == P.TEXT_END and set(got["labels"][len(ids) :]) == {M}
+            cuts += 1
+    assert cuts > 0
+
+
+@pytest.fixture(scope="module")
+def builder_lines(tmp_path_factory: pytest.TempPathFactory, capability_builds: Path) -> dict[str, Path]:
+    out = {}
+    for cap in CAPABILITIES:
+        to = tmp_path_factory.mktemp("builder") / cap
+        export_upstream([capability_builds / cap], to, "online")
+        out[cap] = to
+    return out
+
+
+@pytest.mark.parametrize("cap", CAPABILITIES)
+def test_the_builders_arithmetic_gives_back_our_labels(
+    cap: str, builder_lines: dict[str, Path], capability_builds: Path
+) -> None:
+    """The released builder's step 4 on our online.jsonl (pieces carry their own gaps, so no noise is put
+    before them) lands every decision on our chunk_labels, stream by stream."""
+    samples = samples_of(capability_builds / cap)
+    lines = [json.loads(x) for x in (builder_lines[cap] / "online.jsonl").read_text().splitlines()]
+    assert sorted(line["id"] for line in lines) == sorted(samples)
     for line in lines:
         meta, audio, _ = samples[line["id"]]
-        whole, sr = sf.read(tmp_path / "wavs" / f"{line['id']}.wav", dtype="float32")
-        assert sr == 16000 and np.array_equal(whole, audio)
-        pieces = [sf.read(item["audio_path"], dtype="float32")[0] for item in line["conversation"]]
-        assert np.array_equal(np.concatenate(pieces), audio)  # the pieces are the stream, to the sample
-        assert all(p.size % P.CHUNK_SAMPLES == 0 for p in pieces)
-        ends = np.cumsum([p.size for p in pieces]) // P.CHUNK_SAMPLES
-        for turn, item, end in zip(meta["turns"], line["conversation"], ends, strict=False):
-            assert end - 1 == turn["chunk"]  # each turn's reply chunk is its piece's last chunk
-            assert item["assistant"] == (turn["text"] if turn["respond"] else P.NO_RESPONSE)
-        tok = tokens[line["id"]]
-        ids, labels = tok["input_ids"], tok["labels"]
-        assert len(ids) == len(labels) and len(tok["audio_pos"]) == meta["num_chunks"]
-        for chunk, (a, b) in enumerate(tok["audio_pos"]):
-            assert ids[a - 1] == P.AUDIO_BEGIN and ids[a:b] == [P.PAD] * 10 and ids[b] == P.ASSISTANT
-            if meta["chunk_labels"][chunk] == "S":
-                assert ids[b + 1] == labels[b + 1] == P.KEEP_SILENCE
-            else:
-                turn = next(t for t in meta["turns"] if t["chunk"] == chunk)
-                body = [P.TEXT_BEGIN, P.EMOTION_TOKENS[turn["emotion"]], *encode(turn["text"]), P.TEXT_END]
-                assert ids[b + 1 : b + 1 + len(body)] == body == labels[b + 1 : b + 1 + len(body)]
-        learned = sum(label != M for label in labels)
-        replies = [t for t in meta["turns"] if t["respond"]]
-        assert learned == meta["chunk_labels"].count("S") + sum(len(encode(t["text"])) + 3 for t in replies)
-        assert tok["pt_path_dir"].endswith(f"{line['id']}.wav")
+        pieces = [sf.read(t["audio_path"], dtype="float32")[0] for t in line["conversation"]]
+        tail = np.zeros(0, np.float32)
+        if line["tail_audio_path"]:
+            tail = sf.read(line["tail_audio_path"], dtype="float32")[0]
+        assert np.array_equal(np.concatenate([*pieces, tail]), audio)  # the pieces are the stream
+        turns = [
+            {"audio_frames": U.output_len(p.size), "assistant": t["assistant"]}
+            for p, t in zip(pieces, line["conversation"], strict=True)
+        ]
+        assert all(p.size % P.FRAME_SAMPLES == 0 for p in pieces)
+        assert U.builder_labels(turns, U.output_len(tail.size)) == meta["chunk_labels"], line["id"]
+
+
+def test_default_recipe_streams_fit_after_cutting(tmp_path: Path, checkpoint: Path) -> None:
+    """Chat streams as long as the streamaudio-2m recipe draws them (up to 150 s) pass 4096 tokens; the
+    export cuts them at turn boundaries into lines that fit and that still hold every label."""
+    out = tmp_path / "chat"
+    build(single("chat", out, streams=3, seed=4, config=ScenarioConfig(stream_seconds=(140.0, 150.0))))
+    encode = encode_text(load_tokenizer(checkpoint / "tokenizer.json"))
+    samples = samples_of(out)
+    assert any(len(layout(m, encode).input_ids) > 4096 for m, _, _ in samples.values())
+    result = export_upstream([out], tmp_path / "up", "online", encode)
+    assert result.split_streams > 0 and result.over_limit == []
+    items, _ = U.scan(str(tmp_path / "up" / "tokens"), check_audio_file=False)
+    assert len(items) == result.lines > len(samples)
+    by_stream: dict[str, list[dict]] = {}
+    for item in items:
+        assert U.get_item(item)["cut"] == 0
+        stream = item["idx"] if item["idx"] in samples else item["idx"].rsplit("-", 1)[0]
+        by_stream.setdefault(stream, []).append(item)
+    for key, (meta, audio, _) in samples.items():
+        parts = sorted(by_stream[key], key=lambda i: i["idx"])
+        labels = "".join(
+            "S" if p["labels"][b + 1] == U.KEEP_SILENCE else "B" for p in parts for _, b in p["audio_pos"]
+        )
+        assert labels == meta["chunk_labels"]
+        wavs = [sf.read(tmp_path / "up" / "wavs" / f"{p['idx']}.wav", dtype="float32")[0] for p in parts]
+        assert np.array_equal(np.concatenate(wavs), audio)
+        turn_ends = {t["chunk"] + 1 for t in meta["turns"]}
+        starts = np.cumsum([0] + [len(p["audio_pos"]) for p in parts])[1:-1]
+        assert set(starts.tolist()) <= turn_ends  # every cut follows a turn's decision chunk
+
+
+def test_a_turn_longer_than_the_cap_is_reported(demo_build: Path) -> None:
+    meta = next(iter(samples_of(demo_build).values()))[0]
+    encode = encode_text(tokenizer())
+    lines = plan_lines(meta, encode, 200)
+    assert len(lines) > 1 and lines[0].start == 0 and lines[-1].stop == meta["num_chunks"]
+    assert all(a.stop == b.start for a, b in itertools.pairwise(lines))
+    assert any(len(layout(meta, encode, x.start, x.stop).input_ids) > 200 for x in lines)
+
+
+def test_without_a_checkpoint_the_feature_step_is_named(tmp_path: Path, demo_build: Path) -> None:
+    tok = tmp_path / "tokenizer.json"
+    tokenizer().save(str(tok))
+    proc = subprocess.run(
+        [*EXPORT, str(demo_build), "--to", str(tmp_path / "up"), "--tokenizer", str(tok)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0 and "step3_extract_features" in proc.stdout
+    step2 = [json.loads(x) for x in (tmp_path / "up" / "step2.jsonl").read_text().splitlines()]
+    items, skipped = U.scan(str(tmp_path / "up" / "tokens"))
+    assert skipped == len(step2) == 8 and items == []  # until the feature step writes AudioFeat.pt …
+    for rec in step2:
+        folder = tmp_path / "up" / "features" / rec["idx"]
+        assert folder.is_dir() and Path(rec["concat_wav_path"]).is_file()
+        torch.save(torch.zeros(1), folder / "AudioFeat.pt")
+    assert len(U.scan(str(tmp_path / "up" / "tokens"))[0]) == 8  # … where the trainer looks for it
 
 
 def test_stream2m_lines(tmp_path: Path, demo_build: Path) -> None:
     export_upstream([demo_build / "shards" / "asr-train-000000.tar"], tmp_path, "stream2m")
     line = json.loads((tmp_path / "stream2m.jsonl").read_text().splitlines()[0])
-    assert (
-        set(line) == {"id", "stream_scene_type", "num_turns", "turns"} and line["stream_scene_type"] == "asr"
-    )
-    assert line["num_turns"] == len(line["turns"])
+    assert set(line) == {"id", "stream_scene_type", "num_turns", "turns", "tail_audio_path"}
+    assert line["stream_scene_type"] == "asr" and line["num_turns"] == len(line["turns"])
     first, second = line["turns"][0], line["turns"][1]
     assert set(first) == {"user", "assistant", "emotion", "scene_type", "audio_path"}
-    assert (
-        first["scene_type"] == "instruction" and second["user"] == second["assistant"]
-    )  # ASR: the transcript
-    assert not (tmp_path / "tokens.jsonl").exists()
+    assert first["scene_type"] == "instruction"
+    assert second["user"] == second["assistant"]  # ASR: the transcript
+    assert not (tmp_path / "tokens").exists()
+
+
+def test_feature_writer_needs_a_checkpoint(tmp_path: Path) -> None:
+    from streamaudio.harness.backends import HarnessError
+
+    with pytest.raises(HarnessError, match="qwen25OmniConfig"):
+        FeatureWriter(tmp_path)
 
 
 def test_export_cli_errors(tmp_path: Path, demo_build: Path) -> None:
     bad = tmp_path / "tokenizer.json"
     bad.write_text("{not a tokenizer")
+    plain = tmp_path / "plain.json"
+    from tokenizers import Tokenizer, models
+
+    Tokenizer(models.WordLevel({"[UNK]": 0, "hi": 1}, unk_token="[UNK]")).save(str(plain))
     for args, needle in (
-        ([str(demo_build), "--tokenizer", str(bad)], "tokenizer"),
+        ([str(demo_build), "--tokenizer", str(bad)], "not a tokenizer.json"),
+        ([str(demo_build), "--tokenizer", str(plain)], "id 151643 (TEXT_END) is not a special token"),
         ([str(tmp_path / "nothing")], "nothing"),
     ):
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "streamaudio.cli",
-                "export",
-                "upstream",
-                *args,
-                "--to",
-                str(tmp_path / "x"),
-            ],
+            [*EXPORT, *args, "--to", str(tmp_path / "x")],
             capture_output=True,
             text=True,
             timeout=120,
         )
         assert proc.returncode == 1 and needle in proc.stderr and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
