@@ -278,6 +278,22 @@ def harness_cmd(
     backend: Annotated[BackendName, typer.Option(help="oracle, vad or audio-interaction.")],
     checkpoint: Annotated[Path | None, typer.Option(help="audio-interaction: the checkpoint folder.")] = None,
     device: Annotated[str, typer.Option(help="audio-interaction: cpu or cuda.")] = "cpu",
+    dtype: Annotated[
+        str,
+        typer.Option(
+            help="audio-interaction: auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16, float16."
+        ),
+    ] = "auto",
+    max_reply_tokens: Annotated[
+        int,
+        typer.Option(min=1, help="audio-interaction: longest reply, in tokens (the released server: 512)."),
+    ] = 512,
+    session_tokens: Annotated[
+        int,
+        typer.Option(
+            min=64, help="audio-interaction: positions per session before it restarts (trained at 4096)."
+        ),
+    ] = 4096,
     report: Annotated[Path | None, typer.Option(help="Write the metrics as JSON here.")] = None,
     fdb_out: Annotated[
         Path | None, typer.Option(help="Write Full-Duplex-Bench output.json per stream.")
@@ -286,7 +302,15 @@ def harness_cmd(
     """Replay streams chunk by chunk through a backend and score when it speaks."""
     try:
         options = (
-            {"checkpoint": checkpoint, "device": device} if backend is BackendName.audio_interaction else {}
+            {
+                "checkpoint": checkpoint,
+                "device": device,
+                "dtype": dtype,
+                "max_reply_tokens": max_reply_tokens,
+                "session_tokens": session_tokens,
+            }
+            if backend is BackendName.audio_interaction
+            else {}
         )
         model = make_backend(backend.value, **options)
     except (VadError, HarnessError) as exc:
