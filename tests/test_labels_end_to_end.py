@@ -34,8 +34,9 @@ def shard_samples(out: Path) -> list[tuple[dict, int, int]]:
 def test_every_label_follows_the_rule(tmp_path: Path, delay: int) -> None:
     out = tmp_path / "asr"
     build = ["build", "--capability", "asr", "--streams", "4", "--stream-seconds", "20:40", "--seed", "9"]
+    build += ["--reply-delay-chunks", str(delay)]
     proc = subprocess.run(
-        [sys.executable, "-m", "streamaudio.cli", *build, "--out", str(out), "--reply-delay-chunks", str(delay)],
+        [sys.executable, "-m", "streamaudio.cli", *build, "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
