@@ -1,4 +1,4 @@
-"""Export a corpus in the forms the released Audio-Interaction code consumes (docs/upstream.md).
+"""Export a corpus in the forms the released Audio-Interaction code consumes (docs/protocol.md).
 
 Under the target folder:
 

@@ -1,6 +1,6 @@
 """The Audio-Interaction streaming protocol: rates, chunking, token ids and the reply-chunk rule.
 
-This is the only module that holds these numbers (DESIGN.md section 1).
+This is the only module that holds these numbers (docs/protocol.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The stitcher: renders a stream plan into audio, events, turns and chunk labels (DESIGN.md section 2)."""
+"""The stitcher: renders a stream plan into audio, events, turns and chunk labels (docs/protocol.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The token-level layout of a stream for Audio-Interaction training (DESIGN.md section 1)."""
+"""The token-level layout of a stream for Audio-Interaction training (docs/protocol.md)."""
 
 from __future__ import annotations
 

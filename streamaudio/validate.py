@@ -1,4 +1,4 @@
-"""Contract checks of one stream (DESIGN.md section 2): schema, audio, labels, turns and semantics."""
+"""Contract checks of one stream (docs/protocol.md): schema, audio, labels, turns and semantics."""
 
 from __future__ import annotations
 

@@ -93,21 +93,24 @@ def write_checkpoint(root: Path, seed: int = 0, legacy_qkv: bool = False) -> Pat
     (root / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
     tokenizer().save(str(root / "tokenizer.json"))
 
-    from transformers.models.qwen2_5_omni.configuration_qwen2_5_omni import Qwen2_5OmniAudioEncoderConfig
+    from transformers.models.qwen2_5_omni.configuration_qwen2_5_omni import Qwen2_5OmniConfig
     from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import Qwen2_5OmniAudioEncoder
 
     torch.manual_seed(seed + 1)
-    enc_config = Qwen2_5OmniAudioEncoderConfig(
-        num_mel_bins=128,
-        d_model=32,
-        encoder_layers=2,
-        encoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        output_dim=EMBED,
-        n_window=100,
-        max_source_positions=1500,
-    )
-    enc_config.save_pretrained(str(root / "qwen25OmniConfig"))
+    audio = {
+        "num_mel_bins": 128,
+        "d_model": 32,
+        "encoder_layers": 2,
+        "encoder_attention_heads": 2,
+        "encoder_ffn_dim": 64,
+        "output_dim": EMBED,
+        "n_window": 100,
+        "max_source_positions": 1500,
+    }
+    # the released layout: a whole Qwen2.5-Omni config whose thinker's audio_config is the encoder's
+    omni = Qwen2_5OmniConfig(thinker_config={"audio_config": audio})
+    omni.save_pretrained(str(root / "qwen25OmniConfig"))
+    enc_config = omni.thinker_config.audio_config
     torch.save(
         Qwen2_5OmniAudioEncoder(enc_config).state_dict(), root / "audiointeraction_ChunkwisedEncoder.pth"
     )

@@ -103,8 +103,8 @@ def test_features_equal_the_released_feature_step(exported: Path, demo_build: Pa
     from transformers import AutoConfig
     from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import Qwen2_5OmniAudioEncoder
 
-    # the encoder as the released code loads it (dataset/utils/extract_online_feature.py:18-22)
-    config = AutoConfig.from_pretrained(checkpoint / "qwen25OmniConfig")
+    # the encoder as the released code loads it (utils.py:62-71, load_audio_encoder)
+    config = AutoConfig.from_pretrained(checkpoint / "qwen25OmniConfig").thinker_config.audio_config
     encoder = Qwen2_5OmniAudioEncoder._from_config(config)
     encoder.load_state_dict(torch.load(checkpoint / "audiointeraction_ChunkwisedEncoder.pth"))
     encoder = encoder.eval()

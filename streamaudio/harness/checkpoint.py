@@ -136,6 +136,7 @@ def load_encoder(root: Path) -> Any:
     """The chunk-wise Qwen2.5-Omni audio encoder of a checkpoint folder (float32, CPU, eval mode)."""
     import torch
     from transformers import AutoConfig
+    from transformers.models.qwen2_5_omni.configuration_qwen2_5_omni import Qwen2_5OmniAudioEncoderConfig
     from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import Qwen2_5OmniAudioEncoder
 
     config_dir = root / ENCODER_CONFIG
@@ -144,7 +145,10 @@ def load_encoder(root: Path) -> Any:
     if not config_dir.is_dir() or len(pths) != 1:
         raise HarnessError(f"{root}: needs {ENCODER_CONFIG}/ and the audio encoder {ENCODER_FILE}")
     try:
-        config = AutoConfig.from_pretrained(str(config_dir))
+        try:
+            config = AutoConfig.from_pretrained(str(config_dir))
+        except ValueError:  # an encoder-only config, which transformers 4.x's AutoConfig does not know
+            config = Qwen2_5OmniAudioEncoderConfig.from_pretrained(str(config_dir))
         for path in ("thinker_config.audio_config", "audio_config"):
             node = config
             for attr in path.split("."):
