@@ -24,7 +24,7 @@ from streamaudio.corpus_check import show_report, validate_corpus
 from streamaudio.export import FORMATS as EXPORT_FORMATS
 from streamaudio.export import MAX_TOKENS, FeatureWriter, export_upstream
 from streamaudio.harness.backends import HarnessError, make_backend
-from streamaudio.harness.checkpoint import INSTALL, encode_text, load_tokenizer
+from streamaudio.harness.checkpoint import INSTALL
 from streamaudio.harness.report import show_metrics
 from streamaudio.harness.run import run_harness
 from streamaudio.hub import HubError, stage, upload
@@ -33,6 +33,7 @@ from streamaudio.manifest import ManifestError
 from streamaudio.reader import ReadError, shard_paths
 from streamaudio.recipe import RecipeError, load_recipe, recipe_parts
 from streamaudio.scenarios import SCENARIOS, ScenarioConfig
+from streamaudio.tokens import TokenizerError, encode_text, load_tokenizer
 from streamaudio.tts import TTSError
 from streamaudio.vad import VadError, model_path
 
@@ -475,7 +476,7 @@ def export_upstream_cmd(
         if checkpoint is not None:
             features = FeatureWriter(checkpoint, device)
         tars = shard_paths([out])
-    except (HarnessError, ReadError) as exc:
+    except (HarnessError, ReadError, TokenizerError) as exc:
         fail(str(exc))
     except ImportError:
         fail(INSTALL)

@@ -26,7 +26,7 @@ import numpy as np
 from streamaudio import protocol as P
 from streamaudio.audio import decode_flac
 from streamaudio.reader import Sample, iter_stream
-from streamaudio.tokens import Encode, layout
+from streamaudio.tokens import Encode, check_tokenizer, encode_text, layout, load_tokenizer
 
 try:  # torch is optional: without it the same pipeline yields numpy arrays
     import torch
@@ -221,13 +221,13 @@ def _decode_int16(data: bytes) -> tuple[np.ndarray, int]:
 
 
 def _encoder(tokenizer: Any) -> Encode | None:
+    """An encode function; a tokenizer or a tokenizer.json path must hold the protocol's special ids."""
     if tokenizer is None or callable(tokenizer):
         return tokenizer
     if isinstance(tokenizer, (str, Path)):
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(tokenizer))
-    return lambda text: tokenizer.encode(text, add_special_tokens=False).ids
+        return encode_text(load_tokenizer(Path(tokenizer)))
+    check_tokenizer(tokenizer, Path("<tokenizer>"))
+    return encode_text(tokenizer)
 
 
 ARRAYS = ("audio", "chunk_labels", "input_ids", "labels", "audio_pos")

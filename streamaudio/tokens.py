@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from streamaudio import protocol as P
 
 Encode = Callable[[str], list[int]]  # text -> token ids, no special tokens
+# ids the protocol gives to tokens the tokenizer must hold as special tokens (Qwen2.5's layout)
+SPECIAL_IDS = {
+    "TEXT_END": P.TEXT_END,
+    "TEXT_BEGIN": P.TEXT_BEGIN,
+    "AUDIO_PAD": P.AUDIO_PAD,
+    "AUDIO_BEGIN": P.AUDIO_BEGIN,
+    "AUDIO_END": P.AUDIO_END,
+}
+
+
+class TokenizerError(ValueError):
+    """A tokenizer.json that cannot be read or is not the protocol's vocabulary; one line saying why."""
 
 
 @dataclass(frozen=True)
@@ -47,3 +60,30 @@ def reply_tokens(turn: dict[str, Any] | None, encode: Encode) -> list[int]:
         return [P.KEEP_SILENCE]
     emotion = P.EMOTION_TOKENS[P.normalize_emotion(turn.get("emotion"))]
     return [P.TEXT_BEGIN, emotion, *encode(turn["text"]), P.TEXT_END]
+
+
+def load_tokenizer(path: Path) -> Any:
+    """A Hugging Face ``tokenizer.json`` whose special ids are the protocol's; one line if it is not."""
+    from tokenizers import Tokenizer
+
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises its own Exception type for every parse problem
+        raise TokenizerError(f"{path}: not a tokenizer.json ({str(exc).splitlines()[0]})") from None
+    check_tokenizer(tokenizer, path)
+    return tokenizer
+
+
+def check_tokenizer(tokenizer: Any, path: Path) -> None:
+    special = {i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special}
+    for name, token_id in SPECIAL_IDS.items():
+        if token_id not in special:
+            raise TokenizerError(
+                f"{path}: not the Audio-Interaction tokenizer: id {token_id} ({name}) is not a special "
+                "token there (it needs the released model's tokenizer.json, Qwen2.5's vocabulary)"
+            )
+
+
+def encode_text(tokenizer: Any) -> Any:
+    """``text -> ids`` without special tokens, as the released code's Tokenizer.encode gives them."""
+    return lambda text: tokenizer.encode(text, add_special_tokens=False).ids

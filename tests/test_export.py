@@ -21,9 +21,8 @@ from conftest import CAPABILITIES, read_shard
 from streamaudio import protocol as P
 from streamaudio.build import build, single
 from streamaudio.export import FeatureWriter, export_upstream, plan_lines
-from streamaudio.harness.checkpoint import encode_text, load_tokenizer
 from streamaudio.scenarios import ScenarioConfig
-from streamaudio.tokens import layout
+from streamaudio.tokens import encode_text, layout, load_tokenizer
 
 M = P.IGNORE_INDEX
 EXPORT = [sys.executable, "-m", "streamaudio.cli", "export", "upstream"]

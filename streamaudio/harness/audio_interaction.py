@@ -33,11 +33,11 @@ from streamaudio.harness.checkpoint import (
     encode_mel,
     load_encoder,
     load_language_model,
-    load_tokenizer,
     positions_fp16,
 )
 from streamaudio.harness.logmel import MEL_FRAMES_PER_CHUNK, log_mel
 from streamaudio.harness.loop import Reply
+from streamaudio.tokens import TokenizerError, load_tokenizer
 
 MAX_REPLY_TOKENS = 512
 SESSION_TOKENS = 4096
@@ -92,7 +92,10 @@ class AudioInteractionBackend:
         root = Path(checkpoint)
         if not (root / "tokenizer.json").is_file():
             raise HarnessError(f"{root}: not an Audio-Interaction checkpoint (no tokenizer.json)")
-        self.tokenizer = load_tokenizer(root / "tokenizer.json")
+        try:
+            self.tokenizer = load_tokenizer(root / "tokenizer.json")
+        except TokenizerError as exc:
+            raise HarnessError(str(exc)) from None
         model = load_language_model(root)
         if dtype == "auto":
             dtype = "bfloat16" if self.device.type == "cuda" else "float32"

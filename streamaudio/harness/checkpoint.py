@@ -22,7 +22,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from streamaudio import protocol as P
 from streamaudio.harness.backends import HarnessError
 from streamaudio.harness.logmel import MEL_FRAMES_PER_CHUNK
 
@@ -36,14 +35,6 @@ LAYER_NAMES = {  # litgpt block weight -> transformers Qwen2 layer weight
     "mlp.fc_1.weight": "mlp.gate_proj.weight",
     "mlp.fc_2.weight": "mlp.up_proj.weight",
     "mlp.proj.weight": "mlp.down_proj.weight",
-}
-# ids the protocol gives to tokens the tokenizer must hold as special tokens (Qwen2.5's layout)
-SPECIAL_IDS = {
-    "TEXT_END": P.TEXT_END,
-    "TEXT_BEGIN": P.TEXT_BEGIN,
-    "AUDIO_PAD": P.AUDIO_PAD,
-    "AUDIO_BEGIN": P.AUDIO_BEGIN,
-    "AUDIO_END": P.AUDIO_END,
 }
 
 
@@ -183,33 +174,6 @@ def encode_mel(encoder: Any, mel: Any) -> Any:
             torch.tensor(runs, device=device),
             torch.tensor((frames - 1) // 2 + 1, device=device),
         ).last_hidden_state
-
-
-def load_tokenizer(path: Path) -> Any:
-    """A Hugging Face ``tokenizer.json`` whose special ids are the protocol's; one line if it is not."""
-    from tokenizers import Tokenizer
-
-    try:
-        tokenizer = Tokenizer.from_file(str(path))
-    except Exception as exc:  # tokenizers raises its own Exception type for every parse problem
-        raise HarnessError(f"{path}: not a tokenizer.json ({str(exc).splitlines()[0]})") from None
-    check_tokenizer(tokenizer, path)
-    return tokenizer
-
-
-def check_tokenizer(tokenizer: Any, path: Path) -> None:
-    special = {i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special}
-    for name, token_id in SPECIAL_IDS.items():
-        if token_id not in special:
-            raise HarnessError(
-                f"{path}: not the Audio-Interaction tokenizer: id {token_id} ({name}) is not a special "
-                "token there (it needs the released model's tokenizer.json, Qwen2.5's vocabulary)"
-            )
-
-
-def encode_text(tokenizer: Any) -> Any:
-    """``text -> ids`` without special tokens, as the released code's Tokenizer.encode gives them."""
-    return lambda text: tokenizer.encode(text, add_special_tokens=False).ids
 
 
 def positions_fp16(count: int) -> Any:
