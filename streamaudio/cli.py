@@ -6,6 +6,7 @@ import json
 import shlex
 import sys
 import tempfile
+import textwrap
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
@@ -489,21 +490,24 @@ def export_upstream_cmd(
         bar.close()
         fail(str(exc) if isinstance(exc, ReadError) else f"{exc.filename or to}: {exc.strerror or exc}")
     bar.close()
-    typer.echo(f"exported {result.streams} streams ({result.turns} turns) as {result.lines} lines")
+    notes = []
     if encode and result.split_streams:
-        typer.echo(f"  {result.split_streams} streams cut at turn boundaries to fit {max_tokens} tokens")
+        notes.append(f"{result.split_streams} streams cut at turn boundaries to fit {max_tokens} tokens.")
     if result.over_limit:
-        typer.echo(
-            f"  warning: {len(result.over_limit)} lines are still longer than {max_tokens} tokens (one turn "
-            f"runs past it; the trainer will cut them): {', '.join(result.over_limit[:5])}"
+        notes.append(
+            f"Warning: {len(result.over_limit)} lines are still longer than {max_tokens} tokens (one turn "
+            f"runs past it; the trainer will cut them): {', '.join(result.over_limit[:5])}."
         )
     if not encode:
-        typer.echo("  no tokens: give --tokenizer (the released tokenizer.json) or --checkpoint")
+        notes.append("No tokens: give --tokenizer (the released tokenizer.json) or --checkpoint.")
     if features is None:
-        typer.echo(
-            f"  no features: run the released feature step (step3_extract_features) on {to / 'step2.jsonl'} "
-            f"with features_dir {to / 'features'}, or give --checkpoint"
+        notes.append(
+            "No features yet: run the released feature step (step3_extract_features) on "
+            f"{to / 'step2.jsonl'} with features_dir {to / 'features'}, or give --checkpoint."
         )
+    typer.echo(f"exported {result.streams} streams ({result.turns} turns) as {result.lines} training lines")
+    for note in notes:
+        typer.echo(textwrap.fill(note, 80, initial_indent="  ", subsequent_indent="    "))
     for f in result.files:
         typer.echo(f"  {f}")
 
