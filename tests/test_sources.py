@@ -33,7 +33,7 @@ from streamaudio.sources import (
 )
 from streamaudio.validate import check_sample, schema
 
-ONTOLOGY = Path(__file__).resolve().parents[2] / "shared" / "data" / "audioset_ontology.json"
+ONTOLOGY = Path(__file__).parent / "data" / "audioset_ontology.json"  # the real ontology.json, CC BY-SA 4.0
 
 HEADERS = {
     "v3": "client_id path sentence up_votes down_votes age gender accent",
