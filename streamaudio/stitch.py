@@ -26,8 +26,15 @@ from streamaudio.plan import NoiseSlice, Segment, StreamPlan
 
 SILENT_RMS = 1e-5  # -100 dBFS: a clip this quiet has nothing to place
 PEAK_LIMIT = 0.98  # a stream whose mix peaks above this is scaled down as a whole
-TRIM_MARGIN = 2  # active frames (20 ms each) kept around a trimmed clip
+TRIM_MARGIN = 2  # active frames (20 ms each) counted into the voice around the energy gate's frames
 FOREGROUND_SPEECH = ("instruction", "speech")
+# Natural boundaries (all lengths drawn per stream from the plan's seed, so renders stay reproducible):
+PRE_ROLL = (0.05, 0.25)  # seconds of the clip's own room tone kept before the voice, where it has them
+POST_ROLL = (0.10, 0.30)  # … and after it
+EDGE_FADE = (0.01, 0.04)  # raised-cosine fade where a clip has no room tone to fade over
+BED_CROSSFADE = (0.25, 0.6)  # gap beds crossfade into each other under the event between them
+LOOP_CROSSFADE = 0.1  # seconds of crossfade where a noise bed loops
+RENDER_SALT = 0x5717C4
 
 
 @dataclass
@@ -41,32 +48,70 @@ class Rendered:
 
 @dataclass
 class _Placed:
+    """A foreground clip in the stream: its audio (voice with room tone around it, faded) and where the
+    voice itself lies, which is what the labels follow."""
+
     segment: Segment
     audio: np.ndarray
     powers: np.ndarray  # frame powers of ``audio`` before gain
-    start: int
-    trim_start: int
+    audio_start: int
+    start: int  # the voice
+    end: int
+    trim_start: int  # where ``audio`` begins in the clip
     gain_db: float
+    fades: tuple[int, int]
 
     @property
-    def end(self) -> int:
-        return self.start + self.audio.size
+    def audio_end(self) -> int:
+        return self.audio_start + self.audio.size
 
 
-def trim_silence(audio: np.ndarray, powers: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """Cut leading and trailing inactive frames (keeping a small margin); returns audio and cut start."""
-    mask = active_mask(frame_powers(audio) if powers is None else powers)
+@dataclass
+class _Bed:
+    """A gap's noise bed: the gap it fills, the span it is rendered over (reaching under the events
+    around it), its fades there, and its gain."""
+
+    gap: tuple[int, int]
+    fill: NoiseSlice
+    noise: np.ndarray
+    span: tuple[int, int] = (0, 0)
+    fades: tuple[int, int] = (0, 0)
+    gain: float = 0.0
+
+
+def voice_bounds(powers: np.ndarray, size: int) -> tuple[int, int]:
+    """Sample range of a clip's active signal by the energy gate (with a small margin); all of it if none."""
+    mask = active_mask(powers)
     if not mask.any():
-        return audio, 0
+        return 0, size
     idx = np.flatnonzero(mask)
     a = max(0, int(idx[0] - TRIM_MARGIN) * ACTIVE_FRAME)
-    b = min(audio.size, int(idx[-1] + 1 + TRIM_MARGIN) * ACTIVE_FRAME)
-    return audio[a:b], a
+    b = min(size, int(idx[-1] + 1 + TRIM_MARGIN) * ACTIVE_FRAME)
+    return a, b
+
+
+def raised_cosine(n: int) -> np.ndarray:
+    """A rising raised-cosine (Hann) ramp of ``n`` samples, from near 0 to near 1."""
+    return (0.5 - 0.5 * np.cos(np.pi * (np.arange(n, dtype=np.float32) + 0.5) / n)).astype(np.float32)
+
+
+def equal_power(n: int) -> np.ndarray:
+    """A rising equal-power ramp (the square root of a raised cosine): two uncorrelated noises crossfaded
+    with it and its reverse keep their summed power."""
+    return np.sin(0.5 * np.pi * (np.arange(n, dtype=np.float32) + 0.5) / n).astype(np.float32)
+
+
+def _fade(audio: np.ndarray, fade_in: int, fade_out: int, ramp: Any = raised_cosine) -> None:
+    """Fade ``audio`` in place over its first ``fade_in`` and last ``fade_out`` samples."""
+    if fade_in:
+        audio[:fade_in] *= ramp(fade_in)
+    if fade_out:
+        audio[audio.size - fade_out :] *= ramp(fade_out)[::-1]
 
 
 def loop_pieces(size: int, offset: float, length: int) -> Iterator[tuple[int, int, int]]:
     """(position, source start, source end) pieces that fill ``length`` samples from a ``size``-sample
-    clip, starting at fraction ``offset`` of it and looping as needed."""
+    clip, starting at fraction ``offset`` of it and looping as needed (hard seams: for level estimates)."""
     start = int(offset * size) % size
     pos = 0
     while pos < length:
@@ -74,6 +119,60 @@ def loop_pieces(size: int, offset: float, length: int) -> Iterator[tuple[int, in
         yield pos, start, start + take
         pos += take
         start = 0
+
+
+def crossfaded_pieces(size: int, offset: float, length: int) -> Iterator[tuple[int, int, int, int, int]]:
+    """(position, source start, source end, fade in, fade out) pieces that fill ``length`` samples from a
+    ``size``-sample clip looped from fraction ``offset``, each seam an equal-power crossfade."""
+    xfade = min(_seconds(LOOP_CROSSFADE), size // 4)
+    start = int(offset * size) % size
+    pos, fade_in = 0, 0
+    while True:
+        take = min(size - start, length - pos)
+        if pos + take >= length or xfade == 0:
+            yield pos, start, start + take, fade_in, 0
+            if pos + take >= length:
+                return
+            pos, start, fade_in = pos + take, 0, 0
+            continue
+        seam = min(xfade, take // 2)
+        yield pos, start, start + take, fade_in, seam
+        pos, start, fade_in = pos + take - seam, 0, seam
+
+
+def bed_offset(offset: float) -> float:
+    """Where a bed starts in its clip, as a fraction held to 6 decimals: what the stream's JSON records
+    (and keeps through Arrow's JSON type) is exactly what was rendered."""
+    return round(offset, 6)
+
+
+def mix_bed(
+    mix: np.ndarray,
+    span: tuple[int, int],
+    noise: np.ndarray,
+    offset: float,
+    gain: float,
+    fades: tuple[int, int],
+) -> None:
+    """Add a noise bed into ``mix[span]``: ``noise`` looped from fraction ``offset`` with crossfaded seams,
+    times ``gain``, with equal-power fades at its two ends. A stream's JSON holds all of these, so its noise
+    stem can be rendered again from the JSON (``streamaudio audit`` does)."""
+    a, b = span
+    fade_in, fade_out = fades
+    if not fade_in and not fade_out:
+        _add_looped(mix[a:b], noise, offset, gain)
+        return
+    bed = np.zeros(b - a, dtype=np.float32)
+    _add_looped(bed, noise, offset, gain)
+    _fade(bed, fade_in, fade_out, equal_power)
+    mix[a:b] += bed
+
+
+def _add_looped(out: np.ndarray, noise: np.ndarray, offset: float, gain: float) -> None:
+    for pos, s, e, fade_in, fade_out in crossfaded_pieces(noise.size, offset, out.size):
+        piece = noise[s:e] * np.float32(gain)
+        _fade(piece, fade_in, fade_out, equal_power)
+        out[pos : pos + e - s] += piece
 
 
 class Scratch:
@@ -125,18 +224,6 @@ def _range_energy(audio: np.ndarray, cumulative: np.ndarray, a: int, b: int) -> 
 _ENERGY = _NoiseEnergy()
 
 
-def _mix_looped(
-    mix: np.ndarray, a: int, b: int, audio: np.ndarray, offset: float, gain: float, *, add: bool
-) -> None:
-    """Add (or, with ``add`` false, write) ``gain`` times a looped slice of ``audio`` into ``mix[a:b]``."""
-    for pos, s, e in loop_pieces(audio.size, offset, b - a):
-        out = mix[a + pos : a + pos + e - s]
-        if add:
-            out += audio[s:e] * np.float32(gain)
-        else:
-            np.multiply(audio[s:e], np.float32(gain), out=out)
-
-
 def min_end_for_chunk(chunk: int) -> int:
     """Smallest end sample whose reply (without delay) lands on ``chunk`` or later."""
     return 0 if chunk <= 0 else P.FRAME_SAMPLES * (P.FRAMES_PER_CHUNK * chunk - 1) + 1
@@ -155,6 +242,7 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
     """Render a plan. A clip that cannot be decoded is left out (with its gap) and reported. With a
     ``scratch``, the audio is a view into its buffer, valid until the next render into it."""
     rejects: list[dict[str, Any]] = []
+    rng = np.random.default_rng([plan.seed, RENDER_SALT])
 
     def load(clip: Clip, keep: bool = True) -> np.ndarray | None:
         try:
@@ -165,42 +253,56 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
 
     placed: list[_Placed] = []
     gaps: list[tuple[int, int, NoiseSlice | None]] = []
-    pos = 0
+    pos = 0  # where the last voice ends
     last_reply = -1
     last_start = 0
     for seg in plan.segments:
         raw = load(seg.clip, keep=seg.clip.path is None)  # a file's clip comes round once per pool
         if raw is None:
             continue
-        powers = frame_powers(raw)  # one pass over the clip: silence check, trim and level all use it
+        powers = frame_powers(raw)  # one pass over the clip: silence check, voice bounds and level use it
         if _mean_power(raw, powers) < SILENT_RMS**2:
             detail = f"{seg.clip.id}: no signal above {level_db(SILENT_RMS):.0f} dBFS"
             rejects.append(_reject(plan, seg.clip, "silent_clip", detail))
             continue
-        audio, trim_start = trim_silence(raw, powers)
-        first = trim_start // ACTIVE_FRAME
-        powers = powers[first : first + audio.size // ACTIVE_FRAME]
+        v0, v1 = voice_bounds(powers, raw.size)
+        pre = min(v0, _draw_samples(rng, PRE_ROLL))
+        post = min(raw.size - v1, _draw_samples(rng, POST_ROLL))
+        edge_in, edge_out = _draw_samples(rng, EDGE_FADE), _draw_samples(rng, EDGE_FADE)
+        size = v1 - v0
+        start = max(pos + _seconds(seg.gap_before), last_start)  # an overlap never reaches back past it
+        if seg.respond:  # at most one reply per chunk: push the event later if its reply would collide
+            start += max(0, min_end_for_chunk(last_reply + 1) - (start + size))
+            last_reply = P.reply_chunk(start + size)
+        pre = min(pre, start)
+        audio = raw[v0 - pre : v1 + post]
+        augmented = False
         for name, params in seg.augment:
             if name != "gain":
-                audio = augment.apply(audio, name, params)
-                powers = frame_powers(audio)
-        start = max(
-            pos + _seconds(seg.gap_before), last_start
-        )  # an overlap never reaches back past the last start
-        if seg.respond:  # at most one reply per chunk: push the event later if its reply would collide
-            start += max(0, min_end_for_chunk(last_reply + 1) - (start + audio.size))
-            last_reply = P.reply_chunk(start + audio.size)
+                audio, augmented = augment.apply(audio, name, params), True
+        audio = audio if augmented else audio.copy()  # a kept clip's samples are shared: fade a copy
+        voice = audio[pre : pre + size]
+        level_powers = (
+            powers[v0 // ACTIVE_FRAME : v1 // ACTIVE_FRAME] if not augmented else frame_powers(voice)
+        )
+        gain_db = seg.level_db - level_db(_clip_level(seg.kind, voice, level_powers))
+        gain_db += sum(params["gain_db"] for name, params in seg.augment if name == "gain")
+        fades = (max(pre, edge_in), max(post, edge_out))
+        fades = (min(fades[0], audio.size // 3), min(fades[1], audio.size // 3))
+        _fade(audio, *fades)
         if start > pos:
             gaps.append((pos, start, seg.gap_fill))
-        gain_db = seg.level_db - level_db(_clip_level(seg.kind, audio, powers))
-        gain_db += sum(params["gain_db"] for name, params in seg.augment if name == "gain")
-        placed.append(_Placed(seg, audio, powers, start, trim_start, gain_db))
-        pos = max(pos, start + audio.size)
+        placed.append(
+            _Placed(
+                seg, audio, frame_powers(audio), start - pre, start, start + size, v0 - pre, gain_db, fades
+            )
+        )
+        pos = max(pos, start + size)
         last_start = start
 
     # every turn's chunk, silent ones too, must lie inside the stream
     turn_chunks = [P.reply_chunk(p.end, plan.reply_delay_chunks) for p in placed]
-    end = pos + _seconds(plan.tail_gap)
+    end = max([pos + _seconds(plan.tail_gap), *(p.audio_end for p in placed)])
     if turn_chunks:
         end = max(end, (max(turn_chunks) + 1) * P.CHUNK_SAMPLES)
     num_chunks = max(1, P.chunks_for(end))
@@ -211,32 +313,79 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
     bg_audio = None if plan.background is None else load(plan.background.clip)
     if plan.background is not None and bg_audio is not None:
         speech_rms = _pooled_active_rms([p for p in placed if p.segment.kind in FOREGROUND_SPEECH])
-        bg_rms = _ENERGY.slice_rms(bg_audio, plan.background.offset, length)
+        bg_rms = _ENERGY.slice_rms(bg_audio, bed_offset(plan.background.offset), length)
         if speech_rms > 0 and bg_rms > 0:
             bg_gain_db = level_db(speech_rms) - plan.background.snr_db - level_db(bg_rms)
     mix = np.empty(length, dtype=np.float32) if scratch is None else scratch.take(length)
-    if bg_gain_db is None:
-        mix.fill(0.0)
-    else:  # the bed is written, not added: one pass, no temporary
-        _mix_looped(mix, 0, length, bg_audio, plan.background.offset, db_to_gain(bg_gain_db), add=False)
-    gap_events: list[tuple[int, int, NoiseSlice, float]] = []
-    for a, b, fill in gaps:
-        noise = None if fill is None or b <= a else load(fill.clip)
-        if noise is None:
-            continue
-        gain = db_to_gain(fill.level_db) / max(_ENERGY.slice_rms(noise, fill.offset, b - a), 1e-9)
-        _mix_looped(mix, a, b, noise, fill.offset, gain, add=True)  # gaps hold no event: this adds to silence
-        gap_events.append((a, b, fill, level_db(gain)))
+    mix.fill(0.0)
+    if bg_gain_db is not None:
+        mix_bed(
+            mix, (0, length), bg_audio, bed_offset(plan.background.offset), db_to_gain(bg_gain_db), (0, 0)
+        )
+    beds = _beds(gaps, load, rng, length)
+    for bed in beds:
+        mix_bed(mix, bed.span, bed.noise, bed_offset(bed.fill.offset), bed.gain, bed.fades)
     for p in placed:
-        mix[p.start : p.end] += p.audio * np.float32(db_to_gain(p.gain_db))
+        mix[p.audio_start : p.audio_end] += p.audio * np.float32(db_to_gain(p.gain_db))
 
     peak = max(float(mix.max()), -float(mix.min()))
     master_db = level_db(PEAK_LIMIT / peak) if peak > PEAK_LIMIT else 0.0
     if master_db:
         mix *= np.float32(db_to_gain(master_db))
 
-    meta = _sample_json(plan, placed, gap_events, bg_gain_db, master_db, num_chunks)
+    meta = _sample_json(plan, placed, beds, bg_gain_db, master_db, num_chunks)
     return Rendered(mix, meta, rejects)
+
+
+def _draw_samples(rng: np.random.Generator, seconds: tuple[float, float]) -> int:
+    lo, hi = seconds
+    return _seconds(lo + (hi - lo) * rng.random())
+
+
+def _beds(
+    gaps: list[tuple[int, int, NoiseSlice | None]],
+    load: Any,
+    rng: np.random.Generator,
+    length: int,
+) -> list[_Bed]:
+    """The gaps' noise beds, each reaching under the events beside it: consecutive beds crossfade (equal
+    power) under the event between them, so the noise never switches on or off where a voice starts or
+    ends; a bed with no neighbour fades in or out under its event on its own."""
+    beds = []
+    for a, b, fill in gaps:
+        noise = None if fill is None or b <= a else load(fill.clip)
+        if noise is not None:
+            beds.append(_Bed((a, b), fill, noise))
+    for k, bed in enumerate(beds):
+        a, b = bed.gap
+        before = beds[k - 1].gap[1] if k else 0
+        reach = min(a - before, _draw_samples(rng, BED_CROSSFADE))
+        if k and reach:  # the crossfade with the bed before, centred under the event between them
+            fade_start = (before + a - reach) // 2
+            prev = beds[k - 1]
+            prev.span, prev.fades = (prev.span[0], fade_start + reach), (prev.fades[0], reach)
+            bed.span, bed.fades = (fade_start, b), (reach, 0)
+        else:  # the first bed fades in under the event before it (none when it starts the stream)
+            bed.span, bed.fades = (a - reach, b), (reach, 0)
+    if beds and beds[-1].span[1] < length:  # the tail gap had no bed: the last one fades out on its own
+        last = beds[-1]
+        reach = min(length - last.span[1], _draw_samples(rng, BED_CROSSFADE))
+        last.span, last.fades = (last.span[0], last.span[1] + reach), (last.fades[0], reach)
+    for bed in beds:
+        span = bed.span[1] - bed.span[0]
+        rms = _ENERGY.slice_rms(bed.noise, bed_offset(bed.fill.offset), span)
+        bed.gain = db_to_gain(bed.fill.level_db) / max(rms, 1e-9)
+    return beds
+
+
+def _audio_fields(span: tuple[int, int], fades: tuple[int, int]) -> dict[str, int]:
+    """Where an event's audio lies in the stream (beyond its voice or gap) and its fades, in samples."""
+    return {
+        "audio_start_sample": span[0],
+        "audio_end_sample": span[1],
+        "fade_in_samples": fades[0],
+        "fade_out_samples": fades[1],
+    }
 
 
 def _mean_power(audio: np.ndarray, powers: np.ndarray) -> float:
@@ -267,7 +416,7 @@ def _pooled_active_rms(speech: list[_Placed]) -> float:
 def _sample_json(
     plan: StreamPlan,
     placed: list[_Placed],
-    gap_events: list[tuple[int, int, NoiseSlice, float]],
+    beds: list[_Bed],
     bg_gain_db: float | None,
     master_db: float,
     num_chunks: int,
@@ -294,6 +443,7 @@ def _sample_json(
         if clip.tts:
             ev["tts"] = dict(clip.tts)
         ev["clip_start_sample"] = p.trim_start
+        ev.update(_audio_fields((p.audio_start, p.audio_end), p.fades))
         ev["gain_db"] = round(p.gain_db + master_db, 3)
         if seg.augment:
             ev["augment"] = [{"name": name, **params} for name, params in seg.augment]
@@ -306,17 +456,19 @@ def _sample_json(
             turn["emotion"] = P.normalize_emotion(seg.emotion)
             labels[chunk] = P.LABEL_REPLY
         turns.append(turn)
-    for a, b, fill, gain in gap_events:
+    for bed in beds:
         events.append(
             {
                 "kind": "noise",
                 "role": "gap",
-                "start_sample": a,
-                "end_sample": b,
-                "source": fill.clip.source,
-                "clip_id": fill.clip.id,
-                **({"category": fill.clip.category} if fill.clip.category else {}),
-                "gain_db": round(gain + master_db, 3),
+                "start_sample": bed.gap[0],
+                "end_sample": bed.gap[1],
+                "source": bed.fill.clip.source,
+                "clip_id": bed.fill.clip.id,
+                **({"category": bed.fill.clip.category} if bed.fill.clip.category else {}),
+                **_audio_fields(bed.span, bed.fades),
+                "offset": bed_offset(bed.fill.offset),
+                "gain_db": round(level_db(bed.gain) + master_db, 3),
             }
         )
     if plan.background is not None and bg_gain_db is not None:
@@ -329,6 +481,7 @@ def _sample_json(
                 "source": plan.background.clip.source,
                 "clip_id": plan.background.clip.id,
                 **({"category": plan.background.clip.category} if plan.background.clip.category else {}),
+                "offset": bed_offset(plan.background.offset),
                 "snr_db": round(plan.background.snr_db, 3),
                 "gain_db": round(bg_gain_db + master_db, 3),
             }

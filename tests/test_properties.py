@@ -88,11 +88,14 @@ def test_stitcher_invariants(
             if e["kind"] == "speech":
                 clip = SynthLoader().load(Clip(id=e["clip_id"], source="t", duration=1.0, path="x"))
                 n = e["end_sample"] - e["start_sample"]
-                speech[e["start_sample"] : e["end_sample"]] = (
-                    0.5
-                    * np.sin(2 * np.pi * (200 + 10 * len(e["clip_id"])) * np.arange(n) / P.SAMPLE_RATE)
-                    * 10 ** (e["gain_db"] / 20)
-                )
+                tone = 0.5 * np.sin(2 * np.pi * (200 + 10 * len(e["clip_id"])) * np.arange(n) / P.SAMPLE_RATE)
+                for k, edge in (
+                    (e["fade_in_samples"], slice(None)),
+                    (e["fade_out_samples"], slice(None, None, -1)),
+                ):
+                    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(k) + 0.5) / k)  # raised cosine
+                    tone[edge][:k] *= ramp
+                speech[e["start_sample"] : e["end_sample"]] = tone * 10 ** (e["gain_db"] / 20)
                 del clip
         noise_only = audio - speech
         speech_power = np.mean(

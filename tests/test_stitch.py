@@ -97,7 +97,11 @@ def test_loud_streams_are_scaled_not_clipped_and_gains_stay_true(pools: Pools, l
     assert 0.9 < np.max(np.abs(r.audio)) <= 0.98 + 1e-6
     for ev, seg in zip(r.meta["events"], plan.segments, strict=False):
         clip = loader.load(seg.clip)
-        a, b, c = ev["start_sample"], ev["end_sample"], ev["clip_start_sample"]
+        # the placed audio is the clip from clip_start_sample on; away from its fades, at gain_db exactly
+        a = ev["audio_start_sample"] + ev["fade_in_samples"]
+        b = ev["audio_end_sample"] - ev["fade_out_samples"]
+        c = ev["clip_start_sample"] + ev["fade_in_samples"]
+        assert ev["audio_start_sample"] <= ev["start_sample"] < ev["end_sample"] <= ev["audio_end_sample"]
         expected = clip[c : c + b - a] * 10 ** (ev["gain_db"] / 20)
         assert np.max(np.abs(r.audio[a:b] - expected)) < 1e-3
 
