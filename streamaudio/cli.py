@@ -268,6 +268,45 @@ def validate_cmd(
         raise typer.Exit(1)
 
 
+@app.command("audit")
+def audit_cmd(
+    out: Annotated[Path, typer.Argument(help="A streamaudio output folder.")],
+    report: Annotated[Path | None, typer.Option(help="Write the audit as JSON here.")] = None,
+    figure: Annotated[Path | None, typer.Option(help="Draw the shortcut AUCs into this PNG.")] = None,
+    max_auc: Annotated[
+        float,
+        typer.Option(min=0.5, max=1.0, help="Exit 1 when a capability's all-features AUC is above this."),
+    ] = 0.65,
+) -> None:
+    """Can replies be guessed from level, length or timing instead of content? Steps in the noise?"""
+    from streamaudio.audit import AuditError, audit, worst_auc
+    from streamaudio.audit_report import plot_audit, show_audit
+
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        fail("audit needs: pip install 'streamaudio[audit]'")
+    bar = tqdm(unit=" streams", desc="audit", dynamic_ncols=True, leave=False)
+    try:
+        found = audit(out, progress=lambda n: bar.update(n - bar.n))
+    except AuditError as exc:
+        bar.close()
+        fail(str(exc))
+    bar.close()
+    if report is not None:
+        report.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
+    if figure is not None:
+        plot_audit(found, figure, max_auc)
+    show_audit(found, Console(), max_auc)
+    worst = worst_auc(found)
+    if worst and worst[1] > max_auc:
+        typer.echo(
+            f"FAILED: {worst[0]} replies can be guessed without content (AUC {worst[1]:.2f} > {max_auc:g})"
+        )
+        raise typer.Exit(1)
+    typer.echo("OK" if worst else "OK (no capability has both replies and silent turns to compare)")
+
+
 class BackendName(str, Enum):
     oracle = "oracle"
     vad = "vad"

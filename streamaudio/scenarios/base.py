@@ -17,6 +17,7 @@ from streamaudio.manifest import Clip
 from streamaudio.plan import Background, NoiseSlice, Segment, StreamPlan
 
 SECONDS_PER_CHAR = 0.075  # rough speaking time of TTS text, only used to size plans
+TALKER_JITTER_DB = 1.0  # an utterance's level varies this much (±) around its talker's level
 
 
 class ScenarioError(Exception):
@@ -140,6 +141,7 @@ class Scenario:
         self.sounds = Deck(pools.sounds, deck_rng) if pools.sounds else None
         self.dialogues = Deck(pools.dialogues, deck_rng) if pools.dialogues else None
         self.noise = Deck(pools.noise, deck_rng) if pools.noise else None
+        self._talkers: dict[str, tuple[float, tuple]] = {}
 
     @classmethod
     def usable_speech(cls, clip: Clip) -> str | None:
@@ -153,6 +155,7 @@ class Scenario:
         seed = stream_seed(self.seed, index)
         rng = np.random.default_rng(seed)
         target = uniform(rng, self.config.stream_seconds)
+        self._talkers: dict[str, tuple[float, tuple]] = {}  # per stream: talker -> (level, augmentation)
         segments = self.segments(rng, target)
         return StreamPlan(
             id=stream_id,
@@ -197,23 +200,37 @@ class Scenario:
         gap: float | None = None,
         info: dict[str, Any] | None = None,
     ) -> Segment:
-        """A segment after a gap (drawn unless given); it replies when ``reply`` is given."""
+        """A segment after a gap (drawn unless given); it replies when ``reply`` is given.
+
+        Speech keeps its talker's level and room for the whole stream: the first utterance of a talker
+        draws them, later ones vary the level by at most ``TALKER_JITTER_DB`` and reuse the augmentation.
+        """
         cfg = self.config
-        if kind == "sound":
-            level = cfg.speech_level_db + uniform(rng, cfg.sound_level_db)
+        info = dict(info or {})
+        talker = None if kind == "sound" else clip.speaker or (clip.tts or {}).get("voice")
+        known = self._talkers.get(talker) if talker else None
+        if known is not None:
+            level, chain = known
+            level += uniform(rng, (-TALKER_JITTER_DB, TALKER_JITTER_DB))
         else:
-            level = cfg.speech_level_db + uniform(rng, (-cfg.gain_jitter_db, cfg.gain_jitter_db))
+            jitter = cfg.sound_level_db if kind == "sound" else (-cfg.gain_jitter_db, cfg.gain_jitter_db)
+            level = cfg.speech_level_db + uniform(rng, jitter) + level_offset
+            chain = draw(cfg.augment, rng) if cfg.augment else ()
+            if talker:
+                self._talkers[talker] = (level, chain)
+        if talker:
+            info["talker"] = talker
         return Segment(
             kind=kind,
             clip=clip,
             gap_before=uniform(rng, cfg.gap_seconds) if gap is None else gap,
             gap_fill=self.gap_fill(rng),
-            level_db=level + level_offset,
+            level_db=level,
             respond=reply is not None,
             reply=reply,
             emotion=emotion,
-            info=info or {},
-            augment=draw(cfg.augment, rng) if cfg.augment else (),
+            info=info,
+            augment=chain,
         )
 
 
