@@ -46,6 +46,7 @@ class AuditError(Exception):
 class Decision:
     respond: bool
     features: dict[str, Any]
+    stream: str = ""
 
 
 @dataclass
@@ -81,6 +82,7 @@ def decisions(meta: dict[str, Any], audio: np.ndarray) -> list[Decision]:
                     "voice": ev.get("talker") or ev.get("speaker") or "",
                     "kind": "sound" if ev["kind"] == "sound" else "speech",
                 },
+                meta["id"],
             )
         )
         previous_end = max(previous_end, b)
@@ -99,9 +101,10 @@ def shortcut_auc(found: list[Decision]) -> dict[str, Any]:
         x = np.array([d.features[name] for d in found], dtype=float)
         auc = float(roc_auc_score(y, x)) if np.ptp(x) > 0 else 0.5
         alone[name] = max(auc, 1.0 - auc)
+    groups = np.array([d.stream for d in found])
     for name in CATEGORICAL:
-        alone[name] = _cross_validated_auc(_design(found, (), (name,)), y)
-    together = _cross_validated_auc(_design(found, NUMERIC, CATEGORICAL), y)
+        alone[name] = _cross_validated_auc(_design(found, (), (name,)), y, groups)
+    together = _cross_validated_auc(_design(found, NUMERIC, CATEGORICAL), y, groups)
     worst = sorted(alone, key=alone.get, reverse=True)
     return {"auc": together, "features": alone, "worst": worst[:2]}
 
@@ -127,15 +130,21 @@ def _design(found: list[Decision], numeric: Iterable[str], categorical: Iterable
     return np.hstack(columns) if columns else np.zeros((len(found), 1))
 
 
-def _cross_validated_auc(x: np.ndarray, y: np.ndarray) -> float:
+def _cross_validated_auc(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
+    """AUC of out-of-fold predictions, folds made of whole streams: a model has to guess decisions in
+    streams it has not seen (within a stream, a talker's level and voice repeat)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 
     if np.ptp(x, axis=0).max() == 0:
         return 0.5
-    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
-    scores = cross_val_predict(LogisticRegression(max_iter=1000), x, y, cv=folds, method="predict_proba")
+    if len(set(groups.tolist())) >= FOLDS:
+        folds = StratifiedGroupKFold(FOLDS, shuffle=True, random_state=0)
+    else:
+        folds, groups = StratifiedKFold(FOLDS, shuffle=True, random_state=0), None
+    model = LogisticRegression(max_iter=1000)
+    scores = cross_val_predict(model, x, y, groups=groups, cv=folds, method="predict_proba")
     return float(roc_auc_score(y, scores[:, 1]))
 
 
@@ -222,15 +231,15 @@ def away_from(edges: list[int], length: int, every: int = P.CHUNK_SAMPLES // 2) 
 
 
 # -- the whole audit ------------------------------------------------------------------------------
-def audit(out: Path, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def audit(targets: list[Path], progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """The report: per capability, the shortcut AUCs and the boundary-step percentiles."""
     from streamaudio.clips import ClipLoader
 
     try:
-        tars = shard_paths([out])
+        tars = shard_paths(targets)
     except Exception as exc:
         raise AuditError(str(exc)) from None
-    clips = noise_clips(out) if out.is_dir() else {}
+    clips = {k: v for out in targets if out.is_dir() for k, v in noise_clips(out).items()}
     loader = ClipLoader()
     cache: dict[str, np.ndarray | None] = {}
 
@@ -264,7 +273,7 @@ def audit(out: Path, progress: Callable[[int], None] | None = None) -> dict[str,
                 progress(streams)
     return {
         "schema": "streamaudio.audit/1",
-        "corpus": str(out),
+        "corpus": [str(t) for t in targets],
         "streams": streams,
         "capabilities": {name: _summary(cap) for name, cap in sorted(per.items())},
     }

@@ -270,7 +270,7 @@ def validate_cmd(
 
 @app.command("audit")
 def audit_cmd(
-    out: Annotated[Path, typer.Argument(help="A streamaudio output folder.")],
+    targets: Annotated[list[Path], typer.Argument(help="Output folders (or shards: no noise steps then).")],
     report: Annotated[Path | None, typer.Option(help="Write the audit as JSON here.")] = None,
     figure: Annotated[Path | None, typer.Option(help="Draw the shortcut AUCs into this PNG.")] = None,
     max_auc: Annotated[
@@ -288,7 +288,7 @@ def audit_cmd(
         fail("audit needs: pip install 'streamaudio[audit]'")
     bar = tqdm(unit=" streams", desc="audit", dynamic_ncols=True, leave=False)
     try:
-        found = audit(out, progress=lambda n: bar.update(n - bar.n))
+        found = audit(targets, progress=lambda n: bar.update(n - bar.n))
     except AuditError as exc:
         bar.close()
         fail(str(exc))

@@ -31,6 +31,12 @@ class Segment:
     emotion: str = "normal"
     info: dict[str, Any] = field(default_factory=dict)  # extra fields for the event's JSON
     augment: tuple[tuple[str, dict[str, float]], ...] = ()  # (name, parameters), applied in order
+    max_seconds: float | None = None  # sounds: the active part is cut to this long (faded out after it)
+
+    @property
+    def seconds(self) -> float:
+        """How long the clip will sound, as far as planning knows (no audio is read to plan)."""
+        return self.clip.duration if self.max_seconds is None else min(self.clip.duration, self.max_seconds)
 
 
 @dataclass(frozen=True)
@@ -59,4 +65,4 @@ class StreamPlan:
 
     @property
     def estimated_seconds(self) -> float:
-        return self.tail_gap + sum(max(0.0, s.gap_before) + s.clip.duration for s in self.segments)
+        return self.tail_gap + sum(max(0.0, s.gap_before) + s.seconds for s in self.segments)

@@ -15,7 +15,7 @@ from streamaudio.scenarios import ScenarioConfig
 from streamaudio.validate import schema
 
 CONFIG_FIELDS = {f.name for f in fields(ScenarioConfig)}
-RANGE_FIELDS = {"stream_seconds", "gap_seconds", "snr_db", "gap_snr_db", "sound_level_db"}
+RANGE_FIELDS = {"stream_seconds", "gap_seconds", "snr_db", "gap_snr_db", "sound_level_db", "sound_seconds"}
 
 
 class RecipeError(Exception):

@@ -266,6 +266,8 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
             rejects.append(_reject(plan, seg.clip, "silent_clip", detail))
             continue
         v0, v1 = voice_bounds(powers, raw.size)
+        if seg.max_seconds is not None:  # a long sound is cut; what follows the cut fades it out
+            v1 = min(v1, v0 + _seconds(seg.max_seconds))
         pre = min(v0, _draw_samples(rng, PRE_ROLL))
         post = min(raw.size - v1, _draw_samples(rng, POST_ROLL))
         edge_in, edge_out = _draw_samples(rng, EDGE_FADE), _draw_samples(rng, EDGE_FADE)
@@ -285,7 +287,7 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
         level_powers = (
             powers[v0 // ACTIVE_FRAME : v1 // ACTIVE_FRAME] if not augmented else frame_powers(voice)
         )
-        gain_db = seg.level_db - level_db(_clip_level(seg.kind, voice, level_powers))
+        gain_db = seg.level_db - level_db(_clip_level(voice, level_powers))
         gain_db += sum(params["gain_db"] for name, params in seg.augment if name == "gain")
         fades = (max(pre, edge_in), max(post, edge_out))
         fades = (min(fades[0], audio.size // 3), min(fades[1], audio.size // 3))
@@ -395,11 +397,9 @@ def _mean_power(audio: np.ndarray, powers: np.ndarray) -> float:
     return energy / audio.size if audio.size else 0.0
 
 
-def _clip_level(kind: str, audio: np.ndarray, powers: np.ndarray) -> float:
-    """Level a clip is normalised by: active RMS for speech, plain RMS for sounds."""
-    if kind in FOREGROUND_SPEECH:
-        power, count = active_power(audio, powers)
-        return float(np.sqrt(power / count)) if count else 1e-9
+def _clip_level(audio: np.ndarray, powers: np.ndarray) -> float:
+    """Level a clip is normalised by: the RMS over its voice (from the first active frame to the last),
+    for speech and sounds alike, so that how loud an event is does not tell speech from sound."""
     return float(np.sqrt(_mean_power(audio, powers))) if audio.size else 1e-9
 
 

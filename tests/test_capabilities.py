@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import CAPABILITIES, read_shard
 
@@ -119,7 +120,7 @@ def test_chat_pauses_never_reply_and_replies_are_the_assistant_turns(built: dict
                 after = events[t["event"] + 1]
                 assert after["after_pause"] and after["exchange"] == ev["exchange"]
                 pause = (after["start_sample"] - ev["end_sample"]) / SAMPLE_RATE
-                assert 0.55 <= pause <= 1.7  # 0.6-1.6 s, give or take the trimmed margins
+                assert 0.8 <= pause <= 2.4  # as long as the gaps between turns
                 assert f"{ev['text']} {after['text']}" == user
                 chunks = range(t["chunk"], s["turns"][s["turns"].index(t) + 1]["chunk"])
                 assert all(s["chunk_labels"][c] == "S" for c in chunks)
@@ -132,10 +133,12 @@ def test_split_for_pause_prefers_punctuation() -> None:
     import numpy as np
 
     rng = np.random.default_rng(0)
-    assert split_for_pause("I want to go, but not too far away.", rng) == (
-        "I want to go,",
-        "but not too far away.",
+    assert split_for_pause("I would like to go out tonight, but not far.", rng) == (
+        "I would like to go out tonight,",
+        "but not far.",
     )
+    first, second = split_for_pause("one two three four five six seven eight nine ten", rng)
+    assert 6 <= len(first.split()) <= 7 and len(second.split()) >= 3  # late in the turn: 60-95% of it
     assert split_for_pause("Too short here.", rng) is None
 
 
@@ -177,6 +180,11 @@ def test_proactive_policy(built: dict) -> None:
 def test_environment_replies_only_to_addressed_speech(built: dict) -> None:
     wake = tuple(templates("environment")["wake_phrases"])
     overlaps = follow_ups = 0
+    levels: dict[str, list[float]] = {"addressed": [], "background": []}
+
+    def level(audio: np.ndarray, ev: dict) -> float:
+        return 10 * np.log10(np.mean(np.square(audio[ev["start_sample"] : ev["end_sample"]])) + 1e-12)
+
     for s in built["environment"]:
         events = s["events"]
         for t in s["turns"]:
@@ -190,11 +198,13 @@ def test_environment_replies_only_to_addressed_speech(built: dict) -> None:
         talk = [e for e in events if e["kind"] == "speech"]
         for a, b in itertools.pairwise(talk):
             overlaps += b["start_sample"] < a["end_sample"]
-        addressed = [e["gain_db"] for e in talk if e["addressed"]]
-        background = [e["gain_db"] for e in talk if not e["addressed"]]
-        if addressed and background:
-            assert sum(background) / len(background) < sum(addressed) / len(addressed)
+        levels["addressed"] += [level(s["_audio"], e) for e in talk if e["addressed"]]
+        levels["background"] += [level(s["_audio"], e) for e in talk if not e["addressed"]]
     assert overlaps > 0 and follow_ups > 0
+    # how loud a voice is does not tell who is addressed: some background talk is louder than some
+    # addressed speech, and the two share their middle
+    assert max(levels["background"]) > min(levels["addressed"]) + 3
+    assert abs(np.median(levels["background"]) - np.median(levels["addressed"])) < 3
 
 
 def test_counting_counts_each_repetition_in_order(built: dict) -> None:

@@ -88,7 +88,9 @@ def test_oracle_is_perfect_and_vad_is_a_baseline(demo_build: Path, tmp_path: Pat
         and out["text"].split()[0] == out["chunks"][0]["text"]
     )
     vad = run_harness([demo_build], VadBackend())
-    assert 0.3 < vad.metrics["overall"]["within_1_chunk"]["recall"] < 1.0
+    vad_overall = vad.metrics["overall"]
+    assert vad_overall["within_1_chunk"]["recall"] > 0.3  # it hears where speech ends …
+    assert vad_overall["exact"]["f1"] < 0.8 and vad_overall["within_1_chunk"]["precision"] < 1.0  # … no more
     assert "wer" not in vad.metrics["asr"]  # it has no text
 
 

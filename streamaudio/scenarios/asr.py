@@ -3,8 +3,12 @@ sounds between them that get silent turns."""
 
 from __future__ import annotations
 
+import bisect
+from functools import cached_property
+
 import numpy as np
 
+from streamaudio.manifest import Clip
 from streamaudio.plan import Segment
 from streamaudio.scenarios.base import Scenario, fits, pick, templates
 
@@ -16,16 +20,33 @@ class AsrScenario(Scenario):
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         t = templates("asr")
         opening = self.spoken(pick(rng, t["instructions"]), self.voice(rng))
-        segs = [self.segment(rng, "instruction", opening, pick(rng, t["acknowledgements"]))]
+        share = self.config.sound_share if self.sounds is not None else 0.0
+        segs = [self._sound(rng)] if rng.random() < share else []  # a sound may come before it, too
+        segs.append(self.segment(rng, "instruction", opening, pick(rng, t["acknowledgements"])))
         utterances = 0
         while True:
-            if self.sounds is not None and utterances and rng.random() < self.config.sound_share:
-                deck, seg = self.sounds, self.segment(rng, "sound", self.sounds.draw())
+            if rng.random() < share:
+                deck, seg = None, self._sound(rng)
             else:
                 clip = self.speech.draw()
                 deck, seg = self.speech, self.segment(rng, "speech", clip, clip.text)
             if utterances and not fits(segs, [seg], target):
-                deck.put_back()
+                if deck is not None:
+                    deck.put_back()
                 return segs
             segs.append(seg)
             utterances += seg.kind == "speech"
+
+    @cached_property
+    def _sounds_by_length(self) -> tuple[list[Clip], list[float]]:
+        ordered = sorted(self.pools.sounds, key=lambda clip: clip.duration)
+        return ordered, [clip.duration for clip in ordered]
+
+    def _sound(self, rng: np.random.Generator) -> Segment:
+        """A sound at least as long as an utterance drawn from the pool (the longest there is, if none),
+        cut to that length: then neither its length nor its place tells it from speech."""
+        seconds = pick(rng, self.pools.speech).duration
+        ordered, lengths = self._sounds_by_length
+        first = min(bisect.bisect_left(lengths, seconds), len(ordered) - 1)
+        sound = ordered[first + int(rng.integers(len(ordered) - first))]
+        return self.segment(rng, "sound", sound, max_seconds=seconds)

@@ -35,7 +35,8 @@ class ScenarioConfig:
     gap_snr_db: tuple[float, float] = (15.0, 30.0)
     speech_level_db: float = -26.0
     gain_jitter_db: float = 3.0
-    sound_level_db: tuple[float, float] = (-10.0, 0.0)  # relative to the speech level
+    sound_level_db: tuple[float, float] = (-3.0, 3.0)  # relative to the speech level (active RMS both)
+    sound_seconds: tuple[float, float] = (0.7, 2.0)  # a sound is cut to this long (with a fade), if longer
     sound_share: float = 0.25  # asr: chance that the next event is a non-speech sound (with silent turn)
     reply_delay_chunks: int = 0
     language: str = "en"
@@ -199,6 +200,7 @@ class Scenario:
         level_offset: float = 0.0,
         gap: float | None = None,
         info: dict[str, Any] | None = None,
+        max_seconds: float | None = None,
     ) -> Segment:
         """A segment after a gap (drawn unless given); it replies when ``reply`` is given.
 
@@ -231,11 +233,12 @@ class Scenario:
             emotion=emotion,
             info=info,
             augment=chain,
+            max_seconds=(max_seconds or uniform(rng, cfg.sound_seconds)) if kind == "sound" else None,
         )
 
 
 def seconds_of(segments: list[Segment]) -> float:
-    return sum(max(0.0, s.gap_before) + s.clip.duration for s in segments)
+    return sum(max(0.0, s.gap_before) + s.seconds for s in segments)
 
 
 def fits(segments: list[Segment], more: list[Segment], target: float) -> bool:

@@ -10,22 +10,26 @@ import numpy as np
 from streamaudio.plan import Segment
 from streamaudio.scenarios.base import Scenario, fits, uniform
 
-PAUSE_SHARE = 0.3  # share of user turns split by a thinking pause
-PAUSE_SECONDS = (0.6, 1.6)
+PAUSE_SHARE = 0.6  # share of user turns (long enough) split by a thinking pause
+SPLIT_AT = (0.6, 0.95)  # where in the turn the pause falls, as a share of its words
 MIN_WORDS = 3  # words on each side of a pause
+# The part before a pause is a silent decision, a whole turn or the part after a pause a reply: with
+# pauses this common, this late in a turn, and as long as the gaps between turns, neither the length of
+# what was said nor the silence before it tells the two apart (``streamaudio audit`` measures it).
 
 
 def split_for_pause(text: str, rng: np.random.Generator) -> tuple[str, str] | None:
-    """Split a user turn where a speaker might stop to think: a punctuation mark near the middle,
-    else a word boundary near the middle; None when the turn is too short."""
+    """Split a user turn where a speaker might stop to think: a punctuation mark in the ``SPLIT_AT``
+    share of the turn, else a word boundary there; None when the turn is too short."""
     words = text.split()
     if len(words) < 2 * MIN_WORDS:
         return None
-    marks = [m.end() for m in re.finditer(r"[,.;:?!]\s", text) if 0.25 < m.end() / len(text) < 0.75]
+    lo, hi = SPLIT_AT
+    marks = [m.end() for m in re.finditer(r"[,.;:?!]\s", text) if lo <= m.end() / len(text) <= hi]
     if marks:
         at = marks[int(rng.integers(len(marks)))]
         return text[:at].strip(), text[at:].strip()
-    cut = int(rng.integers(MIN_WORDS, len(words) - MIN_WORDS + 1))
+    cut = int(np.clip(round(len(words) * uniform(rng, SPLIT_AT)), MIN_WORDS, len(words) - MIN_WORDS))
     return " ".join(words[:cut]), " ".join(words[cut:])
 
 
@@ -54,7 +58,6 @@ class ChatScenario(Scenario):
                             "speech",
                             self.spoken(parts[1], voice),
                             reply,
-                            gap=uniform(rng, PAUSE_SECONDS),
                             info={**info, "after_pause": True},
                         )
                     )

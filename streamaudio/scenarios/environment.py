@@ -1,42 +1,57 @@
 """Environment: speech addressed to the assistant (it is named, or follows an addressed exchange)
-gets replies; background talk from other voices, quieter and sometimes overlapping, stays silent."""
+gets replies; background talk from other voices, sometimes overlapping, stays silent.
+
+What tells them apart must be what is said (the wake phrase, the exchange) and who says it, not how:
+background talk is spoken by the same engine as the user, in other voices, at levels that overlap
+the user's (some background talk louder than some addressed speech)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from streamaudio.plan import Segment
-from streamaudio.scenarios.base import Scenario, fits, pick, templates, uniform
+from streamaudio.scenarios.base import Deck, Scenario, fits, pick, templates, uniform
 
-BACKGROUND_LEVEL_DB = (-18.0, -8.0)  # background talk relative to the speech level
-OVERLAP_SHARE = 0.4  # share of background utterances that start before the previous one ends
+BACKGROUND_LEVEL_DB = (-3.0, 3.0)  # a background talker's level around the speech level, as the user's
+OVERLAP_SHARE = 0.4  # share of turn changes between the user and the others that overlap
 OVERLAP_SECONDS = (0.2, 0.8)
 FOLLOW_UP_SHARE = 0.6
+TALK_FIRST_SHARE = 0.5  # share of blocks where the others talk before the user's exchange, not after
 
 
 class EnvironmentScenario(Scenario):
     name = "environment"
     needs = ("speech",)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # the user's voice is dealt round the voices stream by stream, so no voice is the user more often
+        self._users = Deck(list(self.pools.voices), np.random.default_rng([self.seed, 0xE7]))
+
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         t = templates("environment")
-        voice = self.voice(rng)
+        voice = self._users.draw()
         segs: list[Segment] = []
         while True:
-            block = self._background(rng, voice.split("@")[0], first=not segs)
+            talk = self._background(rng, voice.split("@")[0])
             ex = pick(rng, t["exchanges"])
             question = f"{pick(rng, t['wake_phrases'])} {ex['question']}"
-            block.append(
+            talk_first = rng.random() < TALK_FIRST_SHARE
+            exchange = [
                 self.segment(
                     rng,
                     "speech",
                     self.spoken(question, voice),
                     ex["answer"],
+                    gap=self._cut_in(rng) if talk and talk_first else None,
                     info={"addressed": True, "wake_phrase": True},
                 )
-            )
+            ]
             if ex.get("follow_up") and rng.random() < FOLLOW_UP_SHARE:
-                block.append(
+                exchange.append(
                     self.segment(
                         rng,
                         "speech",
@@ -45,27 +60,33 @@ class EnvironmentScenario(Scenario):
                         info={"addressed": True, "follow_up": True},
                     )
                 )
+            if talk and not talk_first:  # the others start up after the exchange, maybe before it ends
+                talk[0] = replace(talk[0], gap_before=self._cut_in(rng) or talk[0].gap_before)
+            block = talk + exchange if talk_first else exchange + talk
             if segs and not fits(segs, block, target):
                 return segs
             segs.extend(block)
 
-    def _background(self, rng: np.random.Generator, addressed_speaker: str, first: bool) -> list[Segment]:
-        """One to three utterances of other people, quieter; later ones may overlap the one before."""
+    @staticmethod
+    def _cut_in(rng: np.random.Generator) -> float | None:
+        """A negative gap (starting before the one speaking stops) for ``OVERLAP_SHARE`` of utterances."""
+        return -uniform(rng, OVERLAP_SECONDS) if rng.random() < OVERLAP_SHARE else None
+
+    def _background(self, rng: np.random.Generator, addressed_voice: str) -> list[Segment]:
+        """None to three utterances of other people, one after the other (they may overlap the user's
+        speech where the two meet: as often for the user as for them, so overlap does not tell them apart)."""
+        voices = list(self.pools.voices)
+        others = [v for v in voices if v.split("@")[0] != addressed_voice] or voices
         talk: list[Segment] = []
-        for _ in range(int(rng.integers(1, 4))):
-            clip = self.speech.draw()
-            if clip.speaker == addressed_speaker:
-                continue  # background talk comes from other voices
-            gap = None
-            if talk and rng.random() < OVERLAP_SHARE:
-                gap = -uniform(rng, OVERLAP_SECONDS)
+        for _ in range(int(rng.integers(0, 4))):
+            text = self.speech.draw().text
             talk.append(
                 self.segment(
                     rng,
                     "speech",
-                    clip,
+                    self.spoken(text, pick(rng, others)),
                     level_offset=uniform(rng, BACKGROUND_LEVEL_DB),
-                    gap=gap,
+                    gap=None,
                     info={"addressed": False},
                 )
             )
