@@ -15,8 +15,10 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from tqdm import tqdm
 
+from streamaudio import __version__
 from streamaudio.audio import AudioError
 from streamaudio.build import BuildError, BuildSpec, Part, build
 from streamaudio.cli_common import err, fail
@@ -45,19 +47,37 @@ app = typer.Typer(
     help="Build, inspect and check StreamAudio-2M-style streaming audio corpora.",
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"streamaudio {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_version)
+    ] = False,
+) -> None:
+    """Build, inspect and check StreamAudio-2M-style streaming audio corpora."""
+
+
 CAPABILITIES = ", ".join(SCENARIOS)
 KNOWN_ERRORS = (BuildError, ManifestError, InspectError, AudioError, TTSError)
 
 
-def parse_range(text: str, name: str) -> tuple[float, float]:
-    """``"30:120"`` → (30, 120); a single number is a fixed value."""
+def parse_range(text: str, name: str, negative: bool = False) -> tuple[float, float]:
+    """``"30:120"`` → (30, 120); a single number is a fixed value; ``"-5:5"`` only where ``negative``."""
+    lo, sep, hi = text[1:].partition(":") if text.startswith("-") else text.partition(":")
+    lo = ("-" + lo) if text.startswith("-") else lo
     try:
-        lo, _, hi = text.partition(":")
-        low, high = float(lo), float(hi or lo)
+        low, high = float(lo), float(hi or lo) if sep else float(lo)
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a number or a LOW:HIGH range", param_hint=name) from None
-    if high < low or low < 0:
-        raise typer.BadParameter(f"{text!r}: need 0 <= LOW <= HIGH", param_hint=name)
+    if not (np.isfinite(low) and np.isfinite(high)) or high < low or (low < 0 and not negative):
+        need = "LOW <= HIGH" if negative else "0 <= LOW <= HIGH"
+        raise typer.BadParameter(f"{text!r}: need {need}", param_hint=name)
     return low, high
 
 
@@ -73,77 +93,146 @@ class Executor(str, Enum):
     dask = "dask"
 
 
+def positive(value: float | None) -> float | None:
+    """Typer callback: a float option that must be above 0 when given."""
+    if value is not None and value <= 0:
+        raise typer.BadParameter(f"{value:g} is not in the range x>0")
+    return value
+
+
 @app.command("build")
 def build_cmd(
     capability: Annotated[
         str | None,
         typer.Option(
-            help=f"What the streams teach: {CAPABILITIES} [default: asr, or every capability of --pipeline]."
+            help=f"What the streams teach: {CAPABILITIES}. \\[default: asr; with --pipeline: all of it]",
+            show_default=False,
         ),
     ] = None,
     pipeline: Annotated[
-        Path | None, typer.Option(help="A recipe (pipelines/*.yaml): a mixture by hours.")
+        Path | None, typer.Option(help="A recipe (pipelines/*.yaml): a mixture by hours.", show_default=False)
     ] = None,
     hours: Annotated[
-        float | None, typer.Option(help="Hours of audio to build (instead of --streams).")
+        float | None,
+        typer.Option(
+            help="Hours of audio to build (instead of --streams).", callback=positive, show_default=False
+        ),
     ] = None,
-    streams: Annotated[int | None, typer.Option(help="Number of streams to build [default: 32].")] = None,
+    streams: Annotated[
+        int | None,
+        typer.Option(min=1, help="Number of streams to build. \\[default: 32]", show_default=False),
+    ] = None,
     stream_seconds: Annotated[
-        str | None, typer.Option(help="Stream length range, LOW:HIGH [default: 30:90].")
+        str | None,
+        typer.Option(help="Stream length range in seconds, LOW:HIGH. \\[default: 30:90]", show_default=False),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Seed; the same inputs and seed give identical shards.")
+        int | None,
+        typer.Option(
+            min=0,
+            help="Seed: the same inputs and seed give identical shards. \\[default: 0]",
+            show_default=False,
+        ),
     ] = None,
-    workers: Annotated[int, typer.Option(help="Processes rendering streams.")] = 1,
-    out: Annotated[Path | None, typer.Option(help="Output folder [default: ./streamaudio-out/NAME].")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes rendering streams.")] = 1,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder. \\[default: ./streamaudio-out/NAME]", show_default=False),
+    ] = None,
     split: Annotated[
-        str | None, typer.Option(help="Split name [default: train; with --pipeline: its splits].")
+        str | None,
+        typer.Option(help="Split name. \\[default: train; with --pipeline: its splits]", show_default=False),
     ] = None,
     source: Annotated[
-        list[str] | None, typer.Option(help="Clip or dialogue manifest, NAME=MANIFEST (repeatable).")
+        list[str] | None,
+        typer.Option(
+            help="Clip or dialogue manifest, NAME=MANIFEST (repeatable). \\[default: built-in demo]",
+            show_default=False,
+        ),
     ] = None,
-    noise: Annotated[list[Path] | None, typer.Option(help="Noise clip manifest (repeatable).")] = None,
+    noise: Annotated[
+        list[Path] | None,
+        typer.Option(help="Noise clip manifest (repeatable). \\[default: built-in beds]", show_default=False),
+    ] = None,
     snr: Annotated[
-        str | None, typer.Option(help="Background noise SNR range in dB vs. active speech [5:20].")
+        str | None,
+        typer.Option(
+            help="Background SNR range in dB vs. active speech (--snr=-5:5 for negative). \\[default: 5:20]",
+            show_default=False,
+        ),
     ] = None,
     background_prob: Annotated[
-        float | None, typer.Option(help="Share of streams with background noise [0.8].")
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of streams with background noise. \\[default: 0.8]",
+            show_default=False,
+        ),
     ] = None,
     gap_seconds: Annotated[
-        str | None, typer.Option(help="Gap length range between events, s [0.8:2.4].")
+        str | None,
+        typer.Option(
+            help="Gap length range between events in seconds. \\[default: 0.8:2.4]", show_default=False
+        ),
     ] = None,
     gap_snr: Annotated[
-        str | None, typer.Option(help="How far below speech the gap noise beds sit, dB [15:30].")
+        str | None,
+        typer.Option(
+            help="How far below speech the gap noise beds sit, dB. \\[default: 15:30]", show_default=False
+        ),
     ] = None,
     reply_delay_chunks: Annotated[
-        int | None, typer.Option(help="Extra chunks before each reply [0].")
+        int | None,
+        typer.Option(
+            min=0,
+            help="Extra chunks before each reply (the released model: 0). \\[default: 0]",
+            show_default=False,
+        ),
     ] = None,
-    language: Annotated[str | None, typer.Option(help="Language of the spoken instructions [en].")] = None,
-    target_language: Annotated[str | None, typer.Option(help="s2tt: the language to translate into.")] = None,
-    shard_streams: Annotated[int | None, typer.Option(help="Most streams per shard [64].")] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(help="Language of the spoken instructions. \\[default: en]", show_default=False),
+    ] = None,
+    target_language: Annotated[
+        str | None,
+        typer.Option(help="s2tt: the language to translate into. \\[default: de]", show_default=False),
+    ] = None,
+    shard_streams: Annotated[
+        int | None, typer.Option(min=1, help="Most streams per shard. \\[default: 64]", show_default=False)
+    ] = None,
     shard_mb: Annotated[
-        float | None, typer.Option(help="Most megabytes per shard, estimated from PCM [512].")
+        float | None,
+        typer.Option(
+            callback=positive,
+            help="Most megabytes per shard, estimated from PCM. \\[default: 512]",
+            show_default=False,
+        ),
     ] = None,
-    cache_dir: Annotated[Path | None, typer.Option(help="TTS cache [default: ~/.cache/streamaudio].")] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where spoken clips are cached. \\[default: ~/.cache/streamaudio]", show_default=False
+        ),
+    ] = None,
     executor: Annotated[
         Executor, typer.Option(help="local: a process pool; dask: a Dask cluster.")
     ] = Executor.local,
     scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler, tcp://HOST:8786 [default: local cluster].")
+        str | None,
+        typer.Option(
+            help="Dask scheduler, tcp://HOST:8786. \\[default: a local cluster]", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Build WebDataset shards of labelled streams (resumes when rerun with the same arguments)."""
-    if workers < 1 or (shard_streams or 1) < 1 or (shard_mb or 1) <= 0 or (reply_delay_chunks or 0) < 0:
-        fail("--workers and --shard-streams must be >= 1, --shard-mb > 0, --reply-delay-chunks >= 0")
-    if background_prob is not None and not 0.0 <= background_prob <= 1.0:
-        fail("--background-prob must be between 0 and 1")
     if hours is not None and streams is not None:
         fail("give --hours or --streams, not both")
     given = {
         "stream_seconds": stream_seconds and parse_range(stream_seconds, "--stream-seconds"),
         "gap_seconds": gap_seconds and parse_range(gap_seconds, "--gap-seconds"),
-        "snr_db": snr and parse_range(snr, "--snr"),
-        "gap_snr_db": gap_snr and parse_range(gap_snr, "--gap-snr"),
+        "snr_db": snr and parse_range(snr, "--snr", negative=True),
+        "gap_snr_db": gap_snr and parse_range(gap_snr, "--gap-snr", negative=True),
         "background_prob": background_prob,
         "reply_delay_chunks": reply_delay_chunks,
         "language": language,
@@ -551,5 +640,30 @@ def export_upstream_cmd(
         typer.echo(f"  {f}")
 
 
+def main() -> None:
+    """The console entry point: usage errors (a value out of range, a missing argument) print as one
+    ``error:`` line like every other error, instead of a box."""
+    try:  # typer from 0.2x carries its own click
+        from typer._click import exceptions as cli_errors
+    except ImportError:
+        from click import exceptions as cli_errors
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(prog_name="streamaudio", standalone_mode=False)
+    except cli_errors.NoArgsIsHelpError:  # typer has printed the help already
+        code = 0
+    except cli_errors.UsageError as exc:
+        where = f" (see {exc.ctx.command_path} --help)" if exc.ctx else ""
+        err.print(
+            f"[bold red]error:[/] {escape(exc.format_message())}{where}", highlight=False, soft_wrap=True
+        )
+        code = exc.exit_code
+    except typer.Abort:
+        err.print("interrupted")
+        code = 130
+    sys.exit(code or 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()

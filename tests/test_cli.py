@@ -118,3 +118,37 @@ def test_inspect_errors(demo_build: Path, tmp_path: Path) -> None:
 def test_bad_range(tmp_path: Path) -> None:
     proc = run("build", "--stream-seconds", "90:30", "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "--stream-seconds" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--streams", "0"], "--streams"),
+        (["--hours", "0"], "--hours"),
+        (["--shard-streams", "0"], "--shard-streams"),
+        (["--shard-mb", "0"], "--shard-mb"),
+        (["--workers", "0"], "--workers"),
+        (["--background-prob", "1.5"], "--background-prob"),
+        (["--reply-delay-chunks", "-1"], "--reply-delay-chunks"),
+        (["--seed", "-3"], "--seed"),
+        (["--stream-seconds", "-5:10"], "--stream-seconds"),
+        (["--gap-seconds", "2:x"], "--gap-seconds"),
+    ],
+)
+def test_out_of_range_values_are_refused_in_one_line(tmp_path: Path, args: list[str], option: str) -> None:
+    """Zero is a value, not "not given": every numeric option names itself and its range."""
+    proc = run("build", *args, "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and option in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error:")
+    assert not (tmp_path / "o").exists()
+
+
+def test_negative_snr_and_the_version(tmp_path: Path) -> None:
+    proc = run(
+        "build", "--streams", "2", "--snr=-5:5", "--stream-seconds", "10:12", "--out", str(tmp_path / "o")
+    )
+    assert proc.returncode == 0, proc.stderr
+    part = json.loads((tmp_path / "o" / "manifest.json").read_text())["parts"][0]
+    assert part["config"]["snr_db"] == [-5.0, 5.0]
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("streamaudio ")
