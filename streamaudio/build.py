@@ -178,6 +178,8 @@ def load_pools(part: Part, manifests: _Manifests) -> tuple[Pools, list[dict[str,
     max_seconds = part.config.stream_seconds[1]
     for clip in speech:
         reason = scenario.usable_speech(clip) or ("clip_too_long" if clip.duration > max_seconds else None)
+        if reason and not given[0]:  # built-in demo speech that this capability cannot use: not an input
+            continue
         if reason:
             rejects.append(
                 {

@@ -28,6 +28,7 @@ from streamaudio.export import FORMATS as EXPORT_FORMATS
 from streamaudio.export import MAX_TOKENS, FeatureWriter, export_upstream
 from streamaudio.harness.backends import HarnessError, make_backend
 from streamaudio.harness.checkpoint import INSTALL
+from streamaudio.harness.metrics import require_scorers
 from streamaudio.harness.report import show_metrics
 from streamaudio.harness.run import run_harness
 from streamaudio.hub import HubError, stage, upload
@@ -442,8 +443,9 @@ def harness_cmd(
             if backend is BackendName.audio_interaction
             else {}
         )
+        require_scorers()
         model = make_backend(backend.value, **options)
-    except (VadError, HarnessError) as exc:
+    except (VadError, HarnessError, ImportError) as exc:
         fail(str(exc))
     bar = tqdm(unit=" streams", desc=f"harness {backend.value}", dynamic_ncols=True, leave=False)
     try:

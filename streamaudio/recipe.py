@@ -87,7 +87,9 @@ def recipe_parts(
         for split, split_share in splits.items():
             share = settings["share"] / share_total * split_share / split_total
             size = (
-                {"hours": hours * share} if hours is not None else {"streams": max(1, round(streams * share))}
+                {"hours": round(hours * share, 9)}
+                if hours is not None
+                else {"streams": max(1, round(streams * share))}
             )
             parts.append(
                 Part(cap, split, sources=sources, noise=noise, config=replace(config, split=split), **size)

@@ -152,3 +152,41 @@ def test_negative_snr_and_the_version(tmp_path: Path) -> None:
     assert part["config"]["snr_db"] == [-5.0, 5.0]
     version = run("--version")
     assert version.returncode == 0 and version.stdout.startswith("streamaudio ")
+
+
+def test_every_install_hint_keeps_its_brackets(capsys: pytest.CaptureFixture[str]) -> None:
+    """Errors go through rich, which reads [...] as markup: every hint the CLI can print must survive."""
+    import re
+
+    import typer
+
+    from streamaudio.cli_common import fail
+
+    root = Path(__file__).resolve().parents[1] / "streamaudio"
+    hints = set()
+    for path in root.rglob("*.py"):
+        for literal in re.findall(
+            r'"([^"\n]*pip install \'streamaudio\[[a-z-]+\]\'[^"\n]*)"', path.read_text()
+        ):
+            hints.add(literal)
+    assert len(hints) >= 6
+    for hint in hints:
+        with pytest.raises(typer.Exit):
+            fail(hint)
+        printed = capsys.readouterr().err
+        extra = re.search(r"streamaudio\[[a-z-]+\]", hint).group(0)
+        assert extra in printed, (hint, printed)
+
+
+def test_harness_says_what_it_needs_before_any_work(tmp_path: Path, demo_build: Path) -> None:
+    """Without jiwer (the [harness] extra) the command stops at once with the install line."""
+    (tmp_path / "jiwer.py").write_text("raise ImportError('not installed')\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "streamaudio.cli", "harness", str(demo_build), "--backend", "oracle"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        timeout=120,
+    )
+    assert proc.returncode == 1 and "pip install 'streamaudio[harness]'" in proc.stderr
+    assert "Traceback" not in proc.stderr and "harness oracle" not in proc.stderr  # no bar: no work began

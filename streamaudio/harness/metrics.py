@@ -11,6 +11,17 @@ import numpy as np
 from streamaudio.harness.loop import Emission
 from streamaudio.protocol import CHUNK_SECONDS, SAMPLE_RATE
 
+INSTALL = "harness scores need: pip install 'streamaudio[harness]' (jiwer for WER, sacrebleu for BLEU)"
+
+
+def require_scorers() -> None:
+    """Raise ImportError with the install line unless jiwer and sacrebleu import: checked before any work."""
+    try:
+        import jiwer  # noqa: F401
+        import sacrebleu  # noqa: F401
+    except ImportError:
+        raise ImportError(INSTALL) from None
+
 
 @dataclass
 class Tally:
