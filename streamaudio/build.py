@@ -12,12 +12,13 @@ import json
 import multiprocessing as mp
 import os
 import pickle
+import shutil
 import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing.pool import Pool
 from pathlib import Path
@@ -57,6 +58,7 @@ from streamaudio.stitch import Scratch, render
 from streamaudio.tts import get_engine
 
 STATE_DIR = ".streamaudio"
+BUILD_FILE = "build.json"  # the identity of the build whose output the folder holds
 
 
 class BuildError(Exception):
@@ -310,14 +312,23 @@ def _local_shards(
     pool.close()  # all done: the workers exit while the last shards are committed
 
 
-def _prepare_out(out: Path) -> tuple[Path, Path]:
+OUTPUTS = ("shards", STATE_DIR, "manifest.json", "rejected.jsonl")
+
+
+def _prepare_out(spec: BuildSpec, force: bool = False) -> tuple[Path, Path]:
+    """Make the output folder ready: resume this build's own output, refuse another build's (or, with
+    ``force``, delete it first), and clear what a killed run left half written."""
+    out = spec.out
     shards, state = out / "shards", out / STATE_DIR
+    identity = build_identity(spec)
+    if force:
+        _remove_outputs(out)
+    else:
+        _check_same_build(out, identity)
     try:
         shards.mkdir(parents=True, exist_ok=True)
         state.mkdir(parents=True, exist_ok=True)
-        probe = state / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        write_json_atomic(state / BUILD_FILE, identity)
     except OSError as exc:
         raise BuildError(f"{out}: cannot write the output folder ({exc.strerror or exc})") from None
     for partial in shards.glob(".*.partial"):  # leftovers of a killed run
@@ -325,8 +336,41 @@ def _prepare_out(out: Path) -> tuple[Path, Path]:
     return shards, state
 
 
-def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None) -> BuildResult:
-    """Run a build; ``progress(streams_done, seconds_done)`` is called after each stream."""
+def _check_same_build(out: Path, identity: dict[str, Any]) -> None:
+    recorded = out / STATE_DIR / BUILD_FILE
+    try:
+        earlier = json.loads(recorded.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        earlier = None
+    except (OSError, ValueError):
+        earlier = {}
+    has_output = (out / "manifest.json").exists() or any((out / "shards").glob("*.tar"))
+    if earlier == identity or (earlier is None and not has_output):
+        return
+    what = "another build"
+    with suppress(OSError, ValueError, KeyError, TypeError):
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        parts = ", ".join(f"{p['capability']}-{p['split']}" for p in manifest["parts"])
+        what = f"another build ({manifest.get('command') or parts})"
+    raise BuildError(
+        f"{out} holds {what}: build into another --out, or add --force to delete its shards and start clean"
+    )
+
+
+def _remove_outputs(out: Path) -> None:
+    for name in OUTPUTS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def build(
+    spec: BuildSpec, progress: Callable[[int, float], None] | None = None, force: bool = False
+) -> BuildResult:
+    """Run a build; ``progress(streams_done, seconds_done)`` is called after each stream. A folder that
+    holds another build's output is refused, unless ``force`` deletes that output first."""
     for part in spec.parts:
         if part.capability not in SCENARIOS:
             raise BuildError(f"unknown capability {part.capability!r}; choose from: {', '.join(SCENARIOS)}")
@@ -341,7 +385,7 @@ def build(spec: BuildSpec, progress: Callable[[int, float], None] | None = None)
         except augment.AugmentError as exc:
             raise BuildError(str(exc)) from None
     started = time.perf_counter()
-    shard_dir, state_dir = _prepare_out(spec.out)
+    shard_dir, state_dir = _prepare_out(spec, force)
     with ExitStack() as stack:
         pool = None
         if spec.executor != "dask" and spec.workers > 1:  # forked first: workers start while we plan
@@ -527,21 +571,41 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
+def _describe(part: Part) -> dict[str, Any]:
+    """What a part asks for, as the manifest records it."""
+    config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(part.config).items()}
+    return {
+        "capability": part.capability,
+        "split": part.split,
+        "requested": {"streams": part.streams} if part.streams is not None else {"hours": part.hours},
+        "sources": {name: str(path) for name, path in part.sources} or {"demo": "built-in"},
+        "noise": [str(p) for p in part.noise] or ["built-in"],
+        "config": config,
+    }
+
+
+def build_identity(spec: BuildSpec) -> dict[str, Any]:
+    """What makes a build the same build when it is run again (workers, executor and caches do not)."""
+    return {
+        "version": __version__,
+        "seed": spec.seed,
+        "shard_streams": spec.shard_streams,
+        "shard_mb": spec.shard_mb,
+        "parts": [_describe(p) for p in spec.parts],
+    }
+
+
 def _manifest(
     spec: BuildSpec, shards: list[ShardStats], seconds: float, replies: int, rejected: int
 ) -> dict[str, Any]:
     def part_entry(part: Part) -> dict[str, Any]:
         mine = [s for s in shards if s.name.startswith(f"{part.label}-")]
-        config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(part.config).items()}
+        entry = _describe(part)
         return {
-            "capability": part.capability,
-            "split": part.split,
-            "requested": {"streams": part.streams} if part.streams is not None else {"hours": part.hours},
+            **{k: entry[k] for k in ("capability", "split", "requested")},
             "streams": sum(s.streams for s in mine),
             "hours": round(sum(s.seconds for s in mine) / 3600.0, 6),
-            "sources": {name: str(path) for name, path in part.sources} or {"demo": "built-in"},
-            "noise": [str(p) for p in part.noise] or ["built-in"],
-            "config": config,
+            **{k: entry[k] for k in ("sources", "noise", "config")},
         }
 
     return {

@@ -225,6 +225,10 @@ def build_cmd(
             help="Dask scheduler, tcp://HOST:8786. \\[default: a local cluster]", show_default=False
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Delete what another build left in --out and start clean."),
+    ] = False,
 ) -> None:
     """Build WebDataset shards of labelled streams (resumes when rerun with the same arguments)."""
     if hours is not None and streams is not None:
@@ -282,10 +286,10 @@ def build_cmd(
         executor=executor.value,
         scheduler=scheduler,
     )
-    _run_build(spec, name)
+    _run_build(spec, name, force)
 
 
-def _run_build(spec: BuildSpec, name: str) -> None:
+def _run_build(spec: BuildSpec, name: str, force: bool = False) -> None:
     """Run a build with a progress bar (made on the first stream) and print its summary."""
     bar: tqdm | None = None
 
@@ -298,7 +302,7 @@ def _run_build(spec: BuildSpec, name: str) -> None:
         bar.update(0)
 
     try:
-        result = build(spec, progress)
+        result = build(spec, progress, force=force)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()

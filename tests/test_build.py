@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from conftest import read_shard
 
-from streamaudio.build import STATE_DIR, build, single
+from streamaudio.build import STATE_DIR, BuildError, build, single
 from streamaudio.scenarios import ScenarioConfig
 from streamaudio.validate import check_sample, schema
 
@@ -78,7 +78,11 @@ def test_rerun_builds_only_what_is_missing(tmp_path: Path) -> None:
     assert _shas(spec.out) == before
     assert not list((spec.out / "shards").glob(".*partial"))
     assert (spec.out / STATE_DIR / "asr-train-000001.tar.json").exists()
-    changed = build(single("asr", spec.out, streams=6, seed=5, shard_streams=2, config=SMALL))
+    other = single("asr", spec.out, streams=6, seed=5, shard_streams=2, config=SMALL)
+    with pytest.raises(BuildError, match=r"holds another build \(asr-train\).*--force"):
+        build(other)  # another build's output is never mixed with this one's
+    assert _shas(spec.out) == before
+    changed = build(other, force=True)
     assert changed.skipped_shards == 0 and _shas(spec.out) != before
 
 

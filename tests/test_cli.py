@@ -190,3 +190,17 @@ def test_harness_says_what_it_needs_before_any_work(tmp_path: Path, demo_build: 
     )
     assert proc.returncode == 1 and "pip install 'streamaudio[harness]'" in proc.stderr
     assert "Traceback" not in proc.stderr and "harness oracle" not in proc.stderr  # no bar: no work began
+
+
+def test_a_second_build_into_the_same_folder_is_refused(tmp_path: Path) -> None:
+    out = str(tmp_path / "o")
+    small = ["--streams", "2", "--stream-seconds", "10:12"]
+    assert run("build", *small, "--out", out).returncode == 0
+    assert "already built" in run("build", *small, "--out", out).stdout  # the same build resumes
+    other = run("build", "--capability", "chat", *small, "--out", out)
+    _one_line_error(other, "holds another build", "--force")
+    assert sorted(p.name for p in (tmp_path / "o" / "shards").iterdir()) == ["asr-train-000000.tar"]
+    forced = run("build", "--capability", "chat", *small, "--out", out, "--force")
+    assert forced.returncode == 0
+    assert sorted(p.name for p in (tmp_path / "o" / "shards").iterdir()) == ["chat-train-000000.tar"]
+    assert json.loads((tmp_path / "o" / "manifest.json").read_text())["capabilities"] == ["chat"]
