@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio import __version__, augment, flac
+from streamaudio import __version__, augment, flac, interrupt
 from streamaudio.audio import DecoderWarnings
 from streamaudio.clips import ClipLoader
 from streamaudio.demo import (
@@ -277,7 +277,8 @@ def _init_worker(cache_dir: Path | None) -> None:
 
 def _start_worker(cache_dir: Path | None) -> None:
     """A pool process's start: its loader, and one tiny encode so that libFLAC's first-call costs are paid
-    while the parent is still planning."""
+    while the parent is still planning. Ctrl-C is the parent's to handle: it ends the pool."""
+    interrupt.ignore_in_worker()
     _init_worker(cache_dir)
     _ENCODER.encode(np.zeros(CHUNK_SAMPLES, dtype=np.float32))
 
@@ -306,7 +307,15 @@ def _local_shards(
             yield _shard_task(job, shard_dir, tally)
         return
     task = functools.partial(_shard_task, shard_dir=shard_dir)
-    for stats in pool.imap(task, jobs, chunksize=1):  # the pool pulls jobs as they are planned
+    results = pool.imap(task, jobs, chunksize=1)  # the pool pulls jobs as they are planned
+    while True:
+        try:
+            stats = results.next(timeout=interrupt.WAIT)  # waiting in steps, so a Ctrl-C is seen
+        except mp.TimeoutError:
+            interrupt.check()
+            continue
+        except StopIteration:
+            break
         tally.add_many(stats.streams, stats.seconds)
         yield stats
     pool.close()  # all done: the workers exit while the last shards are committed
@@ -331,9 +340,13 @@ def _prepare_out(spec: BuildSpec, force: bool = False) -> tuple[Path, Path]:
         write_json_atomic(state / BUILD_FILE, identity)
     except OSError as exc:
         raise BuildError(f"{out}: cannot write the output folder ({exc.strerror or exc})") from None
-    for partial in shards.glob(".*.partial"):  # leftovers of a killed run
-        partial.unlink()
+    _remove_partials(shards)  # leftovers of a killed run
     return shards, state
+
+
+def _remove_partials(shards: Path) -> None:
+    for partial in shards.glob(".*.partial"):
+        partial.unlink(missing_ok=True)
 
 
 def _check_same_build(out: Path, identity: dict[str, Any]) -> None:
@@ -386,14 +399,18 @@ def build(
             raise BuildError(str(exc)) from None
     started = time.perf_counter()
     shard_dir, state_dir = _prepare_out(spec, force)
-    with ExitStack() as stack:
-        pool = None
-        if spec.executor != "dask" and spec.workers > 1:  # forked first: workers start while we plan
-            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-            pool = stack.enter_context(
-                ctx.Pool(spec.workers, initializer=_start_worker, initargs=(spec.cache_dir,))
-            )
-        result = _build(spec, shard_dir, state_dir, pool, progress)
+    try:
+        with interrupt.deferred(), ExitStack() as stack:  # Ctrl-C and SIGTERM stop it between streams
+            pool = None
+            if spec.executor != "dask" and spec.workers > 1:  # forked first: workers start while we plan
+                ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+                pool = stack.enter_context(
+                    ctx.Pool(spec.workers, initializer=_start_worker, initargs=(spec.cache_dir,))
+                )
+            result = _build(spec, shard_dir, state_dir, pool, progress)
+    except KeyboardInterrupt:  # the pool is ended by now: what its workers were writing goes
+        _remove_partials(shard_dir)
+        raise
     return replace(result, elapsed=time.perf_counter() - started)
 
 
@@ -423,6 +440,7 @@ def _build(
         """Jobs still to build, planned lazily; shards an earlier run finished are skipped."""
         for planner in planners:
             for job in planner:
+                interrupt.check()
                 jobs.append(job)
                 stats = load_stats(state_dir, job.name, job.spec_sha256, shard_dir / job.name)
                 if stats is None:
@@ -485,6 +503,7 @@ class _Tally:
         self.seconds += seconds
         if self.progress:
             self.progress(self.streams, self.seconds)
+        interrupt.check()  # after each stream (or shard, from workers): a safe place to stop
 
 
 def build_shard(job: ShardJob, shard_dir: Path, cache_dir: Path | None) -> ShardStats:
@@ -505,7 +524,7 @@ def _dask_shards(jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iter
     """Shards built on a Dask distributed cluster (``spec.scheduler``, or a local one), as they finish.
     Workers write the tars themselves, so the output folder must be on a filesystem they share."""
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster, wait
     except ImportError:
         raise BuildError("--executor dask needs: pip install 'streamaudio[dask]'") from None
     if not jobs:
@@ -515,16 +534,24 @@ def _dask_shards(jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iter
         if spec.scheduler:
             client = Client(spec.scheduler, timeout="5s")
         else:
-            cluster = LocalCluster(
-                n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            client = Client(cluster)
+            with interrupt.ignored_by_new_processes():  # Ctrl-C is for this process; it ends the workers
+                cluster = LocalCluster(
+                    n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=None
+                )
+                client = Client(cluster)
     except (OSError, TimeoutError) as exc:
         raise BuildError(f"cannot reach the Dask scheduler {spec.scheduler}: {exc}") from None
     try:
         futures = client.map(build_shard, jobs, shard_dir=shard_dir, cache_dir=spec.cache_dir, pure=False)
-        for future in as_completed(futures):
-            yield future.result()
+        remaining = set(futures)
+        while remaining:  # waiting in steps, so a Ctrl-C is seen
+            try:
+                done, remaining = wait(remaining, timeout=interrupt.WAIT, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            interrupt.check()
+            for future in sorted(done, key=futures.index):
+                yield future.result()
     finally:
         client.close()
         if cluster is not None:

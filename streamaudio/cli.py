@@ -303,11 +303,11 @@ def _run_build(spec: BuildSpec, name: str, force: bool = False) -> None:
 
     try:
         result = build(spec, progress, force=force)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C (130) or SIGTERM (143), taken between streams
         if bar is not None:
             bar.close()
         err.print("interrupted: finished shards are kept; run the same command again to resume")
-        raise typer.Exit(130) from None
+        raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
     except (*KNOWN_ERRORS, OSError) as exc:
         if bar is not None:
             bar.close()
@@ -665,7 +665,7 @@ def main() -> None:
             f"[bold red]error:[/] {escape(exc.format_message())}{where}", highlight=False, soft_wrap=True
         )
         code = exc.exit_code
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted")
         code = 130
     sys.exit(code or 0)

@@ -120,7 +120,12 @@ if _LIB:
     _INT32_ARRAY = _ffi.typeof("int32_t[]")  # parsed once, not on the first encode
     _CHANNELS = _ffi.typeof("const int32_t *[1]")
 
-    @_ffi.callback("write_cb")
+    _RAISED: list[BaseException] = []  # what a callback raised (cffi would print and drop it)
+
+    def _keep(exc_type, exc, _tb):
+        _RAISED.append(exc)
+
+    @_ffi.callback("write_cb", error=1, onerror=_keep)
     def _write(_enc, buffer, size, _samples, _frame, client):
         out = _ffi.from_handle(client)
         stop = out.pos + size
@@ -131,12 +136,12 @@ if _LIB:
         out.end = max(out.end, stop)
         return 0
 
-    @_ffi.callback("seek_cb")
+    @_ffi.callback("seek_cb", error=1, onerror=_keep)
     def _seek(_enc, offset, client):
         _ffi.from_handle(client).pos = offset
         return 0
 
-    @_ffi.callback("tell_cb")
+    @_ffi.callback("tell_cb", error=1, onerror=_keep)
     def _tell(_enc, offset, client):
         offset[0] = _ffi.from_handle(client).pos
         return 0
@@ -182,8 +187,12 @@ class Encoder:
             samples = _ffi.from_buffer(_INT32_ARRAY, pcm)
             channels = _ffi.new(_CHANNELS, [samples])
             ok = _lib.FLAC__stream_encoder_process(enc, channels, pcm.size)
-            if not (_lib.FLAC__stream_encoder_finish(enc) and ok):
+            finished = _lib.FLAC__stream_encoder_finish(enc)
+            if _RAISED:  # e.g. a KeyboardInterrupt that landed inside a callback: raised here instead
+                raise _RAISED.pop()
+            if not (finished and ok):
                 raise RuntimeError("libFLAC failed to encode a stream")
         finally:
+            _RAISED.clear()
             _lib.FLAC__stream_encoder_delete(enc)
         return memoryview(out.data)[: out.end]
