@@ -38,7 +38,7 @@ from streamaudio.demo import (
     manifest_path,
 )
 from streamaudio.dialogues import Dialogue, read_source
-from streamaudio.manifest import Clip
+from streamaudio.manifest import Clip, ManifestError
 from streamaudio.plan import StreamPlan
 from streamaudio.protocol import CHUNK_SAMPLES, CHUNK_SECONDS, LABEL_REPLY
 from streamaudio.scenarios import SCENARIOS, Pools, Scenario, ScenarioConfig, ScenarioError
@@ -144,15 +144,30 @@ class ShardJob:
 
 
 class _Manifests:
-    """Manifests read once per build, however many parts use them."""
+    """Manifests read once per build, however many parts use them. A broken row is left out and becomes a
+    reject naming file:line and the problem; only a manifest with no usable row stops the build."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str | None], list] = {}
+        self.bad_rows: dict[str, dict[str, Any]] = {}
 
     def rows(self, path: Path, default_source: str | None = None) -> list[Clip | Dialogue]:
         key = (str(path), default_source)
         if key not in self._cache:
-            self._cache[key] = list(read_source(path, default_source))
+            bad: list[dict[str, Any]] = []
+
+            def left_out(line: int, problem: str) -> None:
+                where = f"{path}:{line}"
+                bad.append({"clip_id": where, "source": default_source or "manifest", "reason": "bad_row"})
+                bad[-1]["detail"] = f"{where}: {problem}"
+
+            rows = list(read_source(path, default_source, on_bad=left_out))
+            if not rows and bad:
+                raise ManifestError(
+                    f"{path}: no usable row ({len(bad)} broken; the first: {bad[0]['detail']})"
+                )
+            self.bad_rows.update((r["clip_id"], r) for r in bad)
+            self._cache[key] = rows
         return self._cache[key]
 
 
@@ -431,6 +446,7 @@ def _build(
         rejects.extend(part_rejects)
         used.update((c.source, c.id) for c in pools.speech)
         planners.append(plan_part(spec, part, pools))
+    rejects.extend(manifests.bad_rows.values())
 
     jobs: list[ShardJob] = []  # every shard of the build, in order, as planning reaches it
     done: dict[str, ShardStats] = {}
@@ -448,6 +464,7 @@ def _build(
                 else:
                     done[job.name] = stats
                     skipped.append(job.name)
+                    tally.add_many(stats.streams, stats.seconds)  # progress counts what is there
 
     tally = _Tally(progress)
     if spec.executor == "dask":

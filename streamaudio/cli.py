@@ -292,13 +292,24 @@ def build_cmd(
 def _run_build(spec: BuildSpec, name: str, force: bool = False) -> None:
     """Run a build with a progress bar (made on the first stream) and print its summary."""
     bar: tqdm | None = None
+    by_streams = all(p.streams is not None for p in spec.parts)
+    total = sum(p.streams or 0 for p in spec.parts) if by_streams else sum(p.hours or 0 for p in spec.parts)
 
     def progress(done: int, seconds: float) -> None:
         nonlocal bar
-        if bar is None:
-            bar = tqdm(unit="stream", desc=f"build {name}", dynamic_ncols=True)
-        bar.n = done
-        bar.set_postfix_str(f"{seconds / 3600:.2f} h audio", refresh=False)
+        if bar is None:  # by streams, or by hours of audio: either way with a total, a share and an ETA
+            unit, fmt = ("stream", "{n_fmt}/{total_fmt}") if by_streams else ("h", "{n:.2f}/{total:.2f} h")
+            bar = tqdm(
+                total=total,
+                unit=unit,
+                desc=f"build {name}",
+                dynamic_ncols=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| " + fmt + " [{elapsed}<{remaining}{postfix}]",
+            )
+        bar.n = done if by_streams else min(seconds / 3600, total)
+        bar.set_postfix_str(
+            f"{seconds / 3600:.2f} h audio" if by_streams else f"{done} streams", refresh=False
+        )
         bar.update(0)
 
     try:

@@ -37,6 +37,8 @@ def _run(name: str, items: Callable[[], Iterable[Candidate | Reject]], out: Path
     bars: list[tqdm] = []  # made on the first progress report, so input errors print alone
 
     def progress(rows: int) -> None:
+        if not bars and not rows:  # nothing read yet: no bar (it would stay behind as "0 rows")
+            return
         if not bars:
             bars.append(tqdm(unit=" rows", desc=f"prepare {name}", dynamic_ncols=True, leave=False))
         bars[0].update(rows - bars[0].n)
@@ -70,7 +72,7 @@ def commonvoice_cmd(
         bool | None,
         typer.Option(
             "--probe/--no-probe",
-            help="Read every audio header [default: only when clip_durations.tsv is absent].",
+            help="Read every audio header. \\[default: only when clip_durations.tsv is absent]",
         ),
     ] = None,
     workers: Workers = 1,
@@ -87,7 +89,13 @@ def covost2_cmd(
     ],
     out: Out,
     cv_split: Annotated[str, typer.Option(help="Common Voice TSV to join with.")] = "validated",
-    probe: Annotated[bool | None, typer.Option("--probe/--no-probe")] = None,
+    probe: Annotated[
+        bool | None,
+        typer.Option(
+            "--probe/--no-probe",
+            help="Read every audio header. \\[default: only when clip_durations.tsv is absent]",
+        ),
+    ] = None,
     workers: Workers = 1,
 ) -> None:
     """CoVoST 2 translations joined with their Common Voice clips."""
@@ -123,7 +131,7 @@ def audioset_hub_cmd(
     parquet_dir: Annotated[Path, typer.Argument(help="Folder of the Hub's AudioSet parquet files.")],
     out: Out,
     audio_out: Annotated[
-        Path | None, typer.Option(help="Where to write the audio [default: beside --out].")
+        Path | None, typer.Option(help="Where to write the audio. \\[default: beside --out]")
     ] = None,
     ontology: Annotated[
         Path | None, typer.Option(help="ontology.json, for rows without human_labels.")
@@ -142,7 +150,9 @@ MusanPart = Enum("MusanPart", {p: p for p in noise_sets.MUSAN_PARTS}, type=str)
 def musan_cmd(
     musan_dir: Annotated[Path, typer.Argument(help="The musan/ folder.")],
     out: Out,
-    part: Annotated[list[MusanPart] | None, typer.Option(help="Parts to take [default: all three].")] = None,
+    part: Annotated[
+        list[MusanPart] | None, typer.Option(help="Parts to take. \\[default: all three]")
+    ] = None,
     workers: Workers = 1,
 ) -> None:
     """MUSAN noise, music and speech, with each source's ANNOTATIONS."""

@@ -6,7 +6,7 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -89,8 +89,12 @@ def _open_text(path: Path, mode: str) -> io.TextIOBase:
     return open(path, mode, encoding="utf-8")
 
 
-def iter_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line or row number, raw dict) from a JSONL(.gz) or Parquet manifest, streaming."""
+BadRow = Callable[[int, str], None]  # (line, problem): a row left out instead of stopping the read
+
+
+def iter_rows(path: str | Path, on_bad: BadRow | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line or row number, raw dict) from a JSONL(.gz) or Parquet manifest, streaming; a line that
+    is not a JSON object stops the read, or with ``on_bad`` is reported to it and skipped."""
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: manifest does not exist")
@@ -117,11 +121,15 @@ def iter_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     continue
                 try:
                     row = json.loads(line)
+                    problem = None if isinstance(row, dict) else "a row must be a JSON object"
                 except json.JSONDecodeError as exc:
-                    raise ManifestError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise ManifestError(f"{path}:{lineno}: a row must be a JSON object")
-                yield lineno, row
+                    problem = f"not valid JSON ({exc.msg})"
+                if problem is None:
+                    yield lineno, row
+                elif on_bad is None:
+                    raise ManifestError(f"{path}:{lineno}: {problem}")
+                else:
+                    on_bad(lineno, problem)
         except (OSError, EOFError, UnicodeDecodeError) as exc:
             raise ManifestError(f"{path}: cannot read manifest ({exc})") from None
 

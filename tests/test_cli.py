@@ -100,12 +100,44 @@ def test_missing_source_manifest(tmp_path: Path) -> None:
         ('{"id": "a", "source": "s", "duration": 1.0, "text": "x"}', "needs one of path"),
     ],
 )
-def test_broken_manifest_row(tmp_path: Path, line: str, problem: str) -> None:
+def test_broken_manifest_rows_are_rejects_and_the_build_goes_on(
+    tmp_path: Path, line: str, problem: str
+) -> None:
+    import soundfile as sf
+
+    from streamaudio.tts import EspeakEngine
+
+    espeak = EspeakEngine()
+    rows = []
+    for i, text in enumerate(["The first clip is fine.", "So is the second one."]):
+        sf.write(tmp_path / f"ok{i}.wav", espeak.synthesize(text, "en-us"), 16000)
+        rows.append(
+            json.dumps({"id": f"ok{i}", "source": "s", "path": f"ok{i}.wav", "duration": 2.0, "text": text})
+        )
     manifest = tmp_path / "m.jsonl"
-    good = json.dumps({"id": "ok", "source": "s", "path": "ok.wav", "duration": 1.0, "text": "fine"})
-    manifest.write_text(good + "\n" + line + "\n")
+    manifest.write_text(rows[0] + "\n" + line + "\n" + rows[1] + "\n")
+    out = tmp_path / "o"
+    proc = run(
+        "build",
+        "--source",
+        f"mine={manifest}",
+        "--streams",
+        "2",
+        "--stream-seconds",
+        "10:12",
+        "--out",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    rejected = [json.loads(x) for x in (out / "rejected.jsonl").read_text().splitlines()]
+    bad = [r for r in rejected if r["reason"] == "bad_row"]
+    assert len(bad) == 1 and bad[0]["clip_id"] == f"{manifest}:2" and problem in bad[0]["detail"]
+    only_bad = tmp_path / "bad.jsonl"
+    only_bad.write_text(line + "\n" + line + "\n")
     _one_line_error(
-        run("build", "--source", f"mine={manifest}", "--out", str(tmp_path / "o")), f"{manifest}:2", problem
+        run("build", "--source", f"mine={only_bad}", "--out", str(tmp_path / "o2")),
+        f"{only_bad}",
+        "no usable row",
     )
 
 
