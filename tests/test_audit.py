@@ -119,3 +119,11 @@ def test_the_streamaudio_2m_recipe_passes_its_audit(tmp_path: Path) -> None:
 def test_bad_targets_are_one_line_errors(tmp_path: Path) -> None:
     proc = run("audit", str(tmp_path / "missing"))
     assert proc.returncode == 1 and "missing" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_default_demo_passes_the_strictest_validation(demo_builds: list[Path]) -> None:
+    """``streamaudio build --capability asr`` as the README's first command runs it: no VAD warning either."""
+    asr = next(p for p in demo_builds if p.name == "asr")
+    proc = run("validate", str(asr), "--vad", "--strict")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.stdout.strip().endswith("OK")
