@@ -68,3 +68,38 @@ def test_notebook_runs_top_to_bottom(tmp_path: Path) -> None:
         tmp_path / "streamaudio-out" / "asr" / "manifest.json"
     ).is_file()
     assert json.loads((tmp_path / "streamaudio-out" / "asr" / "manifest.json").read_text())["streams"] == 4
+
+
+STRICT_PLOT = [sys.executable, "-W", "error::RuntimeWarning", "-m", "streamaudio.cli", "plot"]
+
+
+def test_busy_streams_get_a_key_not_a_heap(tmp_path: Path) -> None:
+    """A chat stream: every event is numbered in its lane and every reply lettered, their texts in a key
+    below, so no label is drawn over another; silence in a stream draws no warning."""
+    import itertools
+
+    from streamaudio.build import build, single
+    from streamaudio.plots import _key_entries, lane_rows
+    from streamaudio.scenarios import ScenarioConfig
+
+    overlapping = 0
+    for cap in ("chat", "environment"):
+        build(single(cap, tmp_path / cap, streams=1, seed=2, config=ScenarioConfig(background_prob=0.0)))
+        meta = next(iter_samples(next((tmp_path / cap / "shards").glob("*.tar")))).meta
+        entries = _key_entries(meta)
+        spoken = [e for e in meta["events"] if e["kind"] != "noise"]
+        replies = [t for t in meta["turns"] if t["respond"]]
+        assert len(entries) == len(spoken) + len(replies) and len({m for m, _ in entries}) == len(entries)
+        placed, _ = lane_rows(meta)
+        for (_, lane, sub, a, b), (_, lane2, sub2, a2, b2) in itertools.combinations(placed, 2):
+            assert (lane, sub) != (lane2, sub2) or b <= a2 or b2 <= a  # no bar drawn over another
+        overlapping += sum(sub > 0 for _, _, sub, _, _ in placed)
+        tar = next((tmp_path / cap / "shards").glob("*.tar"))
+        proc = subprocess.run(
+            [*STRICT_PLOT, str(tar), "--key", meta["id"], "--out", str(tmp_path / f"{cap}.png")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0 and "Warning" not in proc.stderr, proc.stderr
+    assert overlapping > 0  # environment talk overlaps: it took sub-rows
