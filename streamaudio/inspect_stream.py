@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY, SAMPLE_RATE
@@ -43,26 +45,23 @@ def show(meta: dict[str, Any], console: Console) -> None:
         f"{n} chunks = {n * CHUNK_SECONDS:.1f} s  replies={labels.count(LABEL_REPLY)}  "
         f"seed={meta.get('seed')}"
     )
-    events = Table(title="events", title_justify="left")
+    events = Table(title="events", title_justify="left", box=box.SIMPLE, pad_edge=False)
     for col in ("#", "kind", "start s", "end s", "source"):
-        events.add_column(col, no_wrap=True)
-    events.add_column("clip", overflow="fold", max_width=28)
+        events.add_column(col, no_wrap=True, justify="right" if col.endswith(" s") else "left")
     events.add_column("detail", overflow="fold", ratio=1, min_width=24)
     for i, ev in enumerate(meta["events"]):
-        kind = ev["kind"] + (f" ({ev['role']})" if ev.get("role") else "")
+        kind = ev.get("role") or ev["kind"]
         if "snr_db" in ev:
             detail = f"SNR {ev['snr_db']:.1f} dB"
         elif ev.get("labels"):
-            detail = ", ".join(ev["labels"])
+            detail = ", ".join(ev.get("label_names") or ev["labels"])
         else:
-            detail = ev.get("text", "")
-        if "gain_db" in ev:
-            detail = f"{detail}  [dim]gain {ev['gain_db']:+.1f} dB[/]".strip()
-        events.add_row(
-            str(i), kind, _t(ev["start_sample"]), _t(ev["end_sample"]), ev["source"], ev["clip_id"], detail
-        )
+            detail = escape(ev.get("text", ""))
+        extra = f"gain {ev['gain_db']:+.1f} dB, " if "gain_db" in ev else ""
+        detail = f"{detail}  [dim]({extra}{escape(ev['clip_id'])})[/]".strip()
+        events.add_row(str(i), kind, _t(ev["start_sample"]), _t(ev["end_sample"]), ev["source"], detail)
     console.print(events)
-    turns = Table(title="turns", title_justify="left")
+    turns = Table(title="turns", title_justify="left", box=box.SIMPLE, pad_edge=False)
     for col in ("event", "chunk", "reply at s", "respond", "emotion"):
         turns.add_column(col, no_wrap=True)
     turns.add_column("text", overflow="fold", ratio=1, min_width=24)

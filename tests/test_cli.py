@@ -236,3 +236,20 @@ def test_a_second_build_into_the_same_folder_is_refused(tmp_path: Path) -> None:
     assert forced.returncode == 0
     assert sorted(p.name for p in (tmp_path / "o" / "shards").iterdir()) == ["chat-train-000000.tar"]
     assert json.loads((tmp_path / "o" / "manifest.json").read_text())["capabilities"] == ["chat"]
+
+
+def test_tables_fit_80_columns(demo_build: Path) -> None:
+    tar = demo_build / "shards" / "asr-train-000000.tar"
+    for args in (
+        ["inspect", str(tar), "--key", "asr-train-000000001"],
+        ["harness", str(demo_build), "--backend", "oracle"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "streamaudio.cli", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "80"},
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "…" not in proc.stdout and max(map(len, proc.stdout.splitlines())) <= 80
