@@ -16,7 +16,7 @@ from streamaudio.dialogues import Dialogue
 from streamaudio.manifest import Clip
 from streamaudio.plan import Background, NoiseSlice, Segment, StreamPlan
 
-SECONDS_PER_CHAR = 0.075  # rough speaking time of TTS text, only used to size plans
+SECONDS_PER_CHAR = 0.0575  # speaking time of TTS text (espeak-ng, the demo voices), only to size plans
 TALKER_JITTER_DB = 1.0  # an utterance's level varies this much (±) around its talker's level
 
 
