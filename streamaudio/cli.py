@@ -58,7 +58,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_version)
+        bool,
+        typer.Option(
+            "--version", metavar="", help="Print the version and exit.", is_eager=True, callback=_version
+        ),
     ] = False,
 ) -> None:
     """Build, inspect and check StreamAudio-2M-style streaming audio corpora."""
@@ -106,58 +109,84 @@ def build_cmd(
     capability: Annotated[
         str | None,
         typer.Option(
+            metavar="NAME",
             help=f"What the streams teach: {CAPABILITIES}. \\[default: asr; with --pipeline: all of it]",
             show_default=False,
         ),
     ] = None,
     pipeline: Annotated[
-        Path | None, typer.Option(help="A recipe (pipelines/*.yaml): a mixture by hours.", show_default=False)
+        Path | None,
+        typer.Option(
+            metavar="RECIPE", help="A recipe (pipelines/*.yaml): a mixture by hours.", show_default=False
+        ),
     ] = None,
     hours: Annotated[
         float | None,
         typer.Option(
-            help="Hours of audio to build (instead of --streams).", callback=positive, show_default=False
+            metavar="HOURS",
+            help="Hours of audio to build (instead of --streams).",
+            callback=positive,
+            show_default=False,
         ),
     ] = None,
     streams: Annotated[
         int | None,
-        typer.Option(min=1, help="Number of streams to build. \\[default: 32]", show_default=False),
+        typer.Option(
+            metavar="N", min=1, help="Number of streams to build. \\[default: 32]", show_default=False
+        ),
     ] = None,
     stream_seconds: Annotated[
         str | None,
-        typer.Option(help="Stream length range in seconds, LOW:HIGH. \\[default: 30:90]", show_default=False),
+        typer.Option(
+            metavar="LOW:HIGH",
+            help="Stream length range in seconds, LOW:HIGH. \\[default: 30:90]",
+            show_default=False,
+        ),
     ] = None,
     seed: Annotated[
         int | None,
         typer.Option(
+            metavar="N",
             min=0,
             help="Seed: the same inputs and seed give identical shards. \\[default: 0]",
             show_default=False,
         ),
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Processes rendering streams.")] = 1,
+    workers: Annotated[int, typer.Option(metavar="N", min=1, help="Processes rendering streams.")] = 1,
     out: Annotated[
         Path | None,
-        typer.Option(help="Output folder. \\[default: ./streamaudio-out/NAME]", show_default=False),
+        typer.Option(
+            metavar="DIR", help="Output folder. \\[default: ./streamaudio-out/NAME]", show_default=False
+        ),
     ] = None,
     split: Annotated[
         str | None,
-        typer.Option(help="Split name. \\[default: train; with --pipeline: its splits]", show_default=False),
+        typer.Option(
+            metavar="NAME",
+            help="Split name. \\[default: train; with --pipeline: its splits]",
+            show_default=False,
+        ),
     ] = None,
     source: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="NAME=MANIFEST",
             help="Clip or dialogue manifest, NAME=MANIFEST (repeatable). \\[default: built-in demo]",
             show_default=False,
         ),
     ] = None,
     noise: Annotated[
         list[Path] | None,
-        typer.Option(help="Noise clip manifest (repeatable). \\[default: built-in beds]", show_default=False),
+        typer.Option(
+            metavar="MANIFEST",
+            help="Noise clip manifest (repeatable). \\[default: built-in beds]",
+            show_default=False,
+        ),
     ] = None,
     snr: Annotated[
         str | None,
         typer.Option(
+            metavar="LOW:HIGH",
             help="Background SNR range in dB vs. active speech (--snr=-5:5 for negative). \\[default: 5:20]",
             show_default=False,
         ),
@@ -165,6 +194,7 @@ def build_cmd(
     background_prob: Annotated[
         float | None,
         typer.Option(
+            metavar="P",
             min=0.0,
             max=1.0,
             help="Share of streams with background noise. \\[default: 0.8]",
@@ -174,18 +204,23 @@ def build_cmd(
     gap_seconds: Annotated[
         str | None,
         typer.Option(
-            help="Gap length range between events in seconds. \\[default: 0.8:2.4]", show_default=False
+            metavar="LOW:HIGH",
+            help="Gap length range between events in seconds. \\[default: 0.8:2.4]",
+            show_default=False,
         ),
     ] = None,
     gap_snr: Annotated[
         str | None,
         typer.Option(
-            help="How far below speech the gap noise beds sit, dB. \\[default: 15:30]", show_default=False
+            metavar="LOW:HIGH",
+            help="How far below speech the gap noise beds sit, dB. \\[default: 15:30]",
+            show_default=False,
         ),
     ] = None,
     reply_delay_chunks: Annotated[
         int | None,
         typer.Option(
+            metavar="N",
             min=0,
             help="Extra chunks before each reply (the released model: 0). \\[default: 0]",
             show_default=False,
@@ -193,18 +228,24 @@ def build_cmd(
     ] = None,
     language: Annotated[
         str | None,
-        typer.Option(help="Language of the spoken instructions. \\[default: en]", show_default=False),
+        typer.Option(
+            metavar="CODE", help="Language of the spoken instructions. \\[default: en]", show_default=False
+        ),
     ] = None,
     target_language: Annotated[
         str | None,
-        typer.Option(help="s2tt: the language to translate into. \\[default: de]", show_default=False),
+        typer.Option(
+            metavar="CODE", help="s2tt: the language to translate into. \\[default: de]", show_default=False
+        ),
     ] = None,
     shard_streams: Annotated[
-        int | None, typer.Option(min=1, help="Most streams per shard. \\[default: 64]", show_default=False)
+        int | None,
+        typer.Option(metavar="N", min=1, help="Most streams per shard. \\[default: 64]", show_default=False),
     ] = None,
     shard_mb: Annotated[
         float | None,
         typer.Option(
+            metavar="MB",
             callback=positive,
             help="Most megabytes per shard, estimated from PCM. \\[default: 512]",
             show_default=False,
@@ -213,21 +254,25 @@ def build_cmd(
     cache_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Where spoken clips are cached. \\[default: ~/.cache/streamaudio]", show_default=False
+            metavar="DIR",
+            help="Where spoken clips are cached. \\[default: ~/.cache/streamaudio]",
+            show_default=False,
         ),
     ] = None,
     executor: Annotated[
-        Executor, typer.Option(help="local: a process pool; dask: a Dask cluster.")
+        Executor, typer.Option(metavar="local|dask", help="local: a process pool; dask: a Dask cluster.")
     ] = Executor.local,
     scheduler: Annotated[
         str | None,
         typer.Option(
-            help="Dask scheduler, tcp://HOST:8786. \\[default: a local cluster]", show_default=False
+            metavar="URL",
+            help="Dask scheduler, tcp://HOST:8786. \\[default: a local cluster]",
+            show_default=False,
         ),
     ] = None,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Delete what another build left in --out and start clean."),
+        typer.Option("--force", metavar="", help="Delete what another build left in --out and start clean."),
     ] = False,
 ) -> None:
     """Build WebDataset shards of labelled streams (resumes when rerun with the same arguments)."""
@@ -341,10 +386,10 @@ def _run_build(spec: BuildSpec, name: str, force: bool = False) -> None:
 def validate_cmd(
     targets: Annotated[list[Path], typer.Argument(help="Output folders or shards.")],
     vad: Annotated[
-        bool, typer.Option("--vad", help="Also check events against silero VAD (warnings).")
+        bool, typer.Option("--vad", metavar="", help="Also check events against silero VAD (warnings).")
     ] = False,
     report: Annotated[Path | None, typer.Option(help="Write the findings as JSON here.")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", metavar="", help="Fail on warnings too.")] = False,
     workers: Annotated[int, typer.Option(help="Processes checking shards.")] = 1,
 ) -> None:
     """Check every stream against the shard contract (and the manifest); exit 1 on any fault."""
@@ -490,7 +535,7 @@ def harness_cmd(
 def upload_cmd(
     out: Annotated[Path, typer.Argument(help="A streamaudio output folder.")],
     repo: Annotated[str, typer.Option(help="Dataset repo on the Hub, USER/NAME.")],
-    private: Annotated[bool, typer.Option("--private", help="Create the repo private.")] = False,
+    private: Annotated[bool, typer.Option("--private", metavar="", help="Create the repo private.")] = False,
     dry_run: Annotated[Path | None, typer.Option(help="Only stage the repo into this folder.")] = None,
     license_id: Annotated[str, typer.Option("--license", help="License id for the card.")] = "other",
 ) -> None:
