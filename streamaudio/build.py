@@ -541,6 +541,7 @@ def _dask_shards(jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iter
     """Shards built on a Dask distributed cluster (``spec.scheduler``, or a local one), as they finish.
     Workers write the tars themselves, so the output folder must be on a filesystem they share."""
     try:
+        import dask
         from distributed import Client, LocalCluster, wait
     except ImportError:
         raise BuildError("--executor dask needs: pip install 'streamaudio[dask]'") from None
@@ -551,11 +552,14 @@ def _dask_shards(jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iter
         if spec.scheduler:
             client = Client(spec.scheduler, timeout="5s")
         else:
-            with interrupt.ignored_by_new_processes():  # Ctrl-C is for this process; it ends the workers
+            # forked, the worker processes keep this process's deferring Ctrl-C handler: a Ctrl-C only sets
+            # their flag (no traceback from dask's spawned interpreters); this process ends them
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            with dask.config.set({"distributed.worker.multiprocessing-method": method}):
                 cluster = LocalCluster(
                     n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=None
                 )
-                client = Client(cluster)
+            client = Client(cluster)
     except (OSError, TimeoutError) as exc:
         raise BuildError(f"cannot reach the Dask scheduler {spec.scheduler}: {exc}") from None
     try:

@@ -65,18 +65,3 @@ def ignore_in_worker() -> None:
     ends the pool with SIGTERM, which then ends the worker at once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-@contextmanager
-def ignored_by_new_processes() -> Iterator[None]:
-    """Processes started within the block ignore Ctrl-C (an ignored signal stays ignored through fork and
-    exec, and Python and asyncio leave it so): for Dask's worker processes, which the parent ends itself.
-    A Ctrl-C while the block runs (the second or two a local cluster takes to start) is not seen."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -19,7 +19,7 @@ BUILD += ["--stream-seconds", "20:40"]
 MOMENTS = {  # seconds after the build has started (its output folder is claimed)
     ("1", "local"): [0.0, 0.04, 0.1, 0.17, 0.25, 0.33, 0.42, 0.52, 0.62],
     ("2", "local"): [0.0, 0.03, 0.07, 0.12, 0.18, 0.25, 0.32, 0.4],
-    ("2", "dask"): [0.2, 0.8, 1.5, 2.2, 3.0],
+    ("2", "dask"): [0.0, 0.2, 0.8, 1.5, 2.2, 3.0],
 }
 
 
