@@ -30,6 +30,13 @@ app = typer.Typer(no_args_is_help=True, help="Read a corpus as released and writ
 
 Out = Annotated[Path, typer.Option("--out", help="Manifest to write: .jsonl.gz, .jsonl or .parquet.")]
 Workers = Annotated[int, typer.Option(help="Processes probing audio headers.")]
+Probe = Annotated[
+    bool | None,
+    typer.Option(
+        "--probe/--no-probe",
+        help="Read every audio header. \\[default: only when clip_durations.tsv is absent]",
+    ),
+]
 
 
 def _run(name: str, items: Callable[[], Iterable[Candidate | Reject]], out: Path, workers: int) -> None:
@@ -68,13 +75,7 @@ def commonvoice_cmd(
     split: Annotated[
         str, typer.Option(help="Which TSV: validated, train, dev, test, other, invalidated.")
     ] = "validated",
-    probe: Annotated[
-        bool | None,
-        typer.Option(
-            "--probe/--no-probe",
-            help="Read every audio header. \\[default: only when clip_durations.tsv is absent]",
-        ),
-    ] = None,
+    probe: Probe = None,
     workers: Workers = 1,
 ) -> None:
     """Common Voice, any release (v1 to the current one)."""
@@ -89,13 +90,7 @@ def covost2_cmd(
     ],
     out: Out,
     cv_split: Annotated[str, typer.Option(help="Common Voice TSV to join with.")] = "validated",
-    probe: Annotated[
-        bool | None,
-        typer.Option(
-            "--probe/--no-probe",
-            help="Read every audio header. \\[default: only when clip_durations.tsv is absent]",
-        ),
-    ] = None,
+    probe: Probe = None,
     workers: Workers = 1,
 ) -> None:
     """CoVoST 2 translations joined with their Common Voice clips."""
