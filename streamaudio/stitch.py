@@ -53,7 +53,7 @@ class _Placed:
 
     segment: Segment
     audio: np.ndarray
-    powers: np.ndarray  # frame powers of ``audio`` before gain
+    powers: np.ndarray  # frame powers of its voice before gain (the room tone around it is not active)
     audio_start: int
     start: int  # the voice
     end: int
@@ -296,7 +296,7 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
             gaps.append((pos, start, seg.gap_fill))
         placed.append(
             _Placed(
-                seg, audio, frame_powers(audio), start - pre, start, start + size, v0 - pre, gain_db, fades
+                seg, audio, level_powers, start - pre, start, start + size, v0 - pre, gain_db, fades
             )
         )
         pos = max(pos, start + size)
