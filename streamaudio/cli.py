@@ -388,9 +388,11 @@ def validate_cmd(
     vad: Annotated[
         bool, typer.Option("--vad", metavar="", help="Also check events against silero VAD (warnings).")
     ] = False,
-    report: Annotated[Path | None, typer.Option(help="Write the findings as JSON here.")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the findings as JSON here.", metavar="PATH")
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", metavar="", help="Fail on warnings too.")] = False,
-    workers: Annotated[int, typer.Option(help="Processes checking shards.")] = 1,
+    workers: Annotated[int, typer.Option(help="Processes checking shards.", metavar="N")] = 1,
 ) -> None:
     """Check every stream against the shard contract (and the manifest); exit 1 on any fault."""
     bars: list[tqdm] = []
@@ -421,11 +423,15 @@ def validate_cmd(
 @app.command("audit")
 def audit_cmd(
     targets: Annotated[list[Path], typer.Argument(help="Output folders (or shards: no noise steps then).")],
-    report: Annotated[Path | None, typer.Option(help="Write the audit as JSON here.")] = None,
-    figure: Annotated[Path | None, typer.Option(help="Draw the shortcut AUCs into this PNG.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the audit as JSON here.", metavar="PATH")] = None,
+    figure: Annotated[
+        Path | None, typer.Option(help="Draw the shortcut AUCs into this PNG.", metavar="PATH")
+    ] = None,
     max_auc: Annotated[
         float,
-        typer.Option(min=0.5, max=1.0, help="Exit 1 when a capability's all-features AUC is above this."),
+        typer.Option(
+            min=0.5, max=1.0, help="Exit 1 when a capability's all-features AUC is above this.", metavar="X"
+        ),
     ] = 0.65,
 ) -> None:
     """Can replies be guessed from level, length or timing instead of content? Steps in the noise?"""
@@ -467,27 +473,36 @@ class BackendName(str, Enum):
 def harness_cmd(
     targets: Annotated[list[Path], typer.Argument(help="Output folders or shards.")],
     backend: Annotated[BackendName, typer.Option(help="oracle, vad or audio-interaction.")],
-    checkpoint: Annotated[Path | None, typer.Option(help="audio-interaction: the checkpoint folder.")] = None,
-    device: Annotated[str, typer.Option(help="audio-interaction: cpu or cuda.")] = "cpu",
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="audio-interaction: the checkpoint folder.", metavar="PATH")
+    ] = None,
+    device: Annotated[str, typer.Option(help="audio-interaction: cpu or cuda.", metavar="TEXT")] = "cpu",
     dtype: Annotated[
         str,
         typer.Option(
-            help="audio-interaction: auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16, float16."
+            help="audio-interaction: auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16, float16.",
+            metavar="TEXT",
         ),
     ] = "auto",
     max_reply_tokens: Annotated[
         int,
-        typer.Option(min=1, help="audio-interaction: longest reply, in tokens (the released server: 512)."),
+        typer.Option(
+            min=1, help="audio-interaction: longest reply, in tokens (the released server: 512).", metavar="N"
+        ),
     ] = 512,
     session_tokens: Annotated[
         int,
         typer.Option(
-            min=64, help="audio-interaction: positions per session before it restarts (trained at 4096)."
+            min=64,
+            help="audio-interaction: positions per session before it restarts (trained at 4096).",
+            metavar="N",
         ),
     ] = 4096,
-    report: Annotated[Path | None, typer.Option(help="Write the metrics as JSON here.")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the metrics as JSON here.", metavar="PATH")
+    ] = None,
     fdb_out: Annotated[
-        Path | None, typer.Option(help="Write Full-Duplex-Bench output.json per stream.")
+        Path | None, typer.Option(help="Write Full-Duplex-Bench output.json per stream.", metavar="PATH")
     ] = None,
 ) -> None:
     """Replay streams chunk by chunk through a backend and score when it speaks."""
@@ -534,10 +549,14 @@ def harness_cmd(
 @app.command("upload")
 def upload_cmd(
     out: Annotated[Path, typer.Argument(help="A streamaudio output folder.")],
-    repo: Annotated[str, typer.Option(help="Dataset repo on the Hub, USER/NAME.")],
+    repo: Annotated[str, typer.Option(help="Dataset repo on the Hub, USER/NAME.", metavar="TEXT")],
     private: Annotated[bool, typer.Option("--private", metavar="", help="Create the repo private.")] = False,
-    dry_run: Annotated[Path | None, typer.Option(help="Only stage the repo into this folder.")] = None,
-    license_id: Annotated[str, typer.Option("--license", help="License id for the card.")] = "other",
+    dry_run: Annotated[
+        Path | None, typer.Option(help="Only stage the repo into this folder.", metavar="PATH")
+    ] = None,
+    license_id: Annotated[
+        str, typer.Option("--license", help="License id for the card.", metavar="TEXT")
+    ] = "other",
 ) -> None:
     """Stage a corpus as a Hugging Face dataset repo (card, configs per capability) and upload it."""
     try:
@@ -559,8 +578,10 @@ def upload_cmd(
 @app.command("plot")
 def plot_cmd(
     tar: Annotated[Path, typer.Argument(help="A shard (.tar).")],
-    key: Annotated[str, typer.Option(help="Stream key.")],
-    out: Annotated[Path, typer.Option(help="PNG (or PDF/SVG) to write.")] = Path("stream.png"),
+    key: Annotated[str, typer.Option(help="Stream key.", metavar="TEXT")],
+    out: Annotated[Path, typer.Option(help="PNG (or PDF/SVG) to write.", metavar="PATH")] = Path(
+        "stream.png"
+    ),
 ) -> None:
     """Draw one stream: waveform, spectrogram, events, the chunk grid and the replies."""
     from streamaudio.audio import decode_flac
@@ -577,7 +598,9 @@ def plot_cmd(
 @app.command("stats")
 def stats_cmd(
     targets: Annotated[list[Path], typer.Argument(help="Output folders or shards.")],
-    out: Annotated[Path | None, typer.Option(help="Also draw the figures into this PNG.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also draw the figures into this PNG.", metavar="PATH")
+    ] = None,
 ) -> None:
     """Hours and streams per capability and split, latencies, gaps, SNRs and sources."""
     from rich.table import Table
@@ -615,7 +638,7 @@ def stats_cmd(
 @app.command("inspect")
 def inspect_cmd(
     tar: Annotated[Path, typer.Argument(help="A shard (.tar).")],
-    key: Annotated[str, typer.Option(help="Stream key, e.g. asr-train-000000003.")],
+    key: Annotated[str, typer.Option(help="Stream key, e.g. asr-train-000000003.", metavar="TEXT")],
 ) -> None:
     """Print one stream's timeline: its events with their times and its turns with chunk and text."""
     try:
@@ -638,23 +661,31 @@ ExportFormat = Enum("ExportFormat", {f: f for f in EXPORT_FORMATS}, type=str)
 @export_app.command("upstream")
 def export_upstream_cmd(
     out: Annotated[Path, typer.Argument(help="A streamaudio output folder (or shards).")],
-    to: Annotated[Path, typer.Option("--to", help="Folder to write into.")],
+    to: Annotated[Path, typer.Option("--to", help="Folder to write into.", metavar="PATH")],
     fmt: Annotated[
         ExportFormat, typer.Option("--format", help="Builder line format: online or stream2m.")
     ] = ExportFormat.online,
     tokenizer: Annotated[
         Path | None,
-        typer.Option(help="The released tokenizer.json: write tokens/tokens.jsonl for the trainer."),
+        typer.Option(
+            help="The released tokenizer.json: write tokens/tokens.jsonl for the trainer.", metavar="PATH"
+        ),
     ] = None,
     checkpoint: Annotated[
         Path | None,
-        typer.Option(help="A released checkpoint folder: write features/<line>/AudioFeat.pt (and tokens)."),
+        typer.Option(
+            help="A released checkpoint folder: write features/<line>/AudioFeat.pt (and tokens).",
+            metavar="PATH",
+        ),
     ] = None,
     max_tokens: Annotated[
-        int, typer.Option(min=64, help="Longest training line; longer streams are cut at turn boundaries.")
+        int,
+        typer.Option(
+            min=64, help="Longest training line; longer streams are cut at turn boundaries.", metavar="N"
+        ),
     ] = MAX_TOKENS,
     device: Annotated[
-        str, typer.Option(help="Where the audio tower runs with --checkpoint: cpu or cuda.")
+        str, typer.Option(help="Where the audio tower runs with --checkpoint: cpu or cuda.", metavar="TEXT")
     ] = "cpu",
 ) -> None:
     """Write what the released Audio-Interaction code trains on: tokens, features, WAVs, builder lines."""

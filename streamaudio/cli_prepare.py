@@ -28,13 +28,16 @@ from streamaudio.sources import (
 
 app = typer.Typer(no_args_is_help=True, help="Read a corpus as released and write a clip manifest for build.")
 
-Out = Annotated[Path, typer.Option("--out", help="Manifest to write: .jsonl.gz, .jsonl or .parquet.")]
-Workers = Annotated[int, typer.Option(help="Processes probing audio headers.")]
+Out = Annotated[
+    Path, typer.Option("--out", help="Manifest to write: .jsonl.gz, .jsonl or .parquet.", metavar="PATH")
+]
+Workers = Annotated[int, typer.Option(help="Processes probing audio headers.", metavar="N")]
 Probe = Annotated[
     bool | None,
     typer.Option(
         "--probe/--no-probe",
         help="Read every audio header. \\[default: only when clip_durations.tsv is absent]",
+        metavar="",
     ),
 ]
 
@@ -73,7 +76,7 @@ def commonvoice_cmd(
     locale_dir: Annotated[Path, typer.Argument(help="A Common Voice locale folder, e.g. cv-corpus-17.0/en.")],
     out: Out,
     split: Annotated[
-        str, typer.Option(help="Which TSV: validated, train, dev, test, other, invalidated.")
+        str, typer.Option(help="Which TSV: validated, train, dev, test, other, invalidated.", metavar="TEXT")
     ] = "validated",
     probe: Probe = None,
     workers: Workers = 1,
@@ -86,10 +89,12 @@ def commonvoice_cmd(
 def covost2_cmd(
     tsv: Annotated[Path, typer.Argument(help="covost_v2.<src>_<tgt>.tsv")],
     commonvoice_dir: Annotated[
-        Path, typer.Option("--commonvoice", help="The Common Voice (v4) locale folder.")
+        Path, typer.Option("--commonvoice", help="The Common Voice (v4) locale folder.", metavar="PATH")
     ],
     out: Out,
-    cv_split: Annotated[str, typer.Option(help="Common Voice TSV to join with.")] = "validated",
+    cv_split: Annotated[
+        str, typer.Option(help="Common Voice TSV to join with.", metavar="TEXT")
+    ] = "validated",
     probe: Probe = None,
     workers: Workers = 1,
 ) -> None:
@@ -106,10 +111,16 @@ def _names(ontology: Path | None, labels: Path | None) -> dict[str, str]:
 @app.command("audioset")
 def audioset_cmd(
     segments_csv: Annotated[Path, typer.Argument(help="balanced_train_segments.csv or another segment CSV.")],
-    audio_dir: Annotated[Path, typer.Option(help="Where the downloaded audio is (any depth).")],
+    audio_dir: Annotated[
+        Path, typer.Option(help="Where the downloaded audio is (any depth).", metavar="PATH")
+    ],
     out: Out,
-    ontology: Annotated[Path | None, typer.Option(help="ontology.json, to name the mids.")] = None,
-    labels: Annotated[Path | None, typer.Option(help="class_labels_indices.csv, to name the mids.")] = None,
+    ontology: Annotated[
+        Path | None, typer.Option(help="ontology.json, to name the mids.", metavar="PATH")
+    ] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="class_labels_indices.csv, to name the mids.", metavar="PATH")
+    ] = None,
     workers: Workers = 1,
 ) -> None:
     """AudioSet segments with local audio (Y<YTID>.wav, <YTID>_<start>.flac …)."""
@@ -126,10 +137,10 @@ def audioset_hub_cmd(
     parquet_dir: Annotated[Path, typer.Argument(help="Folder of the Hub's AudioSet parquet files.")],
     out: Out,
     audio_out: Annotated[
-        Path | None, typer.Option(help="Where to write the audio. \\[default: beside --out]")
+        Path | None, typer.Option(help="Where to write the audio. \\[default: beside --out]", metavar="PATH")
     ] = None,
     ontology: Annotated[
-        Path | None, typer.Option(help="ontology.json, for rows without human_labels.")
+        Path | None, typer.Option(help="ontology.json, for rows without human_labels.", metavar="PATH")
     ] = None,
     workers: Workers = 1,
 ) -> None:
@@ -169,7 +180,7 @@ def esc50_cmd(
 def noise_dir_cmd(
     audio_dir: Annotated[Path, typer.Argument(help="Any folder of audio files (DNS noise_fullband, …).")],
     out: Out,
-    source: Annotated[str, typer.Option(help="Source name written to each row.")] = "noise",
+    source: Annotated[str, typer.Option(help="Source name written to each row.", metavar="TEXT")] = "noise",
     workers: Workers = 1,
 ) -> None:
     """Every audio file under a folder."""
@@ -178,9 +189,12 @@ def noise_dir_cmd(
 
 @app.command("manifest")
 def manifest_cmd(
-    file: Annotated[Path, typer.Argument(help="CSV with a header, or JSON lines, naming path (and text …).")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV with a header, or JSON lines, naming path (and text …)."),
+    ],
     out: Out,
-    source: Annotated[str, typer.Option(help="Source name for rows without one.")] = "user",
+    source: Annotated[str, typer.Option(help="Source name for rows without one.", metavar="TEXT")] = "user",
     workers: Workers = 1,
 ) -> None:
     """A list of your own clips."""
@@ -195,7 +209,7 @@ def dialogue_cmd(
     file: Annotated[Path, typer.Argument(help="JSON lines (.jsonl or .jsonl.gz).")],
     fmt: Annotated[DialogueFormat, typer.Option("--format", help="moss, sharegpt or messages.")],
     out: Out,
-    workers: Annotated[int, typer.Option(help="Processes parsing lines.")] = 1,
+    workers: Annotated[int, typer.Option(help="Processes parsing lines.", metavar="N")] = 1,
 ) -> None:
     """Conversations as user/assistant text turns, for TTS."""
     try:
