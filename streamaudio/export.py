@@ -154,12 +154,13 @@ def export_upstream(
     for sub in ("wavs", "pieces", "features"):
         (to / sub).mkdir(parents=True, exist_ok=True)
     result = ExportResult(files=[to / f"{fmt}.jsonl"])
-    outputs = {"lines": to / f"{fmt}.jsonl", "step2": to / "step2.jsonl"}
+    outputs = {"lines": to / f"{fmt}.jsonl"}
     if encode:
         (to / "tokens").mkdir(exist_ok=True)
         outputs["tokens"] = to / "tokens" / "tokens.jsonl"
         result.files.append(outputs["tokens"])
-    if features is None:
+    if features is None:  # the WAVs for the released feature step
+        outputs["step2"] = to / "step2.jsonl"
         result.files.append(outputs["step2"])
     files = {name: open(path, "w", encoding="utf-8") for name, path in outputs.items()}  # noqa: SIM115
     try:
@@ -205,8 +206,6 @@ def export_upstream(
     finally:
         for f in files.values():
             f.close()
-    if features is not None:
-        outputs["step2"].unlink()
     return result
 
 

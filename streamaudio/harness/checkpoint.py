@@ -1,4 +1,4 @@
-"""A released Audio-Interaction checkpoint folder: the language model, the audio encoder, the tokenizer.
+"""A released Audio-Interaction checkpoint folder: the language model and the audio encoder.
 
 The layout (as the released model ships it):
 
