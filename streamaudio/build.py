@@ -26,11 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio import __version__, augment, flac, interrupt
+from streamaudio import __version__, augment, flac, interrupt, tts
 from streamaudio.audio import DecoderWarnings
 from streamaudio.clips import ClipLoader
 from streamaudio.demo import (
-    DEMO_VOICES,
     DIALOGUES_MANIFEST,
     NOISE_MANIFEST,
     SOUNDS_MANIFEST,
@@ -42,6 +41,7 @@ from streamaudio.manifest import Clip, ManifestError
 from streamaudio.plan import StreamPlan
 from streamaudio.protocol import CHUNK_SAMPLES, CHUNK_SECONDS, LABEL_REPLY
 from streamaudio.scenarios import SCENARIOS, Pools, Scenario, ScenarioConfig, ScenarioError
+from streamaudio.scenarios.base import tts_clip
 from streamaudio.shards import (
     ShardStats,
     ShardWriter,
@@ -55,7 +55,8 @@ from streamaudio.shards import (
 )
 from streamaudio.sources.pipeline import rejects_path
 from streamaudio.stitch import Scratch, render
-from streamaudio.tts import get_engine
+from streamaudio.tts import TTSError, Voice
+from streamaudio.tts.voices import VoiceChoice
 
 STATE_DIR = ".streamaudio"
 BUILD_FILE = "build.json"  # the identity of the build whose output the folder holds
@@ -96,6 +97,11 @@ class BuildSpec:
     command: str = ""
     executor: str = "local"  # "local" (a process pool) or "dask"
     scheduler: str | None = None  # a Dask scheduler address; None starts a local cluster
+
+    @property
+    def tts_options(self) -> dict[str, dict[str, Any]]:
+        """Each TTS engine's options (``--url``, ``--model``…), for the processes that render."""
+        return {p.config.tts.engine: dict(p.config.tts.options) for p in self.parts if p.config.tts}
 
 
 def single(
@@ -171,24 +177,35 @@ class _Manifests:
         return self._cache[key]
 
 
+SPOKEN_ROLES = ("prompt", "dialogue")  # synthesized clips that only stand in for text a scenario speaks
+
+
 def load_pools(part: Part, manifests: _Manifests) -> tuple[Pools, list[dict[str, Any]]]:
     """Read a part's sources into pools by what each row is, falling back to the built-in demo pool for
-    any role no source fills; speech clips that cannot serve the scenario go to rejects."""
+    any role no source fills; speech clips that cannot serve the scenario go to rejects. Clips made by
+    ``streamaudio synthesize`` also stand in for the text they say, in their voice."""
     scenario = SCENARIOS[part.capability]
     speech: list[Clip] = []
     sounds: list[Clip] = []
     dialogues: list[Dialogue] = []
+    spoken: dict[tuple[str, str], Clip] = {}
     rejects: list[dict[str, Any]] = []
     for name, path in part.sources:
         for item in manifests.rows(path, default_source=name):
             if isinstance(item, Dialogue):
                 dialogues.append(item)
-            elif not item.text and (item.labels or item.label_names or item.category):
+                continue
+            if item.tts and item.path and item.text:
+                spoken.setdefault((str(item.tts.get("id") or item.speaker), item.text), item)
+                if item.extra.get("role") in SPOKEN_ROLES:
+                    continue
+            if not item.text and (item.labels or item.label_names or item.category):
                 sounds.append(item)
             else:
                 speech.append(item)
     given = (bool(speech), bool(sounds), bool(dialogues))
-    speech = speech or manifests.rows(manifest_path(SPEECH_MANIFEST))
+    voices = _voices(part, spoken)
+    speech = speech or _demo_speech(manifests, voices, part.config.tts)
     sounds = sounds or manifests.rows(manifest_path(SOUNDS_MANIFEST))
     dialogues = dialogues or manifests.rows(manifest_path(DIALOGUES_MANIFEST))
     usable: list[Clip] = []
@@ -221,12 +238,45 @@ def load_pools(part: Part, manifests: _Manifests) -> tuple[Pools, list[dict[str,
         rejects.extend(prepared_rejects(Path(path)))
     noise_files = list(part.noise) or [manifest_path(NOISE_MANIFEST)]
     noise = [clip for path in noise_files for clip in manifests.rows(path, default_source="noise")]
-    language = part.config.language
-    if language == "en":
-        voices = DEMO_VOICES
-    else:
-        voices = (get_engine(part.config.tts_engine).voice_for_language(language),)
-    return Pools(speech=usable, sounds=sounds, noise=noise, dialogues=dialogues, voices=voices), rejects
+    pools = Pools(
+        speech=usable, sounds=sounds, noise=noise, dialogues=dialogues, voices=voices, spoken=spoken
+    )
+    return pools, rejects
+
+
+def _voices(part: Part, spoken: dict[tuple[str, str], Clip]) -> tuple[Voice, ...]:
+    """The part's voice pool: as chosen (``--tts``, a recipe's ``tts:``), else the voices of the clips
+    synthesized ahead for its prompts and dialogues, else the espeak-ng demo voices."""
+    try:
+        if part.config.tts is not None:
+            return part.config.tts.pool(part.config.language)
+        ahead = {
+            str(c.tts["id"]): Voice.from_tts_field(c.tts)
+            for c in spoken.values()
+            if c.extra.get("role") in SPOKEN_ROLES and c.tts.get("id")
+        }
+        if ahead:
+            return tuple(ahead[k] for k in sorted(ahead))
+        return VoiceChoice().pool(part.config.language)
+    except TTSError as exc:
+        raise BuildError(f"{part.label}: {exc}") from None
+
+
+def _demo_speech(manifests: _Manifests, voices: tuple[Voice, ...], choice: VoiceChoice | None) -> list[Clip]:
+    """The built-in demo sentences: as recorded in the manifest (espeak-ng), or, when another engine is
+    chosen, each sentence spoken by the pool's voices in turn (so ``--tts piper`` is neural throughout)."""
+    clips = manifests.rows(manifest_path(SPEECH_MANIFEST))
+    if choice is None or choice.engine == "espeak-ng":
+        return clips
+    out: dict[tuple[str, str], Clip] = {}
+    for i, clip in enumerate(clips):
+        voice = voices[i % len(voices)]
+        spoken = tts_clip(clip.text or "", voice, clip.language or "en")
+        out.setdefault(
+            (voice.id, clip.text or ""),
+            replace(spoken, translation=clip.translation, target_language=clip.target_language),
+        )
+    return list(out.values())
 
 
 def prepared_rejects(manifest: Path) -> list[dict[str, Any]]:
@@ -285,16 +335,17 @@ _SCRATCH = Scratch()
 _ENCODER = flac.Encoder()
 
 
-def _init_worker(cache_dir: Path | None) -> None:
+def _init_worker(cache_dir: Path | None, tts_options: dict[str, dict[str, Any]] | None = None) -> None:
     global _LOADER
+    tts.configure(tts_options or {})
     _LOADER = ClipLoader(cache_dir)
 
 
-def _start_worker(cache_dir: Path | None) -> None:
+def _start_worker(cache_dir: Path | None, tts_options: dict[str, dict[str, Any]]) -> None:
     """A pool process's start: its loader, and one tiny encode so that libFLAC's first-call costs are paid
     while the parent is still planning. Ctrl-C is the parent's to handle: it ends the pool."""
     interrupt.ignore_in_worker()
-    _init_worker(cache_dir)
+    _init_worker(cache_dir, tts_options)
     _ENCODER.encode(np.zeros(CHUNK_SAMPLES, dtype=np.float32))
 
 
@@ -312,12 +363,12 @@ def render_stream(
 
 
 def _local_shards(
-    jobs: Iterator[ShardJob], shard_dir: Path, cache_dir: Path | None, pool: Pool | None, tally: _Tally
+    jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec, pool: Pool | None, tally: _Tally
 ) -> Iterator[ShardStats]:
     """Shards written (not yet committed) in plan order: in this process without a pool, else by pool
     processes that each render and write whole shards, so that only their stats come back."""
     if pool is None:
-        _init_worker(cache_dir)
+        _init_worker(spec.cache_dir, spec.tts_options)
         for job in jobs:
             yield _shard_task(job, shard_dir, tally)
         return
@@ -420,7 +471,9 @@ def build(
             if spec.executor != "dask" and spec.workers > 1:  # forked first: workers start while we plan
                 ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
                 pool = stack.enter_context(
-                    ctx.Pool(spec.workers, initializer=_start_worker, initargs=(spec.cache_dir,))
+                    ctx.Pool(
+                        spec.workers, initializer=_start_worker, initargs=(spec.cache_dir, spec.tts_options)
+                    )
                 )
             result = _build(spec, shard_dir, state_dir, pool, progress)
     except KeyboardInterrupt:  # the pool is ended by now: what its workers were writing goes
@@ -475,7 +528,7 @@ def _build(
     else:
         with ThreadPoolExecutor(1, thread_name_prefix="shard-commit") as committer:
             commits = []
-            for stats in _local_shards(pending(), shard_dir, spec.cache_dir, pool, tally):
+            for stats in _local_shards(pending(), shard_dir, spec, pool, tally):
                 done[stats.name] = stats  # fsynced and renamed while the next shards render
                 commits.append(committer.submit(_commit, shard_dir / stats.name, stats, state_dir))
             for commit in commits:
@@ -523,9 +576,11 @@ class _Tally:
         interrupt.check()  # after each stream (or shard, from workers): a safe place to stop
 
 
-def build_shard(job: ShardJob, shard_dir: Path, cache_dir: Path | None) -> ShardStats:
+def build_shard(
+    job: ShardJob, shard_dir: Path, cache_dir: Path | None, tts_options: dict[str, dict[str, Any]]
+) -> ShardStats:
     """Render, write and commit one whole shard in this process: the unit of work on a cluster."""
-    _init_worker(cache_dir)
+    _init_worker(cache_dir, tts_options)
     stats = _shard_task(job, shard_dir)
     commit_shard(shard_dir / job.name)
     return stats
@@ -563,7 +618,14 @@ def _dask_shards(jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iter
     except (OSError, TimeoutError) as exc:
         raise BuildError(f"cannot reach the Dask scheduler {spec.scheduler}: {exc}") from None
     try:
-        futures = client.map(build_shard, jobs, shard_dir=shard_dir, cache_dir=spec.cache_dir, pure=False)
+        futures = client.map(
+            build_shard,
+            jobs,
+            shard_dir=shard_dir,
+            cache_dir=spec.cache_dir,
+            tts_options=spec.tts_options,
+            pure=False,
+        )
         remaining = set(futures)
         while remaining:  # waiting in steps, so a Ctrl-C is seen
             try:

@@ -23,6 +23,7 @@ from streamaudio.audio import AudioError
 from streamaudio.build import BuildError, BuildSpec, Part, build
 from streamaudio.cli_common import err, fail
 from streamaudio.cli_prepare import app as prepare_app
+from streamaudio.cli_tts import synthesize_cmd, voice_choice
 from streamaudio.corpus_check import show_report, validate_corpus
 from streamaudio.export import FORMATS as EXPORT_FORMATS
 from streamaudio.export import MAX_TOKENS, FeatureWriter, export_upstream
@@ -39,6 +40,7 @@ from streamaudio.recipe import RecipeError, load_recipe, recipe_parts
 from streamaudio.scenarios import SCENARIOS, ScenarioConfig
 from streamaudio.tokens import TokenizerError, encode_text, load_tokenizer
 from streamaudio.tts import TTSError
+from streamaudio.tts.voices import VoiceChoice
 from streamaudio.vad import VadError, model_path
 
 app = typer.Typer(
@@ -274,6 +276,48 @@ def build_cmd(
         bool,
         typer.Option("--force", metavar="", help="Delete what another build left in --out and start clean."),
     ] = False,
+    tts_engine: Annotated[
+        str | None,
+        typer.Option(
+            "--tts",
+            metavar="ENGINE",
+            help="Who speaks prompts and dialogues: espeak-ng, piper, openai or a plugin. \\[default: the "
+            "voices of --source clips made by synthesize, else espeak-ng]",
+            show_default=False,
+        ),
+    ] = None,
+    voice: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME[#SPEAKER]",
+            help="--tts voice (repeatable). \\[default: the engine's]",
+            show_default=False,
+        ),
+    ] = None,
+    warp: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LIST",
+            help="--tts speed warps, e.g. 0.94,1,1.06. \\[default: the engine's]",
+            show_default=False,
+        ),
+    ] = None,
+    prosody: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME=LOW:HIGH",
+            help="--tts prosody range (repeatable). \\[default: the engine's]",
+            show_default=False,
+        ),
+    ] = None,
+    engine_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="--tts engine option, e.g. url=http://HOST:PORT (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Build WebDataset shards of labelled streams (resumes when rerun with the same arguments)."""
     if hours is not None and streams is not None:
@@ -288,6 +332,7 @@ def build_cmd(
         "language": language,
         "target_language": target_language,
         "sources": tuple(parse_source(s) for s in source or ()),
+        "tts": tts_engine and _voice_choice(tts_engine, voice, warp, prosody, engine_option),
         "noise": tuple(noise or ()),
     }
     overrides = {k: v for k, v in given.items() if v not in (None, ())}
@@ -332,6 +377,19 @@ def build_cmd(
         scheduler=scheduler,
     )
     _run_build(spec, name, force)
+
+
+def _voice_choice(
+    engine: str,
+    voices: list[str] | None,
+    warps: str | None,
+    prosody: list[str] | None,
+    options: list[str] | None,
+) -> VoiceChoice:
+    try:
+        return voice_choice(engine, voices, warps, prosody, options)
+    except TTSError as exc:
+        fail(str(exc))
 
 
 def _run_build(spec: BuildSpec, name: str, force: bool = False) -> None:
@@ -602,7 +660,7 @@ def stats_cmd(
         Path | None, typer.Option(help="Also draw the figures into this PNG.", metavar="PATH")
     ] = None,
 ) -> None:
-    """Hours and streams per capability and split, latencies, gaps, SNRs and sources."""
+    """Hours and streams per capability and split, latencies, gaps, SNRs, sources and voices."""
     from rich.table import Table
 
     from streamaudio.plots import corpus_stats, plot_stats
@@ -631,6 +689,10 @@ def stats_cmd(
                 highlight=False,
             )
     console.print("top sources: " + ", ".join(f"{s} {n}" for s, n in stats["sources"]), highlight=False)
+    for capability, voices in stats["voices"].items():
+        shown = ", ".join(f"{v} {n}" for v, n in list(voices.items())[:4])
+        more = f", … {len(voices) - 4} more" if len(voices) > 4 else ""
+        console.print(f"voices in {capability}: {len(voices)} ({shown}{more})", highlight=False)
     if out is not None:
         typer.echo(f"wrote {plot_stats(stats, out)}")
 
@@ -651,6 +713,7 @@ def inspect_cmd(
 
 
 export_app = typer.Typer(no_args_is_help=True, help="Write a corpus in other tools' formats.")
+app.command("synthesize")(synthesize_cmd)
 app.add_typer(prepare_app, name="prepare")
 app.add_typer(export_app, name="export")
 

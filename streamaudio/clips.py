@@ -11,7 +11,7 @@ from streamaudio import noise, sounds
 from streamaudio.audio import AudioError, load_audio
 from streamaudio.manifest import Clip
 from streamaudio.protocol import SAMPLE_RATE
-from streamaudio.tts import CachedTTS, TTSError, get_engine
+from streamaudio.tts import CachedTTS, TTSError, Voice
 
 
 class ClipLoader:
@@ -19,15 +19,14 @@ class ClipLoader:
 
     def __init__(self, cache_dir: Path | None = None, max_cached_seconds: float = 1800.0) -> None:
         self.cache_dir = cache_dir
-        self._tts: dict[str, CachedTTS] = {}
+        self.tts = CachedTTS(cache_dir)
         self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
         self._budget = int(max_cached_seconds * SAMPLE_RATE)
         self._held = 0
 
     def speak(self, text: str, voice: str, engine: str = "espeak-ng") -> np.ndarray:
-        if engine not in self._tts:
-            self._tts[engine] = CachedTTS(get_engine(engine), self.cache_dir)
-        return self._tts[engine].synthesize(text, voice)
+        """``text`` in an engine's voice (by name), with the engine's default prosody."""
+        return self.tts.synthesize(Voice(engine, voice), text, {})
 
     def load(self, clip: Clip, *, keep: bool = True) -> np.ndarray:
         """Audio of a clip; raises AudioError naming the clip when it cannot be had. With ``keep`` false it
@@ -52,7 +51,7 @@ class ClipLoader:
             return load_audio(clip.path, clip.offset, duration)
         if clip.tts:
             try:
-                return self.speak(clip.text or "", clip.tts["voice"], clip.tts.get("engine", "espeak-ng"))
+                return self.tts.speak_clip(clip.tts, clip.text or "", clip.language)
             except (TTSError, KeyError) as exc:
                 raise AudioError(f"{clip.id}: TTS failed ({exc})") from None
         if clip.generator:

@@ -176,10 +176,12 @@ def _short(text: str, n: int) -> str:
 
 
 def corpus_stats(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Hours and streams per capability and split, reply latencies, gaps, SNRs and top sources."""
+    """Hours and streams per capability and split, reply latencies, gaps, SNRs, top sources and the voices
+    (TTS voices or recorded speakers) that speak in each capability."""
     table: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0, 0])
     latencies, gaps, snrs = [], [], []
     sources: Counter = Counter()
+    voices: dict[str, Counter] = defaultdict(Counter)  # capability -> voice -> speech events
     for meta in samples:
         row = table[(meta["capability"], meta.get("split", "?"))]
         row[0] += 1
@@ -196,6 +198,8 @@ def corpus_stats(samples: list[dict[str, Any]]) -> dict[str, Any]:
                 snrs.append(ev["snr_db"])
             if ev["kind"] != "noise":
                 sources[ev["source"]] += 1
+            if ev["kind"] in ("speech", "instruction") and (voice := ev.get("voice") or ev.get("speaker")):
+                voices[meta["capability"]][voice] += 1
     return {
         "table": {
             f"{c}/{s}": {"streams": n, "hours": round(h, 4), "replies": r}
@@ -205,6 +209,7 @@ def corpus_stats(samples: list[dict[str, Any]]) -> dict[str, Any]:
         "gap_s": gaps,
         "snr_db": snrs,
         "sources": sources.most_common(10),
+        "voices": {c: dict(v.most_common()) for c, v in sorted(voices.items())},
     }
 
 

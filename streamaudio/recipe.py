@@ -12,6 +12,7 @@ import yaml
 from streamaudio.augment import AugmentSpec
 from streamaudio.build import Part
 from streamaudio.scenarios import ScenarioConfig
+from streamaudio.tts.voices import VoiceChoice
 from streamaudio.validate import schema
 
 CONFIG_FIELDS = {f.name for f in fields(ScenarioConfig)}
@@ -43,7 +44,25 @@ def _config(settings: dict[str, Any], base: ScenarioConfig) -> ScenarioConfig:
     values = {k: tuple(v) if k in RANGE_FIELDS else v for k, v in settings.items() if k in CONFIG_FIELDS}
     if "augment" in values:
         values["augment"] = tuple(AugmentSpec.from_recipe(a) for a in values["augment"])
+    if isinstance(values.get("tts"), (str, dict)):
+        values["tts"] = voice_choice(values["tts"])
     return replace(base, **values)
+
+
+def voice_choice(tts: str | dict[str, Any]) -> VoiceChoice:
+    """A recipe's ``tts:``: an engine name, or a mapping with its voices, warps, prosody and options."""
+    if isinstance(tts, str):
+        return VoiceChoice(tts)
+    prosody = tts.get("prosody")
+    return VoiceChoice(
+        engine=tts["engine"],
+        voices=tuple(tts.get("voices", ())),
+        prosody=None
+        if prosody is None
+        else tuple((k, float(lo), float(hi)) for k, (lo, hi) in prosody.items()),
+        warps=tuple(float(w) for w in tts.get("warps", ())),
+        options=tuple(sorted(tts.get("options", {}).items())),
+    )
 
 
 def recipe_parts(

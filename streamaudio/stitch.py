@@ -295,9 +295,7 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
         if start > pos:
             gaps.append((pos, start, seg.gap_fill))
         placed.append(
-            _Placed(
-                seg, audio, level_powers, start - pre, start, start + size, v0 - pre, gain_db, fades
-            )
+            _Placed(seg, audio, level_powers, start - pre, start, start + size, v0 - pre, gain_db, fades)
         )
         pos = max(pos, start + size)
         last_start = start
@@ -442,6 +440,7 @@ def _sample_json(
             ev["label_names"] = list(clip.label_names)
         if clip.tts:
             ev["tts"] = dict(clip.tts)
+            ev["voice"] = clip.tts.get("id") or clip.speaker or clip.tts.get("voice")
         ev["clip_start_sample"] = p.trim_start
         ev.update(_audio_fields((p.audio_start, p.audio_end), p.fades))
         ev["gain_db"] = round(p.gain_db + master_db, 3)

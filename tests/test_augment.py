@@ -14,16 +14,17 @@ from conftest import read_shard
 from streamaudio.augment import AugmentSpec
 from streamaudio.build import BuildError, build, single
 from streamaudio.clips import ClipLoader
-from streamaudio.demo import DEMO_VOICES, SPEECH_MANIFEST, manifest_path
+from streamaudio.demo import SPEECH_MANIFEST, manifest_path
 from streamaudio.manifest import read_clips
 from streamaudio.scenarios import AsrScenario, Pools, ScenarioConfig
 from streamaudio.stitch import render
+from streamaudio.tts.voices import VoiceChoice
 from streamaudio.validate import check_sample
 
 
 def _speech_only(chain: tuple[AugmentSpec, ...]) -> tuple[list[dict], np.ndarray]:
     cfg = ScenarioConfig(stream_seconds=(15, 20), background_prob=0.0, augment=chain)
-    pools = Pools(speech=list(read_clips(manifest_path(SPEECH_MANIFEST))), voices=DEMO_VOICES)
+    pools = Pools(speech=list(read_clips(manifest_path(SPEECH_MANIFEST))), voices=VoiceChoice().pool())
     plan = AsrScenario(pools, cfg, seed=3).plan(0, "aug")
     rendered = render(dataclasses.replace(plan, tail_fill=None), ClipLoader())
     return rendered.meta["events"], rendered.audio

@@ -11,11 +11,12 @@ import soundfile as sf
 
 from streamaudio import protocol as P
 from streamaudio.clips import ClipLoader
-from streamaudio.demo import DEMO_VOICES, NOISE_MANIFEST, SPEECH_MANIFEST, manifest_path
+from streamaudio.demo import NOISE_MANIFEST, SPEECH_MANIFEST, manifest_path
 from streamaudio.manifest import Clip, read_clips
 from streamaudio.plan import Background, Segment, StreamPlan
 from streamaudio.scenarios import AsrScenario, Pools, ScenarioConfig
 from streamaudio.stitch import _ENERGY, Scratch, loop_pieces, render
+from streamaudio.tts.voices import VoiceChoice
 from streamaudio.validate import check_sample
 
 
@@ -24,7 +25,7 @@ def pools() -> Pools:
     return Pools(
         speech=list(read_clips(manifest_path(SPEECH_MANIFEST))),
         noise=list(read_clips(manifest_path(NOISE_MANIFEST))),
-        voices=DEMO_VOICES,
+        voices=VoiceChoice().pool(),
     )
 
 

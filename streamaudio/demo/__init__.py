@@ -15,16 +15,10 @@ from streamaudio.manifest import Clip
 from streamaudio.ontology import audioset
 from streamaudio.protocol import SAMPLE_RATE
 from streamaudio.sounds import SOUNDS
+from streamaudio.tts.espeak import EspeakEngine
+from streamaudio.tts.voices import Voice
 
-# espeak-ng voices with variants and speaking rate/pitch (see streamaudio.tts.espeak).
-DEMO_VOICES = (
-    "en-us+m3@165,45",
-    "en-us+f3@160,60",
-    "en+m1@170,40",
-    "en-gb-x-rp+f2@150,55",
-    "en-029+m5@155,50",
-    "en-gb-scotland+f4@165,65",
-)
+DEMO_VOICES = EspeakEngine.voices  # espeak-ng variants with speaking rate and pitch
 VOICES_PER_SENTENCE = 2
 SPEECH_MANIFEST = "demo_speech.jsonl.gz"
 NOISE_MANIFEST = "demo_noise.jsonl.gz"
@@ -96,10 +90,11 @@ def speech_clips(speak) -> Iterator[Clip]:
     german = translations()
     for i, text in enumerate(sentences()):
         for j in range(VOICES_PER_SENTENCE):
-            voice = DEMO_VOICES[(i + j * 3) % len(DEMO_VOICES)]
-            audio = speak(text, voice)
+            name = DEMO_VOICES[(i + j * 3) % len(DEMO_VOICES)]
+            voice = Voice("espeak-ng", name)
+            audio = speak(text, name)
             yield Clip(
-                id=f"demo-en-{i:04d}-{voice.split('@')[0]}",
+                id=f"demo-en-{i:04d}-{name.split('@')[0]}",
                 source="demo",
                 duration=round(audio.size / SAMPLE_RATE, 4),
                 sample_rate=SAMPLE_RATE,
@@ -108,8 +103,8 @@ def speech_clips(speak) -> Iterator[Clip]:
                 translation=german.get(text),
                 language="en",
                 target_language=TRANSLATION_LANGUAGE if text in german else None,
-                speaker=voice.split("@")[0],
-                tts={"engine": "espeak-ng", "voice": voice},
+                speaker=voice.id,
+                tts=voice.tts_field(text),
             )
 
 

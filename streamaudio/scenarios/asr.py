@@ -10,12 +10,16 @@ import numpy as np
 
 from streamaudio.manifest import Clip
 from streamaudio.plan import Segment
-from streamaudio.scenarios.base import Scenario, fits, pick, templates
+from streamaudio.scenarios.base import Pools, Scenario, ScenarioConfig, fits, pick, templates
 
 
 class AsrScenario(Scenario):
     name = "asr"
     needs = ("speech",)
+
+    @classmethod
+    def prompts(cls, pools: Pools, config: ScenarioConfig) -> list[str]:
+        return list(templates("asr")["instructions"])
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         t = templates("asr")

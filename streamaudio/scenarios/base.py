@@ -15,6 +15,7 @@ from streamaudio.augment import AugmentSpec, draw
 from streamaudio.dialogues import Dialogue
 from streamaudio.manifest import Clip
 from streamaudio.plan import Background, NoiseSlice, Segment, StreamPlan
+from streamaudio.tts.voices import Voice, VoiceChoice
 
 SECONDS_PER_CHAR = 0.0575  # speaking time of TTS text (espeak-ng, the demo voices), only to size plans
 TALKER_JITTER_DB = 1.0  # an utterance's level varies this much (±) around its talker's level
@@ -42,19 +43,21 @@ class ScenarioConfig:
     language: str = "en"
     target_language: str | None = None  # s2tt: the language translated into
     split: str = "train"
-    tts_engine: str = "espeak-ng"
+    tts: VoiceChoice | None = None  # who speaks its text; None: the synthesized voices, else espeak-ng
     augment: tuple[AugmentSpec, ...] = ()  # applied to speech, instruction and sound clips
 
 
 @dataclass
 class Pools:
-    """What a build draws from, by role; ``voices`` are TTS voices for text the scenario speaks."""
+    """What a build draws from, by role. ``voices`` speak the text the scenario says; ``spoken`` holds
+    clips made ahead by ``streamaudio synthesize``, by (voice id, text), used before speaking anew."""
 
     speech: list[Clip] = field(default_factory=list)
     sounds: list[Clip] = field(default_factory=list)
     noise: list[Clip] = field(default_factory=list)
     dialogues: list[Dialogue] = field(default_factory=list)
-    voices: tuple[str, ...] = ()
+    voices: tuple[Voice, ...] = ()
+    spoken: dict[tuple[str, str], Clip] = field(default_factory=dict)
 
 
 class Deck:
@@ -100,17 +103,17 @@ def templates(name: str) -> dict[str, Any]:
     return yaml.safe_load(files("streamaudio.scenarios").joinpath(f"{name}.yaml").read_text(encoding="utf-8"))
 
 
-def tts_clip(text: str, voice: str, language: str, engine: str) -> Clip:
+def tts_clip(text: str, voice: Voice, language: str) -> Clip:
     """A clip spoken by TTS at render time; its duration is an estimate until then."""
-    digest = hashlib.sha1(f"{engine}\0{voice}\0{text}".encode()).hexdigest()[:12]
+    digest = hashlib.sha1(f"{voice.id}\0{text}".encode()).hexdigest()[:12]
     return Clip(
         id=f"tts-{digest}",
         source="tts",
-        duration=max(0.5, SECONDS_PER_CHAR * len(text)),
+        duration=max(0.5, SECONDS_PER_CHAR * len(text) / voice.warp),
         text=text,
         language=language,
-        speaker=voice.split("@")[0],
-        tts={"engine": engine, "voice": voice},
+        speaker=voice.id,
+        tts=voice.tts_field(text),
     )
 
 
@@ -143,6 +146,11 @@ class Scenario:
         self.dialogues = Deck(pools.dialogues, deck_rng) if pools.dialogues else None
         self.noise = Deck(pools.noise, deck_rng) if pools.noise else None
         self._talkers: dict[str, tuple[float, tuple]] = {}
+        prompts = self.prompts(pools, config) if pools.spoken else []
+        # the voices that have all the scenario's prompts spoken ahead (all voices when none has)
+        self._prompt_voices = [
+            v for v in pools.voices if all((v.id, t) in pools.spoken for t in prompts)
+        ] or list(pools.voices)
 
     @classmethod
     def usable_speech(cls, clip: Clip) -> str | None:
@@ -172,11 +180,25 @@ class Scenario:
         )
 
     # -- building blocks -------------------------------------------------------------------
-    def voice(self, rng: np.random.Generator) -> str:
-        return pick(rng, list(self.pools.voices))
+    def voice(
+        self, rng: np.random.Generator, texts: tuple[str, ...] = (), among: list[Voice] | None = None
+    ) -> Voice:
+        """A voice from ``among`` (default: the pool): one that has all ``texts`` (default: the scenario's
+        prompts) spoken ahead when there is one."""
+        voices = (list(self.pools.voices) if texts else self._prompt_voices) if among is None else among
+        if texts and self.pools.spoken:
+            ready = [v for v in voices if all((v.id, t) in self.pools.spoken for t in texts)]
+            voices = ready or voices
+        return pick(rng, voices)
 
-    def spoken(self, text: str, voice: str) -> Clip:
-        return tts_clip(text, voice, self.config.language, self.config.tts_engine)
+    def spoken(self, text: str, voice: Voice) -> Clip:
+        """``text`` in ``voice``: the clip synthesized ahead, else one spoken at render time."""
+        return self.pools.spoken.get((voice.id, text)) or tts_clip(text, voice, self.config.language)
+
+    @classmethod
+    def prompts(cls, pools: Pools, config: ScenarioConfig) -> list[str]:
+        """Every text of the scenario's own (instructions, questions…) it may speak, for ``synthesize``."""
+        return []
 
     def gap_fill(self, rng: np.random.Generator) -> NoiseSlice | None:
         if self.noise is None:
@@ -209,7 +231,7 @@ class Scenario:
         """
         cfg = self.config
         info = dict(info or {})
-        talker = None if kind == "sound" else clip.speaker or (clip.tts or {}).get("voice")
+        talker = None if kind == "sound" else clip.speaker or (clip.tts or {}).get("id")
         known = self._talkers.get(talker) if talker else None
         if known is not None:
             level, chain = known

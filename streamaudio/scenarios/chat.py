@@ -4,11 +4,13 @@ stay silent; the assistant's turn is the reply after the end of each user turn."
 from __future__ import annotations
 
 import re
+import zlib
 
 import numpy as np
 
+from streamaudio.dialogues import Dialogue
 from streamaudio.plan import Segment
-from streamaudio.scenarios.base import Scenario, fits, uniform
+from streamaudio.scenarios.base import Scenario, fits, pick
 
 PAUSE_SHARE = 0.6  # share of user turns (long enough) split by a thinking pause
 SPLIT_AT = (0.6, 0.95)  # where in the turn the pause falls, as a share of its words
@@ -18,19 +20,32 @@ MIN_WORDS = 3  # words on each side of a pause
 # what was said nor the silence before it tells the two apart (``streamaudio audit`` measures it).
 
 
-def split_for_pause(text: str, rng: np.random.Generator) -> tuple[str, str] | None:
-    """Split a user turn where a speaker might stop to think: a punctuation mark in the ``SPLIT_AT``
-    share of the turn, else a word boundary there; None when the turn is too short."""
+MAX_SPLITS = 3  # places a turn may pause at: each is spoken ahead by ``synthesize`` as two clips
+
+
+def split_options(text: str) -> list[tuple[str, str]]:
+    """Where a speaker might stop to think in a user turn: punctuation marks in the ``SPLIT_AT`` share of
+    the turn (at most ``MAX_SPLITS``), else one word boundary there (drawn from the text, so it is the
+    same in every build and ``synthesize`` can speak both parts ahead); none when the turn is too short."""
     words = text.split()
     if len(words) < 2 * MIN_WORDS:
-        return None
+        return []
     lo, hi = SPLIT_AT
     marks = [m.end() for m in re.finditer(r"[,.;:?!]\s", text) if lo <= m.end() / len(text) <= hi]
     if marks:
-        at = marks[int(rng.integers(len(marks)))]
-        return text[:at].strip(), text[at:].strip()
-    cut = int(np.clip(round(len(words) * uniform(rng, SPLIT_AT)), MIN_WORDS, len(words) - MIN_WORDS))
-    return " ".join(words[:cut]), " ".join(words[cut:])
+        return [(text[:at].strip(), text[at:].strip()) for at in marks[-MAX_SPLITS:]]
+    share = lo + (hi - lo) * (zlib.crc32(text.encode()) / 2**32)
+    cut = int(np.clip(round(len(words) * share), MIN_WORDS, len(words) - MIN_WORDS))
+    return [(" ".join(words[:cut]), " ".join(words[cut:]))]
+
+
+def user_texts(dialogue: Dialogue) -> list[str]:
+    """Everything the user may say in a dialogue: each turn whole and in its parts around a pause."""
+    out: list[str] = []
+    for user, _ in dialogue.exchanges():
+        out.append(user)
+        out.extend(part for split in split_options(user) for part in split)
+    return list(dict.fromkeys(out))
 
 
 class ChatScenario(Scenario):
@@ -41,11 +56,12 @@ class ChatScenario(Scenario):
         segs: list[Segment] = []
         while True:
             dialogue = self.dialogues.draw()
-            voice = self.voice(rng)  # one voice for the user throughout a dialogue
+            voice = self.voice(rng, tuple(user_texts(dialogue)))  # one voice for the user throughout
             turn: list[Segment] = []
             for k, (user, reply) in enumerate(dialogue.exchanges()):
                 info = {"dialogue": dialogue.id, "exchange": k}
-                parts = split_for_pause(user, rng) if rng.random() < PAUSE_SHARE else None
+                options = split_options(user)
+                parts = pick(rng, options) if options and rng.random() < PAUSE_SHARE else None
                 if parts:
                     turn.append(
                         self.segment(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from streamaudio.plan import Segment
-from streamaudio.scenarios.base import Scenario, fits, pick, sound_name, templates
+from streamaudio.scenarios.base import Pools, Scenario, ScenarioConfig, fits, pick, sound_name, templates
 
 REPEATS = (2, 8)
 
@@ -14,6 +14,12 @@ REPEATS = (2, 8)
 class CountingScenario(Scenario):
     name = "counting"
     needs = ("sounds",)
+
+    @classmethod
+    def prompts(cls, pools: Pools, config: ScenarioConfig) -> list[str]:
+        names = sorted({sound_name(s) for s in pools.sounds})
+        said = templates("counting")["instructions"]
+        return list(dict.fromkeys(t.format(name=n) for t in said for n in names))
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         t = templates("counting")

@@ -13,7 +13,18 @@ from typing import Any
 import numpy as np
 
 from streamaudio.plan import Segment
-from streamaudio.scenarios.base import Deck, Scenario, fits, pick, templates, uniform
+from streamaudio.scenarios.base import (
+    Deck,
+    Pools,
+    Scenario,
+    ScenarioConfig,
+    ScenarioError,
+    fits,
+    pick,
+    templates,
+    uniform,
+)
+from streamaudio.tts.voices import Voice
 
 BACKGROUND_LEVEL_DB = (-3.0, 3.0)  # a background talker's level around the speech level, as the user's
 OVERLAP_SHARE = 0.4  # share of turn changes between the user and the others that overlap
@@ -29,14 +40,22 @@ class EnvironmentScenario(Scenario):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # the user's voice is dealt round the voices stream by stream, so no voice is the user more often
-        self._users = Deck(list(self.pools.voices), np.random.default_rng([self.seed, 0xE7]))
+        if len(self.pools.voices) < 2:
+            raise ScenarioError("environment needs two voices or more: background talk is another voice")
+        self._users = Deck(self._prompt_voices, np.random.default_rng([self.seed, 0xE7]))
+
+    @classmethod
+    def prompts(cls, pools: Pools, config: ScenarioConfig) -> list[str]:
+        t = templates("environment")
+        asked = [f"{w} {ex['question']}" for ex in t["exchanges"] for w in t["wake_phrases"]]
+        return asked + [ex["follow_up"] for ex in t["exchanges"] if ex.get("follow_up")]
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         t = templates("environment")
         voice = self._users.draw()
         segs: list[Segment] = []
         while True:
-            talk = self._background(rng, voice.split("@")[0])
+            talk = self._background(rng, voice)
             ex = pick(rng, t["exchanges"])
             question = f"{pick(rng, t['wake_phrases'])} {ex['question']}"
             talk_first = rng.random() < TALK_FIRST_SHARE
@@ -72,11 +91,16 @@ class EnvironmentScenario(Scenario):
         """A negative gap (starting before the one speaking stops) for ``OVERLAP_SHARE`` of utterances."""
         return -uniform(rng, OVERLAP_SECONDS) if rng.random() < OVERLAP_SHARE else None
 
-    def _background(self, rng: np.random.Generator, addressed_voice: str) -> list[Segment]:
+    def _background(self, rng: np.random.Generator, addressed: Voice) -> list[Segment]:
         """None to three utterances of other people, one after the other (they may overlap the user's
-        speech where the two meet: as often for the user as for them, so overlap does not tell them apart)."""
-        voices = list(self.pools.voices)
-        others = [v for v in voices if v.split("@")[0] != addressed_voice] or voices
+        speech where the two meet: as often for the user as for them, so overlap does not tell them apart).
+        They never speak in the addressed voice; another base voice is preferred to a warp of the same."""
+        others = [v for v in self.pools.voices if v.id != addressed.id]
+        unlike = [
+            v
+            for v in others
+            if (v.engine, v.name, v.speaker) != (addressed.engine, addressed.name, addressed.speaker)
+        ]
         talk: list[Segment] = []
         for _ in range(int(rng.integers(0, 4))):
             text = self.speech.draw().text
@@ -84,7 +108,7 @@ class EnvironmentScenario(Scenario):
                 self.segment(
                     rng,
                     "speech",
-                    self.spoken(text, pick(rng, others)),
+                    self.spoken(text, self.voice(rng, (text,), among=unlike or others)),
                     level_offset=uniform(rng, BACKGROUND_LEVEL_DB),
                     gap=None,
                     info={"addressed": False},

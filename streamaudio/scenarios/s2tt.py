@@ -4,6 +4,7 @@ their translations."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 
@@ -31,16 +32,26 @@ class S2ttScenario(Scenario):
 
     def __init__(self, pools: Pools, config: ScenarioConfig, seed: int) -> None:
         targets = Counter(c.target_language for c in pools.speech)
-        target = config.target_language or (targets.most_common(1)[0][0] if targets else None)
+        target = self.target_of(pools, config)
         speech = [c for c in pools.speech if c.target_language == target]
         if not speech:
             raise ScenarioError(
                 f"s2tt: no clips translated into {target!r} (found: {', '.join(map(str, targets))})"
             )
-        super().__init__(
-            Pools(speech, pools.sounds, pools.noise, pools.dialogues, pools.voices), config, seed
-        )
         self.target = target
+        super().__init__(replace(pools, speech=speech), config, seed)
+
+    @staticmethod
+    def target_of(pools: Pools, config: ScenarioConfig) -> str | None:
+        """The language translated into: the configured one, else the one most clips are translated into."""
+        targets = Counter(c.target_language for c in pools.speech if c.target_language)
+        return config.target_language or (targets.most_common(1)[0][0] if targets else None)
+
+    @classmethod
+    def prompts(cls, pools: Pools, config: ScenarioConfig) -> list[str]:
+        target = cls.target_of(pools, config)
+        language = language_name(target) if target else None
+        return [t.format(language=language) for t in templates("s2tt")["instructions"]] if language else []
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         t = templates("s2tt")

@@ -8,7 +8,7 @@ import numpy as np
 from streamaudio.manifest import Clip
 from streamaudio.ontology import audioset
 from streamaudio.plan import Segment
-from streamaudio.scenarios.base import Scenario, fits, pick, sound_name, templates
+from streamaudio.scenarios.base import Pools, Scenario, ScenarioConfig, fits, pick, sound_name, templates
 
 OPEN_SHARE = 0.5  # share of open questions ("What do you hear?") against yes/no questions
 
@@ -32,6 +32,11 @@ def question_and_answer(rng: np.random.Generator, sound: Clip) -> tuple[str, str
 class UnderstandingScenario(Scenario):
     name = "understanding"
     needs = ("sounds",)
+
+    @classmethod
+    def prompts(cls, pools: Pools, config: ScenarioConfig) -> list[str]:
+        t = templates("understanding")
+        return [*t["open_questions"], *(q["question"] for q in t["category_questions"])]
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         segs: list[Segment] = []

@@ -1,18 +1,34 @@
-"""Text-to-speech engines behind one interface, with a disk cache of synthesized clips."""
+"""Text-to-speech: engines behind one interface, voice pools, and a content-addressed store of clips."""
 
-from streamaudio.tts.base import TTSEngine, TTSError
-from streamaudio.tts.cache import CachedTTS, default_cache_dir
+from streamaudio.tts.base import TTSEngine, TTSError, Utterance
+from streamaudio.tts.cache import CachedTTS, default_cache_dir, render
 from streamaudio.tts.espeak import EspeakEngine
+from streamaudio.tts.registry import (
+    ENTRY_POINT_GROUP,
+    configure,
+    engine_class,
+    engine_names,
+    get_engine,
+    register,
+)
+from streamaudio.tts.voices import Voice, content_key, parse_prosody, pool
 
-ENGINES: dict[str, type] = {EspeakEngine.name: EspeakEngine}
-
-
-def get_engine(name: str = "espeak-ng") -> TTSEngine:
-    """Return an engine instance by name."""
-    try:
-        return ENGINES[name]()
-    except KeyError:
-        raise TTSError(f"unknown TTS engine {name!r}; known: {', '.join(sorted(ENGINES))}") from None
-
-
-__all__ = ["ENGINES", "CachedTTS", "EspeakEngine", "TTSEngine", "TTSError", "default_cache_dir", "get_engine"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "CachedTTS",
+    "EspeakEngine",
+    "TTSEngine",
+    "TTSError",
+    "Utterance",
+    "Voice",
+    "configure",
+    "content_key",
+    "default_cache_dir",
+    "engine_class",
+    "engine_names",
+    "get_engine",
+    "parse_prosody",
+    "pool",
+    "register",
+    "render",
+]

@@ -13,11 +13,12 @@ import ctypes
 import threading
 from functools import cache
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from streamaudio.audio import to_mono_16k
-from streamaudio.tts.base import TTSError
+from streamaudio.tts.base import TTSError, Utterance
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INIT_DONT_EXIT = 0x8000
@@ -93,9 +94,21 @@ class EspeakEngine:
 
     name = "espeak-ng"
     revision = 2  # bump when the way we drive the library changes its output (it keys the TTS cache)
+    voices = (  # variants with speaking rate and pitch: the demo's six talkers
+        "en-us+m3@165,45",
+        "en-us+f3@160,60",
+        "en+m1@170,40",
+        "en-gb-x-rp+f2@150,55",
+        "en-029+m5@155,50",
+        "en-gb-scotland+f4@165,65",
+    )
+    prosody: ClassVar[dict[str, tuple[float, float]]] = {}  # rate and pitch are part of the voice name
 
     def __init__(self) -> None:
         self.version = f"{_version()}/r{self.revision}"
+
+    def speak(self, utterance: Utterance) -> tuple[np.ndarray, int]:
+        return self.synthesize(utterance.text, utterance.voice), 16000
 
     def synthesize(self, text: str, voice: str) -> np.ndarray:
         if not text.strip():
