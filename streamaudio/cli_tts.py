@@ -70,10 +70,10 @@ def _sources(names: list[str]) -> tuple[list[Dialogue], list[Clip], list[Clip]]:
         for item in read_source(Path(name)):
             if isinstance(item, Dialogue):
                 dialogues.append(item)
-            elif item.text:
-                clips.append(item)
-            elif item.labels or item.category:
+            elif not item.text and (item.labels or item.category):
                 sounds.append(item)
+            else:  # a clip without text is a reject (empty_text), not left out
+                clips.append(item)
     return dialogues, clips, sounds
 
 

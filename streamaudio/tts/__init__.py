@@ -11,7 +11,7 @@ from streamaudio.tts.registry import (
     get_engine,
     register,
 )
-from streamaudio.tts.voices import Voice, content_key, parse_prosody, pool
+from streamaudio.tts.voices import Voice, VoiceChoice, content_key, parse_prosody, pool
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -21,6 +21,7 @@ __all__ = [
     "TTSError",
     "Utterance",
     "Voice",
+    "VoiceChoice",
     "configure",
     "content_key",
     "default_cache_dir",
