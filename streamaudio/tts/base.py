@@ -47,3 +47,6 @@ class TTSEngine(Protocol):
     def speak(self, utterance: Utterance) -> tuple[np.ndarray, int]: ...
 
     def voice_for_language(self, language: str) -> str: ...
+
+    # optional: ``check(voice, speaker)`` raises TTSError for a voice or speaker the engine does not have,
+    # so that a build or synthesize run stops before it starts rather than rejecting every clip

@@ -75,6 +75,7 @@ class _Model:
         import onnxruntime
         from piper import PiperVoice
 
+        self.name = name
         model, config = _voice_files(name)
         self.voice = PiperVoice.load(model, config_path=config)  # phonemizer and config (its session unused)
         options = onnxruntime.SessionOptions()
@@ -90,7 +91,7 @@ class _Model:
         cfg = self.config
         if cfg.num_speakers <= 1:
             if speaker is not None:
-                raise TTSError(f"piper voice has one speaker; got speaker {speaker!r}")
+                raise TTSError(f"piper voice {self.name} has one speaker; got speaker {speaker!r}")
             return None
         if speaker is None:
             return int(cfg.default_speaker_id)
@@ -98,7 +99,7 @@ class _Model:
             return int(cfg.speaker_id_map[speaker])
         if speaker.isdigit() and int(speaker) < cfg.num_speakers:
             return int(speaker)
-        raise TTSError(f"piper voice has no speaker {speaker!r} ({cfg.num_speakers} speakers)")
+        raise TTSError(f"piper voice {self.name} has no speaker {speaker!r} ({cfg.num_speakers} speakers)")
 
     def speak(self, u: Utterance) -> np.ndarray:
         cfg = self.config
@@ -167,6 +168,10 @@ class PiperEngine:
     def speak(self, utterance: Utterance) -> tuple[np.ndarray, int]:
         model = _model(utterance.voice)
         return model.speak(utterance), int(model.config.sample_rate)
+
+    def check(self, voice: str, speaker: str | None) -> None:
+        """Fail now, in one line, on a voice that is not there or a speaker it does not have."""
+        _model(voice).speaker_id(speaker)
 
     def voice_for_language(self, language: str) -> str:
         if language.lower().split("-")[0] == "en":

@@ -151,4 +151,9 @@ class VoiceChoice:
                 if english and default
                 else [get_engine(self.engine).voice_for_language(language)]
             )
-        return pool(self.engine, names, prosody, warps)
+        voices = pool(self.engine, names, prosody, warps)
+        engine = get_engine(self.engine)
+        if hasattr(engine, "check"):  # engines that can tell a missing voice before speaking
+            for name, speaker in dict.fromkeys((v.name, v.speaker) for v in voices):
+                engine.check(name, speaker)
+        return voices
