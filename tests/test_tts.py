@@ -6,7 +6,16 @@ import pytest
 import soundfile as sf
 
 from streamaudio.audio import active_rms
-from streamaudio.tts import CachedTTS, EspeakEngine, TTSError, Utterance, Voice, get_engine, register
+from streamaudio.tts import (
+    CachedTTS,
+    EspeakEngine,
+    TTSError,
+    Utterance,
+    Voice,
+    get_engine,
+    register,
+    registry,
+)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +73,8 @@ class CountingEngine:
         return "a"
 
 
-def test_store_keys_on_voice_text_prosody_and_warp(tmp_path: Path) -> None:
+def test_store_keys_on_voice_text_prosody_and_warp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_REGISTERED", {})  # registered for this test only
     register(CountingEngine)
     CountingEngine.calls = 0
     store = CachedTTS(tmp_path)
