@@ -36,7 +36,8 @@ Probe = Annotated[
     bool | None,
     typer.Option(
         "--probe/--no-probe",
-        help="Read every audio header. \\[default: only when clip_durations.tsv is absent]",
+        help="Read every audio header (duration, sample rate, channels); --no-probe trusts "
+        "clip_durations.tsv and leaves rate and channels out. \\[default: --probe]",
         metavar="",
     ),
 ]

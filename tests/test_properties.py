@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +171,31 @@ def test_audioset_and_dialogue_parsers_survive_garbage(tmp_path_factory, lines: 
     )
     rep = dialogue.prepare(chats, "messages", root / "d.jsonl")
     assert rep.kept >= 1 and rep.read == rep.kept + sum(rep.rejected.values())
+
+
+TIMES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=32),
+    st.sampled_from(["nan", "inf", "-inf", "-1", "-0.5", "1e999", "NaN", "30.000"]),
+)
+
+
+@SETTINGS
+@given(times=st.lists(st.tuples(TIMES, TIMES), min_size=1, max_size=8))
+def test_audioset_rejects_impossible_times(tmp_path_factory, times: list[tuple]) -> None:
+    """nan, inf, negative or reversed start/end times: a reject with its reason, never a crash."""
+    root = tmp_path_factory.mktemp("as")
+    (root / "audio").mkdir()
+    rows = [f'vid{i}, {start}, {end}, "/m/09x0r"' for i, (start, end) in enumerate(times)]
+    for i in range(len(times)):
+        (root / "audio" / f"Yvid{i}.wav").write_bytes(b"")  # found by YTID; never probed when rejected
+    csv = root / "segments.csv"
+    csv.write_text("# YTID, start_seconds, end_seconds, positive_labels\n" + "\n".join(rows) + "\n")
+    items = list(audioset.scan_segments(csv, root / "audio", {}))
+    assert len(items) == len(times)
+    for item, (start, end) in zip(items, times, strict=True):
+        s, e = float(start), float(end)
+        bad = not (math.isfinite(s) and math.isfinite(e)) or s < 0 or e <= s
+        assert (getattr(item, "reason", None) == "bad_times") == bad, (start, end, item)
 
 
 def test_fuzz_files_are_not_left_behind(tmp_path: Path) -> None:

@@ -135,15 +135,16 @@ def test_commonvoice_every_header_version_probing_headers(tmp_path: Path, versio
             jsonschema.validate(json.loads(line), schema("clip"))
 
 
-def test_commonvoice_with_clip_durations_opens_no_audio(tmp_path: Path) -> None:
+def test_commonvoice_with_clip_durations_and_no_probe_opens_no_audio(tmp_path: Path) -> None:
     loc = make_commonvoice(tmp_path, "v17", durations=True)
     out = tmp_path / "cv.jsonl"
-    report = run_prepare(commonvoice.scan(loc), out)
+    report = run_prepare(commonvoice.scan(loc, probe=False), out)
     assert report.decoder_warnings == 0
     kept = {c.id: c for c in read_clips(out)}
     # undecodable bytes look fine without opening them: they are caught at build time
     assert set(kept) == {f"common_voice_en_{i}.mp3" for i in range(5)} | {"common_voice_en_garbage.mp3"}
-    assert kept["common_voice_en_0.mp3"].sample_rate is None  # header never read
+    assert kept["common_voice_en_0.mp3"].sample_rate is None  # header never read, and the report says so
+    assert report.unprobed == 6 and "6 kept without probing (--no-probe)" in report.summary()
     assert dict(report.rejected) == {
         "truncated": 1,
         "empty_file": 1,
@@ -152,8 +153,21 @@ def test_commonvoice_with_clip_durations_opens_no_audio(tmp_path: Path) -> None:
         "duplicate": 2,
         "malformed_row": 1,
     }
-    forced = run_prepare(commonvoice.scan(loc, probe=True), tmp_path / "cv2.jsonl")
-    assert forced.rejected["undecodable"] == 1 and forced.kept == 5
+
+
+def test_commonvoice_probes_by_default_and_rejects_zero_ms(tmp_path: Path) -> None:
+    loc = make_commonvoice(tmp_path, "v17", durations=True)
+    listing = loc / "clip_durations.tsv"
+    lines = listing.read_text().splitlines()
+    zero = [f"{x.split()[0]}\t0" if x.startswith("common_voice_en_3.mp3") else x for x in lines]
+    listing.write_text("\n".join(zero) + "\n")
+    out = tmp_path / "cv.jsonl"
+    report = run_prepare(commonvoice.scan(loc), out)
+    kept = list(read_clips(out))
+    assert all(c.sample_rate in (44100, 48000) and c.channels in (1, 2) for c in kept)  # every row
+    assert report.unprobed == 0 and report.rejected["undecodable"] == 1
+    assert _rejects(out)["common_voice_en_3.mp3"] == "empty_audio"  # listed as 0 ms: never an invented 1 s
+    assert report.kept == 4
 
 
 def test_commonvoice_language_from_folder_and_missing_split(tmp_path: Path) -> None:
@@ -166,7 +180,7 @@ def test_commonvoice_language_from_folder_and_missing_split(tmp_path: Path) -> N
 def test_build_from_prepared_commonvoice_and_musan_noise(tmp_path: Path) -> None:
     loc = make_commonvoice(tmp_path / "cv", "v17", durations=True)
     cv = tmp_path / "cv.jsonl.gz"
-    run_prepare(commonvoice.scan(loc), cv)
+    run_prepare(commonvoice.scan(loc, probe=False), cv)  # the garbage file is then found by the build
     musan = make_musan(tmp_path / "musan")
     noise = tmp_path / "musan.jsonl.gz"
     run_prepare(noise_sets.scan_musan(musan, ("noise", "music")), noise)
@@ -532,7 +546,7 @@ def test_build_counts_decoder_warnings_instead_of_printing_them(tmp_path: Path) 
     with open(loc / "clip_durations.tsv", "a") as f:
         f.write(f"{half.name}\t3290\n")
     cv = tmp_path / "cv.jsonl.gz"
-    run_prepare(commonvoice.scan(loc), cv)  # with durations the half file is not opened, so it is kept
+    run_prepare(commonvoice.scan(loc, probe=False), cv)  # not probed: the half file is kept
     assert half.name in {c.id for c in read_clips(cv)}
     out = tmp_path / "asr"
     proc = subprocess.run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,15 @@ def _stamp(value: str) -> list[str]:
     return list(dict.fromkeys(spellings))
 
 
+def _window_problem(start: float, end: float) -> str | None:
+    """Why a segment's start and end cannot be a segment (nan, inf, negative, or not increasing)."""
+    if not (math.isfinite(start) and math.isfinite(end)):
+        return f"start {start} and end {end} must be finite"
+    if start < 0 or end <= start:
+        return f"start {start:g} must be >= 0 and below end {end:g}"
+    return None
+
+
 def audio_names(ytid: str, start: str, end: str) -> list[str]:
     """File stems a download tool may have used for a segment."""
     names = [f"Y{ytid}", ytid]
@@ -76,6 +86,9 @@ def scan_segments(csv_path: Path, audio_dir: Path, names: dict[str, str]) -> Ite
             window = (float(start), float(end))
         except ValueError:
             yield Reject(f"{csv_path.name}:{line}", SOURCE, "malformed_row", f"bad times, line {line}")
+            continue
+        if problem := _window_problem(*window):
+            yield Reject(f"{csv_path.name}:{line}", SOURCE, "bad_times", f"{problem}, line {line}")
             continue
         clip_id = f"{ytid}_{int(window[0])}"
         path = next((index[n] for n in audio_names(ytid, start, end) if n in index), None)

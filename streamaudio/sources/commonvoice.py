@@ -18,6 +18,7 @@ from streamaudio.sources.tsv import SourceError, read_tsv, require
 
 SOURCE = "commonvoice"
 MIN_BYTES_PER_SECOND = 2000  # half of the lowest Common Voice MP3 bitrate (32 kbit/s): smaller is truncated
+UNPROBED = 1.0  # placeholder duration of a clip the probe will measure (a probe failure rejects it)
 EXTRA_COLUMNS = ("up_votes", "down_votes", "accent", "accents", "variant", "sentence_id", "sentence_domain")
 
 
@@ -51,9 +52,10 @@ def scan(
 ) -> Iterator[Candidate | Reject]:
     """Rows of one split as candidates or rejects.
 
-    With ``clip_durations.tsv`` the audio is not opened (only stat: missing, empty and clearly
-    truncated files are rejected; decoding faults surface at build time). Without it, or with
-    ``probe=True``, every header is read.
+    Every header is read (duration, sample rate, channels) unless ``probe=False``: then, with
+    ``clip_durations.tsv``, the audio is not opened (only stat: missing, empty and clearly truncated
+    files are rejected; decoding faults surface at build time) and those rows carry no sample rate or
+    channels. A clip listed as 0 ms is rejected (``empty_audio``).
     """
     if not locale_dir.is_dir():
         raise SourceError(f"{locale_dir}: Common Voice locale folder does not exist")
@@ -61,7 +63,7 @@ def scan(
     if not tsv.is_file():
         raise SourceError(f"{tsv}: no such split file in {locale_dir}")
     durations = read_durations(locale_dir)
-    must_probe = probe if probe is not None else not durations
+    must_probe = probe is not False  # headers give sample_rate and channels; --no-probe trusts the listing
     clips_dir = str(locale_dir / "clips")
     folder_locale = locale_dir.name
     seen: set[str] = set()
@@ -90,10 +92,14 @@ def scan(
         extra = {k: row[k] for k in EXTRA_COLUMNS if row.get(k)}
         if row.get("segment"):
             extra["cv_segment"] = row["segment"]
+        listed = durations.get(file_name, durations.get(name))
+        if listed is not None and listed <= 0:
+            yield Reject(name, SOURCE, "empty_audio", "clip_durations.tsv gives 0 ms", path)
+            continue
         clip = Clip(
             id=name,
             source=SOURCE,
-            duration=durations.get(file_name, durations.get(name, 0.0)) or 1.0,
+            duration=listed or UNPROBED,  # the probe measures it; without a listing it is never kept as is
             path=path,
             text=sentence,
             language=row.get("locale") or folder_locale,
@@ -103,7 +109,7 @@ def scan(
             split=split,
             extra=extra,
         )
-        if must_probe or (file_name not in durations and name not in durations):
+        if must_probe or listed is None:
             yield Candidate(clip, probe=True)
             continue
         reason = _stat_fault(path, clip.duration)

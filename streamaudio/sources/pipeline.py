@@ -60,6 +60,7 @@ class PrepareReport:
     decoder_warnings: int = 0
     warning_examples: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    unprobed: int = 0  # kept without reading their header (--no-probe): no sample_rate or channels
 
     def summary(self) -> str:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())) or "none"
@@ -69,6 +70,8 @@ class PrepareReport:
         )
         if self.decoder_warnings:
             line += f"; {self.decoder_warnings} decoder warnings, e.g. {self.warning_examples[0]!r}"
+        if self.unprobed:
+            line += f"; {self.unprobed} kept without probing (--no-probe): no sample_rate or channels"
         return line
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +82,7 @@ class PrepareReport:
             "decoder_warnings": self.decoder_warnings,
             "warning_examples": self.warning_examples,
             "hours": round(self.seconds / 3600, 6),
+            "unprobed": self.unprobed,
         }
 
 
@@ -171,6 +175,7 @@ def run_prepare(
             else:
                 report.kept += 1
                 report.seconds += item.clip.duration
+                report.unprobed += item.clip.sample_rate is None
                 sink.write(item.clip)
             if progress and report.read % 1000 == 0:
                 progress(report.read)
