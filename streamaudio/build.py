@@ -6,7 +6,6 @@ depends only on its plan, and shards are written in plan order whatever the numb
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import multiprocessing as mp
@@ -15,7 +14,7 @@ import pickle
 import shutil
 import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
@@ -304,24 +303,30 @@ def plan_part(spec: BuildSpec, part: Part, pools: Pools) -> Iterator[ShardJob]:
 
 
 def _shard_jobs(spec: BuildSpec, part: Part, scenario: Scenario) -> Iterator[ShardJob]:
-    plans: list[StreamPlan] = []
+    """Plans packed into shard jobs as they come; only the plans of the shard being packed are held, so
+    planning millions of streams is flat in memory."""
+    held: list[StreamPlan] = []  # planned, not yet in a job: the shard being packed and the next plan
+    first = 0  # the index of held[0]
 
     def estimates() -> Iterator[float]:
         target = (part.hours or 0.0) * 3600.0
-        planned = 0.0
-        while part.streams is None or len(plans) < part.streams:
+        planned, count = 0.0, 0
+        while part.streams is None or count < part.streams:
             try:
-                plan = scenario.plan(len(plans), f"{part.label}-{len(plans):09d}")
+                plan = scenario.plan(count, f"{part.label}-{count:09d}")
             except ScenarioError as exc:
                 raise BuildError(str(exc)) from None
-            if part.streams is None and plans and planned + plan.estimated_seconds / 2 > target:
+            if part.streams is None and count and planned + plan.estimated_seconds / 2 > target:
                 return  # by hours: stop where the total comes closest to the target
-            plans.append(plan)
+            held.append(plan)
+            count += 1
             planned += plan.estimated_seconds
             yield plan.estimated_seconds
 
     for n, group in enumerate(pack(estimates(), spec.shard_streams, spec.shard_mb)):
-        chosen = tuple(plans[i] for i in group)
+        chosen = tuple(held[i - first] for i in group)
+        del held[: len(group)]
+        first += len(group)
         # the plans' pickle identifies them as their repr would, at a third of the cost
         identity = pickle.dumps((__version__, flac.ENCODER, chosen), protocol=5)
         digest = hashlib.sha256(identity).hexdigest()
@@ -372,16 +377,33 @@ def _local_shards(
         for job in jobs:
             yield _shard_task(job, shard_dir, tally)
         return
-    task = functools.partial(_shard_task, shard_dir=shard_dir)
-    results = pool.imap(task, jobs, chunksize=1)  # the pool pulls jobs as they are planned
+    # a window of shards in flight: planning goes on while they render, and only the plans of these
+    # shards exist at any time (Pool.imap would plan the whole build ahead into its task queue)
+    window = 2 * spec.workers
+    running: deque = deque()
+    jobs = iter(jobs)
+    exhausted = False
+    failed: BuildError | None = None  # planning failed: the shards in flight are finished first
     while True:
+        while not exhausted and len(running) < window:
+            try:
+                job = next(jobs, None)
+            except BuildError as exc:
+                failed, job = exc, None
+            if job is None:
+                exhausted = True
+            else:
+                running.append(pool.apply_async(_shard_task, (job, shard_dir)))
+        if not running:
+            if failed is not None:
+                raise failed
+            break
         try:
-            stats = results.next(timeout=interrupt.WAIT)  # waiting in steps, so a Ctrl-C is seen
+            stats = running[0].get(timeout=interrupt.WAIT)  # waiting in steps, so a Ctrl-C is seen
         except mp.TimeoutError:
             interrupt.check()
             continue
-        except StopIteration:
-            break
+        running.popleft()
         tally.add_many(stats.streams, stats.seconds)
         yield stats
     pool.close()  # all done: the workers exit while the last shards are committed
@@ -501,7 +523,7 @@ def _build(
         planners.append(plan_part(spec, part, pools))
     rejects.extend(manifests.bad_rows.values())
 
-    jobs: list[ShardJob] = []  # every shard of the build, in order, as planning reaches it
+    names: list[str] = []  # every shard of the build, in order, as planning reaches it
     done: dict[str, ShardStats] = {}
     skipped: list[str] = []
 
@@ -510,7 +532,7 @@ def _build(
         for planner in planners:
             for job in planner:
                 interrupt.check()
-                jobs.append(job)
+                names.append(job.name)
                 stats = load_stats(state_dir, job.name, job.spec_sha256, shard_dir / job.name)
                 if stats is None:
                     yield job
@@ -536,7 +558,7 @@ def _build(
 
     # a clip one capability could not use is not rejected when another part of the build used it
     rejects = [r for r in rejects if r.get("stage") != "plan" or (r["source"], r["clip_id"]) not in used]
-    ordered = [done[job.name] for job in jobs]
+    ordered = [done[name] for name in names]
     all_rejects = _dedupe(rejects + [r for s in ordered for r in s.rejects])
     _write_jsonl(spec.out / "rejected.jsonl", all_rejects)
     total_seconds = sum(s.seconds for s in ordered)

@@ -276,6 +276,14 @@ def build_cmd(
         bool,
         typer.Option("--force", metavar="", help="Delete what another build left in --out and start clean."),
     ] = False,
+    plan_only: Annotated[
+        bool,
+        typer.Option(
+            "--plan-only",
+            metavar="",
+            help="Plan every stream and say what the build would make; write nothing.",
+        ),
+    ] = False,
     tts_engine: Annotated[
         str | None,
         typer.Option(
@@ -376,7 +384,59 @@ def build_cmd(
         executor=executor.value,
         scheduler=scheduler,
     )
+    if plan_only:
+        _show_plan(spec)
+        return
     _run_build(spec, name, force)
+
+
+def _span(seconds: float) -> str:
+    """A duration as people say it: 40 s, 12.5 min, 3.2 h."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:,.1f} h"
+
+
+def _show_plan(spec: BuildSpec) -> None:
+    """Plan the whole build and print what it would make (``--plan-only``)."""
+    from rich.table import Table
+
+    from streamaudio.dry_run import dry_run, summary_rows
+
+    try:
+        result = dry_run(spec)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing was written")
+        raise typer.Exit(130) from None
+    except KNOWN_ERRORS as exc:
+        fail(str(exc))
+    table = Table(title=f"plan of {spec.out} (nothing written)", title_justify="left")
+    for col in ("capability/split", "streams", "hours", "turns", "replies", "shards"):
+        table.add_column(col, justify="left" if col == "capability/split" else "right")
+    for row in summary_rows(result):
+        table.add_row(
+            row["part"].replace("-", "/", 1), f"{row['streams']:,}", f"{row['hours']:,.1f}",
+            f"{row['turns']:,}", f"{row['replies']:,}", f"{row['shards']:,}",
+        )  # fmt: skip
+    console = Console()
+    console.print(table)
+    hours = result.seconds / 3600
+    line = f"{result.streams:,} streams, {hours:,.1f} h, planned in {result.elapsed:.1f} s"
+    if (bps := result.bytes_per_second) and (rate := result.render_rate):
+        cpu = result.seconds / rate
+        line += (
+            f"; about {bps * result.seconds / 1e9:,.1f} GB of shards ({bps * 3600 / 1e6:,.0f} MB per hour "
+            f"of audio); rendering at {rate:,.0f}x real time per process (measured on "
+            f"{result.sample_seconds:.0f} s here) takes {_span(cpu)} of CPU, about "
+            f"{_span(cpu / spec.workers)} with --workers {spec.workers}"
+        )
+    console.print(line, highlight=False)
+    for source, r in result.reuse().items():
+        console.print(
+            f"{source}: {r['draws']:,} draws of {r['distinct']:,} clips, each drawn {r['mean']:.1f} times "
+            f"on average, at most {r['most']:,}",
+            highlight=False,
+        )
 
 
 def _voice_choice(

@@ -129,3 +129,25 @@ def test_broken_clip_is_rejected_and_build_goes_on(tmp_path: Path, demo_build: P
         for meta, audio, sr in read_shard(tar).values():
             assert check_sample(meta, audio, sr) == []
             assert "bad" not in {e["clip_id"] for e in meta["events"]}
+
+
+def test_plan_only_says_what_the_build_makes_and_writes_nothing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from streamaudio.cli import app
+
+    args = ["build", "--capability", "chat", "--streams", "9", "--shard-streams", "4", "--seed", "3"]
+    args += ["--cache-dir", str(tmp_path / "cache")]
+    planned = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "plan"), "--plan-only"])
+    assert planned.exit_code == 0, planned.output
+    assert not (tmp_path / "plan").exists()
+    built = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "built")])
+    assert built.exit_code == 0, built.output
+    manifest = json.loads((tmp_path / "built" / "manifest.json").read_text())
+    row = next(line for line in planned.output.splitlines() if "chat/train" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[1] == "9" and cells[5] == str(len(manifest["shards"]))  # streams and shards as built
+    assert int(cells[4].replace(",", "")) == manifest["replies"]  # every reply planned is one built
+    said = " ".join(planned.output.split())
+    assert "9 streams" in said and "MB per hour of audio" in said and "with --workers 1" in said
+    assert "tts: " in said and "draws of" in said

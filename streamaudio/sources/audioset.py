@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -1,0 +1,156 @@
+"""``build --plan-only``: plan every stream of a build without rendering and say what it would make.
+
+Parts are planned in parallel (``--workers`` processes, forked after the pools are read), each keeping
+only counts: memory stays flat however many streams are planned. A few streams of the first part are
+rendered (not written) to measure the render rate and the FLAC bytes per second of audio here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamaudio import flac, interrupt
+from streamaudio.build import BuildSpec, Part, _Manifests, load_pools, plan_part
+from streamaudio.clips import ClipLoader
+from streamaudio.plan import StreamPlan
+from streamaudio.scenarios import Pools
+from streamaudio.stitch import Scratch, render
+
+SAMPLE_STREAMS = 4  # rendered to measure the rate and the bytes per second, after as many to warm up
+
+
+@dataclass
+class PartPlan:
+    """What one part would make."""
+
+    label: str
+    streams: int = 0
+    seconds: float = 0.0
+    turns: int = 0
+    replies: int = 0
+    shards: int = 0
+    draws: Counter = field(default_factory=Counter)  # source -> clips drawn
+    uses: Counter = field(default_factory=Counter)  # (source, clip id) -> times drawn
+    elapsed: float = 0.0
+
+    def add(self, plan: StreamPlan) -> None:
+        self.streams += 1
+        self.seconds += plan.estimated_seconds
+        self.turns += len(plan.segments)
+        for seg in plan.segments:
+            self.replies += seg.respond
+            self.draws[seg.clip.source] += 1
+            self.uses[(seg.clip.source, seg.clip.id)] += 1
+
+
+@dataclass
+class DryRun:
+    parts: list[PartPlan]
+    elapsed: float
+    sample_seconds: float = 0.0  # audio rendered to measure
+    sample_elapsed: float = 0.0
+    sample_bytes: int = 0
+
+    @property
+    def streams(self) -> int:
+        return sum(p.streams for p in self.parts)
+
+    @property
+    def seconds(self) -> float:
+        return sum(p.seconds for p in self.parts)
+
+    @property
+    def bytes_per_second(self) -> float | None:
+        return self.sample_bytes / self.sample_seconds if self.sample_seconds else None
+
+    @property
+    def render_rate(self) -> float | None:
+        """Seconds of audio one process renders (and encodes) per second, as measured here."""
+        return self.sample_seconds / self.sample_elapsed if self.sample_elapsed else None
+
+    def reuse(self) -> dict[str, dict[str, float]]:
+        """Per source: clips drawn, distinct clips, and how often a clip is drawn (mean and most)."""
+        uses: Counter = Counter()
+        for p in self.parts:
+            uses.update(p.uses)
+        by_source: dict[str, list[int]] = {}
+        for (source, _), n in uses.items():
+            by_source.setdefault(source, []).append(n)
+        return {
+            s: {"draws": sum(v), "distinct": len(v), "mean": sum(v) / len(v), "most": max(v)}
+            for s, v in sorted(by_source.items())
+        }
+
+
+_POOLS: dict[str, Pools] = {}
+_SPEC: BuildSpec | None = None
+
+
+def _plan_part(part: Part) -> PartPlan:
+    """Plan a whole part (a worker's task): the counts, not the plans."""
+    assert _SPEC is not None
+    started = time.perf_counter()
+    out = PartPlan(part.label)
+    for job in plan_part(_SPEC, part, _POOLS[part.label]):
+        out.shards += 1
+        for plan in job.plans:
+            out.add(plan)
+    out.elapsed = time.perf_counter() - started
+    return out
+
+
+def dry_run(spec: BuildSpec) -> DryRun:
+    """Plan every stream of ``spec`` (no audio is written) and measure a few renders."""
+    global _SPEC
+    started = time.perf_counter()
+    manifests = _Manifests()
+    _POOLS.clear()
+    for part in spec.parts:
+        _POOLS[part.label] = load_pools(part, manifests)[0]
+    _SPEC = spec
+    if spec.workers > 1 and len(spec.parts) > 1:
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+        with ctx.Pool(min(spec.workers, len(spec.parts)), initializer=interrupt.ignore_in_worker) as pool:
+            parts = pool.map(_plan_part, spec.parts, chunksize=1)
+    else:
+        parts = [_plan_part(p) for p in spec.parts]
+    result = DryRun(parts, time.perf_counter() - started)
+    _measure(spec, result)
+    return result
+
+
+def _measure(spec: BuildSpec, result: DryRun) -> None:
+    """Render and encode the first streams of the first part, to time them and weigh their FLAC."""
+    part = spec.parts[0]
+    loader, scratch, encoder = ClipLoader(spec.cache_dir), Scratch(), flac.Encoder()
+    sample: list[StreamPlan] = []
+    for job in plan_part(spec, part, _POOLS[part.label]):
+        sample.extend(job.plans[: 2 * SAMPLE_STREAMS - len(sample)])
+        if len(sample) >= 2 * SAMPLE_STREAMS:
+            break
+    for plan in sample[:-SAMPLE_STREAMS]:  # first use: spoken prompts, decoders, the FLAC library
+        render(plan, loader, scratch)
+    started = time.perf_counter()
+    for plan in sample[-SAMPLE_STREAMS:]:
+        rendered = render(plan, loader, scratch)
+        result.sample_bytes += len(encoder.encode(rendered.audio))
+        result.sample_seconds += rendered.audio.size / 16000
+    result.sample_elapsed = time.perf_counter() - started
+
+
+def summary_rows(result: DryRun) -> list[dict[str, Any]]:
+    return [
+        {
+            "part": p.label,
+            "streams": p.streams,
+            "hours": p.seconds / 3600,
+            "turns": p.turns,
+            "replies": p.replies,
+            "shards": p.shards,
+        }
+        for p in result.parts
+    ]
