@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from streamaudio import __version__, augment, flac, interrupt, tts
 from streamaudio.audio import DecoderWarnings
+from streamaudio.clip_table import POOLS_DIR, SCHEMA, ClipTable, as_table, cached_table, mapped
 from streamaudio.clips import ClipLoader
 from streamaudio.demo import (
     DIALOGUES_MANIFEST,
@@ -148,32 +150,71 @@ class ShardJob:
     spec_sha256: str
 
 
-class _Manifests:
-    """Manifests read once per build, however many parts use them. A broken row is left out and becomes a
-    reject naming file:line and the problem; only a manifest with no usable row stops the build."""
+@dataclass
+class Source:
+    """A manifest's rows: its clips as a table and its dialogues (a manifest may hold both)."""
 
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, str | None], list] = {}
+    clips: ClipTable
+    dialogues: list[Dialogue]
+    used: np.ndarray  # per clip row: some part of the build draws it (so a part that cannot is no reject)
+
+
+class _Manifests:
+    """Manifests read once per build, however many parts use them, each into a columnar table kept under
+    the build's state folder (read again only when the manifest changes). A broken row is left out and
+    becomes a reject naming file:line and the problem; only a manifest with no usable row stops the build."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._cache: dict[tuple[str, str | None], Source] = {}
         self.bad_rows: dict[str, dict[str, Any]] = {}
 
-    def rows(self, path: Path, default_source: str | None = None) -> list[Clip | Dialogue]:
+    def source(self, path: Path, default_source: str | None = None) -> Source:
         key = (str(path), default_source)
         if key not in self._cache:
-            bad: list[dict[str, Any]] = []
+            self._cache[key] = self._read(Path(path), default_source)
+        return self._cache[key]
 
+    def _read(self, path: Path, default_source: str | None) -> Source:
+        if not path.is_file():
+            raise ManifestError(f"{path}: manifest does not exist")
+        side: dict[str, list] = {"bad": [], "dialogues": []}  # what the table does not hold
+
+        def clips() -> Iterator[Clip]:
             def left_out(line: int, problem: str) -> None:
                 where = f"{path}:{line}"
-                bad.append({"clip_id": where, "source": default_source or "manifest", "reason": "bad_row"})
-                bad[-1]["detail"] = f"{where}: {problem}"
+                bad = {"clip_id": where, "source": default_source or "manifest", "reason": "bad_row"}
+                side["bad"].append({**bad, "detail": f"{where}: {problem}"})
 
-            rows = list(read_source(path, default_source, on_bad=left_out))
-            if not rows and bad:
-                raise ManifestError(
-                    f"{path}: no usable row ({len(bad)} broken; the first: {bad[0]['detail']})"
-                )
-            self.bad_rows.update((r["clip_id"], r) for r in bad)
-            self._cache[key] = rows
-        return self._cache[key]
+            for item in read_source(path, default_source, on_bad=left_out):
+                if isinstance(item, Dialogue):
+                    side["dialogues"].append([item.id, item.source, item.turns])
+                else:
+                    yield item
+
+        made = False
+
+        def read() -> Iterator[Clip]:
+            nonlocal made
+            made = True
+            yield from clips()
+
+        table_path = cached_table(path, self.state_dir, read, tag=default_source or "")
+        sidecar = table_path.with_suffix(".json")
+        if made or not sidecar.is_file():
+            if not made:
+                for _ in clips():  # the table is there, its sidecar is not: read the rows once more
+                    pass
+            sidecar.write_text(json.dumps(side, ensure_ascii=False), encoding="utf-8")
+        else:
+            side = json.loads(sidecar.read_text(encoding="utf-8"))
+        table = mapped(table_path)
+        bad = side["bad"]
+        dialogues = [Dialogue(i, s, tuple((r, t) for r, t in turns)) for i, s, turns in side["dialogues"]]
+        if not len(table) and not dialogues and bad:
+            raise ManifestError(f"{path}: no usable row ({len(bad)} broken; the first: {bad[0]['detail']})")
+        self.bad_rows.update((r["clip_id"], r) for r in bad)
+        return Source(table, dialogues, np.zeros(len(table), dtype=bool))
 
 
 SPOKEN_ROLES = ("prompt", "dialogue")  # synthesized clips that only stand in for text a scenario speaks
@@ -182,65 +223,91 @@ SPOKEN_ROLES = ("prompt", "dialogue")  # synthesized clips that only stand in fo
 def load_pools(part: Part, manifests: _Manifests) -> tuple[Pools, list[dict[str, Any]]]:
     """Read a part's sources into pools by what each row is, falling back to the built-in demo pool for
     any role no source fills; speech clips that cannot serve the scenario go to rejects. Clips made by
-    ``streamaudio synthesize`` also stand in for the text they say, in their voice."""
+    ``streamaudio synthesize`` also stand in for the text they say, in their voice. Rows are sorted by
+    columns, and only the synthesized clips are made into objects here."""
     scenario = SCENARIOS[part.capability]
-    speech: list[Clip] = []
-    sounds: list[Clip] = []
+    speech: list[tuple[Source, np.ndarray]] = []  # (source, its speech rows)
+    sounds: list[ClipTable] = []
     dialogues: list[Dialogue] = []
     spoken: dict[tuple[str, str], Clip] = {}
-    rejects: list[dict[str, Any]] = []
     for name, path in part.sources:
-        for item in manifests.rows(path, default_source=name):
-            if isinstance(item, Dialogue):
-                dialogues.append(item)
-                continue
-            if item.tts and item.path and item.text:
-                spoken.setdefault((str(item.tts.get("id") or item.speaker), item.text), item)
-                if item.extra.get("role") in SPOKEN_ROLES:
-                    continue
-            if not item.text and (item.labels or item.label_names or item.category):
-                sounds.append(item)
-            else:
-                speech.append(item)
+        src = manifests.source(path, default_source=name)
+        dialogues.extend(src.dialogues)
+        table = src.clips
+        has_text = table.present("text")
+        is_sound = ~has_text & (
+            table.listed("labels") | table.listed("label_names") | table.present("category")
+        )
+        synthesized = np.flatnonzero(has_text & table.present("tts") & table.present("path"))
+        stand_in = np.zeros(len(table), dtype=bool)
+        for row, clip in zip(synthesized.tolist(), table.clips(synthesized), strict=True):
+            spoken.setdefault((str(clip.tts.get("id") or clip.speaker), clip.text), clip)
+            stand_in[row] = clip.extra.get("role") in SPOKEN_ROLES
+        if is_sound.any():
+            sounds.append(table.subset(np.flatnonzero(is_sound)))
+        speech_rows = np.flatnonzero(~is_sound & ~stand_in)
+        if speech_rows.size:
+            speech.append((src, speech_rows))
     given = (bool(speech), bool(sounds), bool(dialogues))
     voices = _voices(part, spoken)
-    speech = speech or _demo_speech(manifests, voices, part.config.tts)
-    sounds = sounds or manifests.rows(manifest_path(SOUNDS_MANIFEST))
-    dialogues = dialogues or manifests.rows(manifest_path(DIALOGUES_MANIFEST))
-    usable: list[Clip] = []
+    rejects: list[dict[str, Any]] = []
+    usable: list[ClipTable] = []
     max_seconds = part.config.stream_seconds[1]
-    for clip in speech:
-        reason = scenario.usable_speech(clip) or ("clip_too_long" if clip.duration > max_seconds else None)
-        if reason and not given[0]:  # built-in demo speech that this capability cannot use: not an input
-            continue
-        if reason:
-            rejects.append(
-                {
-                    "clip_id": clip.id,
-                    "source": clip.source,
-                    "reason": reason,
-                    "stage": "plan",
-                    "capability": part.capability,
-                }
-            )
-        else:
-            usable.append(clip)
-    if "speech" in scenario.needs and not usable:
+    if not given[0]:
+        demo = as_table(_demo_speech(manifests, voices, part.config.tts))
+        usable.append(demo.where(scenario.unusable(demo, max_seconds) == 0))
+    for src, rows in speech:
+        table = src.clips.subset(rows)
+        codes = scenario.unusable(table, max_seconds)
+        src.used[rows[codes == 0]] = True
+        usable.append(table.where(codes == 0))
+        for code in np.unique(codes[codes > 0]).tolist():
+            bad = np.flatnonzero(codes == code)
+            ids = table.column("id").take(pa.array(bad)).to_pylist()
+            origins = table.column("source").take(pa.array(bad)).to_pylist()
+            for row, clip_id, origin in zip(rows[bad].tolist(), ids, origins, strict=True):
+                rejects.append(
+                    {
+                        "clip_id": clip_id,
+                        "source": origin,
+                        "reason": UNUSABLE[code],
+                        "stage": "plan",
+                        "capability": part.capability,
+                        "_used": (src.used, row),
+                    }
+                )
+    pool = concat(usable)
+    if "speech" in scenario.needs and not pool:
         reasons = Counter(r["reason"] for r in rejects)
+        count = sum(len(rows) for _, rows in speech) if given[0] else "built-in"
         where = ", ".join(str(p) for _, p in part.sources) if given[0] else "the built-in demo"
         hint = " (streamaudio prepare covost2 gives translations)" if "no_translation" in reasons else ""
         raise BuildError(
-            f"{part.capability} needs speech clips it can use and none of the {len(speech)} from "
+            f"{part.capability} needs speech clips it can use and none of the {count} from "
             f"{where} qualifies: {', '.join(f'{k} {v}' for k, v in reasons.items())}{hint}"
         )
     for _, path in [*part.sources, *((None, p) for p in part.noise)]:
         rejects.extend(prepared_rejects(Path(path)))
+    sound_pool = concat(sounds) if sounds else manifests.source(manifest_path(SOUNDS_MANIFEST)).clips
+    if not dialogues:
+        dialogues = manifests.source(manifest_path(DIALOGUES_MANIFEST)).dialogues
     noise_files = list(part.noise) or [manifest_path(NOISE_MANIFEST)]
-    noise = [clip for path in noise_files for clip in manifests.rows(path, default_source="noise")]
+    noise = concat([manifests.source(path, default_source="noise").clips for path in noise_files])
     pools = Pools(
-        speech=usable, sounds=sounds, noise=noise, dialogues=dialogues, voices=voices, spoken=spoken
+        speech=pool, sounds=sound_pool, noise=noise, dialogues=dialogues, voices=voices, spoken=spoken
     )
     return pools, rejects
+
+
+UNUSABLE = {1: "no_transcript", 2: "no_translation", 3: "clip_too_long"}  # Scenario.unusable's codes
+
+
+def concat(tables: list[ClipTable]) -> ClipTable:
+    """One table of several (views are taken first)."""
+    if len(tables) == 1:
+        return tables[0]
+    parts = [t.table if t.rows is None else t.table.take(pa.array(t.rows)) for t in tables]
+    return ClipTable(pa.concat_tables(parts) if parts else pa.Table.from_batches([], schema=SCHEMA))
 
 
 def _voices(part: Part, spoken: dict[tuple[str, str], Clip]) -> tuple[Voice, ...]:
@@ -264,7 +331,7 @@ def _voices(part: Part, spoken: dict[tuple[str, str], Clip]) -> tuple[Voice, ...
 def _demo_speech(manifests: _Manifests, voices: tuple[Voice, ...], choice: VoiceChoice | None) -> list[Clip]:
     """The built-in demo sentences: as recorded in the manifest (espeak-ng), or, when another engine is
     chosen, each sentence spoken by the pool's voices in turn (so ``--tts piper`` is neural throughout)."""
-    clips = manifests.rows(manifest_path(SPEECH_MANIFEST))
+    clips = list(manifests.source(manifest_path(SPEECH_MANIFEST)).clips)
     if choice is None or choice.engine == "espeak-ng":
         return clips
     out: dict[tuple[str, str], Clip] = {}
@@ -459,8 +526,10 @@ def _check_same_build(out: Path, identity: dict[str, Any]) -> None:
 
 
 def _remove_outputs(out: Path) -> None:
-    for name in OUTPUTS:
-        path = out / name
+    """Delete a build's output; the columnar pools stay (they are keyed by their manifests, not by it)."""
+    for path in [out / n for n in OUTPUTS if n != STATE_DIR] + [
+        p for p in (out / STATE_DIR).glob("*") if p.name != POOLS_DIR
+    ]:
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
@@ -512,14 +581,12 @@ def _build(
     progress: Callable[[int, float], None] | None,
 ) -> BuildResult:
     """Load pools, plan lazily, write the shards that are missing, then the rejects and the manifest."""
-    manifests = _Manifests()
+    manifests = _Manifests(state_dir)
     rejects: list[dict[str, Any]] = []
-    used: set[tuple[str, str]] = set()
     planners = []  # each part's shard jobs, planned as they are consumed
     for part in spec.parts:
         pools, part_rejects = load_pools(part, manifests)
         rejects.extend(part_rejects)
-        used.update((c.source, c.id) for c in pools.speech)
         planners.append(plan_part(spec, part, pools))
     rejects.extend(manifests.bad_rows.values())
 
@@ -557,7 +624,7 @@ def _build(
                 commit.result()
 
     # a clip one capability could not use is not rejected when another part of the build used it
-    rejects = [r for r in rejects if r.get("stage") != "plan" or (r["source"], r["clip_id"]) not in used]
+    rejects = [{k: v for k, v in r.items() if k != "_used"} for r in rejects if not _used_elsewhere(r)]
     ordered = [done[name] for name in names]
     all_rejects = _dedupe(rejects + [r for s in ordered for r in s.rejects])
     _write_jsonl(spec.out / "rejected.jsonl", all_rejects)
@@ -686,6 +753,11 @@ def _shard_task(job: ShardJob, shard_dir: Path, tally: _Tally | None = None) -> 
     return ShardStats(
         job.name, len(job.plans), round(seconds, 3), replies, size, sha, job.spec_sha256, rejects, warnings
     )
+
+
+def _used_elsewhere(reject: dict[str, Any]) -> bool:
+    used, row = reject.get("_used", (None, 0))
+    return used is not None and bool(used[row])
 
 
 def _dedupe(rejects: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -281,7 +281,7 @@ def build_cmd(
         typer.Option(
             "--plan-only",
             metavar="",
-            help="Plan every stream and say what the build would make; write nothing.",
+            help="Plan every stream and say what the build would make; write no shard.",
         ),
     ] = False,
     tts_engine: Annotated[
@@ -406,11 +406,11 @@ def _show_plan(spec: BuildSpec) -> None:
     try:
         result = dry_run(spec)
     except KeyboardInterrupt:
-        err.print("interrupted: nothing was written")
+        err.print("interrupted: no shard was written")
         raise typer.Exit(130) from None
     except KNOWN_ERRORS as exc:
         fail(str(exc))
-    table = Table(title=f"plan of {spec.out} (nothing written)", title_justify="left")
+    table = Table(title=f"plan of {spec.out} (no shard written)", title_justify="left")
     for col in ("capability/split", "streams", "hours", "turns", "replies", "shards"):
         table.add_column(col, justify="left" if col == "capability/split" else "right")
     for row in summary_rows(result):

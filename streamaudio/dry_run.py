@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamaudio import flac, interrupt
-from streamaudio.build import BuildSpec, Part, _Manifests, load_pools, plan_part
+from streamaudio.build import STATE_DIR, BuildSpec, Part, _Manifests, load_pools, plan_part
 from streamaudio.clips import ClipLoader
 from streamaudio.plan import StreamPlan
 from streamaudio.scenarios import Pools
@@ -107,7 +107,7 @@ def dry_run(spec: BuildSpec) -> DryRun:
     """Plan every stream of ``spec`` (no audio is written) and measure a few renders."""
     global _SPEC
     started = time.perf_counter()
-    manifests = _Manifests()
+    manifests = _Manifests(spec.out / STATE_DIR)  # the columnar pools are kept there for the build
     _POOLS.clear()
     for part in spec.parts:
         _POOLS[part.label] = load_pools(part, manifests)[0]

@@ -123,12 +123,12 @@ def test_voices_keep_their_room_tone_and_labels_follow_the_voice(stationary: tup
     assert rolls > 0
 
 
-def test_each_talker_keeps_one_level_and_one_room() -> None:
+def test_each_talker_keeps_one_level_and_one_room(tmp_path: Path) -> None:
     from streamaudio.augment import AugmentSpec
     from streamaudio.build import Part, _Manifests, load_pools
 
     config = ScenarioConfig(augment=(AugmentSpec("reverb", 1.0, {"absorption": (0.1, 0.6)}),))
-    pools, _ = load_pools(Part("environment", "train", streams=1, config=config), _Manifests())
+    pools, _ = load_pools(Part("environment", "train", streams=1, config=config), _Manifests(tmp_path))
     scenario = SCENARIOS["environment"](pools, config, seed=3)
     talkers = 0
     for index in range(6):

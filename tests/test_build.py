@@ -131,7 +131,7 @@ def test_broken_clip_is_rejected_and_build_goes_on(tmp_path: Path, demo_build: P
             assert "bad" not in {e["clip_id"] for e in meta["events"]}
 
 
-def test_plan_only_says_what_the_build_makes_and_writes_nothing(tmp_path: Path) -> None:
+def test_plan_only_says_what_the_build_makes_and_writes_no_shard(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from streamaudio.cli import app
@@ -140,7 +140,10 @@ def test_plan_only_says_what_the_build_makes_and_writes_nothing(tmp_path: Path) 
     args += ["--cache-dir", str(tmp_path / "cache")]
     planned = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "plan"), "--plan-only"])
     assert planned.exit_code == 0, planned.output
-    assert not (tmp_path / "plan").exists()
+    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == [
+        ".streamaudio"
+    ]  # its pools, for the build
+    assert [p.name for p in (tmp_path / "plan" / ".streamaudio").iterdir()] == ["pools"]
     built = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "built")])
     assert built.exit_code == 0, built.output
     manifest = json.loads((tmp_path / "built" / "manifest.json").read_text())

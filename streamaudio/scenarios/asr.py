@@ -3,12 +3,11 @@ sounds between them that get silent turns."""
 
 from __future__ import annotations
 
-import bisect
 from functools import cached_property
 
 import numpy as np
 
-from streamaudio.manifest import Clip
+from streamaudio.clip_table import ClipTable
 from streamaudio.plan import Segment
 from streamaudio.scenarios.base import Pools, Scenario, ScenarioConfig, fits, pick, templates
 
@@ -42,15 +41,20 @@ class AsrScenario(Scenario):
             utterances += seg.kind == "speech"
 
     @cached_property
-    def _sounds_by_length(self) -> tuple[list[Clip], list[float]]:
-        ordered = sorted(self.pools.sounds, key=lambda clip: clip.duration)
-        return ordered, [clip.duration for clip in ordered]
+    def _sounds_by_length(self) -> tuple[ClipTable, np.ndarray]:
+        lengths = self.pools.sounds.numbers("duration")
+        order = np.argsort(lengths, kind="stable")
+        return self.pools.sounds.subset(order), lengths[order]
+
+    @cached_property
+    def _speech_lengths(self) -> np.ndarray:
+        return self.pools.speech.numbers("duration")
 
     def _sound(self, rng: np.random.Generator) -> Segment:
         """A sound at least as long as an utterance drawn from the pool (the longest there is, if none),
         cut to that length: then neither its length nor its place tells it from speech."""
-        seconds = pick(rng, self.pools.speech).duration
+        seconds = float(pick(rng, self._speech_lengths))
         ordered, lengths = self._sounds_by_length
-        first = min(bisect.bisect_left(lengths, seconds), len(ordered) - 1)
+        first = min(int(np.searchsorted(lengths, seconds, side="left")), len(ordered) - 1)
         sound = ordered[first + int(rng.integers(len(ordered) - first))]
         return self.segment(rng, "sound", sound, max_seconds=seconds)

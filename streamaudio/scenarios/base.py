@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 import yaml
 
 from streamaudio.augment import AugmentSpec, draw
+from streamaudio.clip_table import ClipTable, as_table
 from streamaudio.dialogues import Dialogue
 from streamaudio.manifest import Clip
 from streamaudio.plan import Background, NoiseSlice, Segment, StreamPlan
@@ -52,34 +54,47 @@ class Pools:
     """What a build draws from, by role. ``voices`` speak the text the scenario says; ``spoken`` holds
     clips made ahead by ``streamaudio synthesize``, by (voice id, text), used before speaking anew."""
 
-    speech: list[Clip] = field(default_factory=list)
-    sounds: list[Clip] = field(default_factory=list)
-    noise: list[Clip] = field(default_factory=list)
+    speech: Sequence[Clip] = field(default_factory=list)  # lists, or ClipTables for large pools
+    sounds: Sequence[Clip] = field(default_factory=list)
+    noise: Sequence[Clip] = field(default_factory=list)
     dialogues: list[Dialogue] = field(default_factory=list)
     voices: tuple[Voice, ...] = ()
     spoken: dict[tuple[str, str], Clip] = field(default_factory=dict)
 
 
 class Deck:
-    """Draws items without replacement, reshuffling when the pool is used up; returns unused draws."""
+    """Draws items without replacement, reshuffling when the pool is used up; returns unused draws.
+    From a ClipTable, the clips of the next draws are made in batches (``PREFETCH``), not one by one."""
 
-    def __init__(self, items: list, rng: np.random.Generator) -> None:
+    PREFETCH = 256
+
+    def __init__(self, items: Sequence, rng: np.random.Generator) -> None:
         if not items:
             raise ValueError("cannot draw from an empty pool")
         self.items = items
         self.rng = rng
-        self._order: list[int] = []
+        self._order = np.empty(0, dtype=np.int64)
+        self._left = 0  # draws come from the end of the order: _order[_left - 1] is next
         self._last = -1
+        self._ready: dict[int, Any] = {}
 
     def draw(self) -> Any:
-        if not self._order:
-            self._order = self.rng.permutation(len(self.items)).tolist()
-        self._last = self._order.pop()
-        return self.items[self._last]
+        if not self._left:
+            self._order = self.rng.permutation(len(self.items))
+            self._left = self._order.size
+            self._ready.clear()
+        self._left -= 1
+        self._last = int(self._order[self._left])
+        if not isinstance(self.items, ClipTable):
+            return self.items[self._last]
+        if self._last not in self._ready:
+            upcoming = self._order[max(0, self._left - self.PREFETCH + 1) : self._left + 1]
+            self._ready = dict(zip(upcoming.tolist(), self.items.clips(upcoming), strict=True))
+        return self._ready[self._last]
 
     def put_back(self) -> None:
-        """Return the item drawn last."""
-        self._order.append(self._last)
+        """Return the item drawn last (it is drawn next)."""
+        self._left += 1
 
 
 def stream_seed(seed: int, index: int) -> int:
@@ -137,6 +152,9 @@ class Scenario:
         for pool in self.needs:
             if not getattr(pools, pool):
                 raise ScenarioError(f"{self.name} needs {pool} clips and the sources give none")
+        pools = replace(
+            pools, speech=as_table(pools.speech), sounds=as_table(pools.sounds), noise=as_table(pools.noise)
+        )
         self.pools = pools
         self.config = config
         self.seed = seed
@@ -153,9 +171,12 @@ class Scenario:
         ] or list(pools.voices)
 
     @classmethod
-    def usable_speech(cls, clip: Clip) -> str | None:
-        """Why a speech clip cannot serve this scenario, or None."""
-        return None if (clip.text or "").strip() else "no_transcript"
+    def unusable(cls, speech: ClipTable, max_seconds: float) -> np.ndarray:
+        """Per speech clip, why it cannot serve this scenario: 0 it can, 1 no transcript, 2 no translation
+        (scenarios that need one), 3 longer than a stream (the first of these that applies)."""
+        codes = np.where(speech.numbers("duration") > max_seconds, 3, 0).astype(np.int8)
+        codes[~speech.stripped("text")] = 1
+        return codes
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         raise NotImplementedError

@@ -7,10 +7,17 @@ from collections import Counter
 from dataclasses import replace
 
 import numpy as np
+import pyarrow.compute as pc
 
-from streamaudio.manifest import Clip
+from streamaudio.clip_table import ClipTable, as_table
 from streamaudio.plan import Segment
 from streamaudio.scenarios.base import Pools, Scenario, ScenarioConfig, ScenarioError, fits, pick, templates
+
+
+def _counts(table: ClipTable) -> dict[str | None, int]:
+    """How many clips are translated into each language, in the order of first appearance."""
+    counts = pc.value_counts(table.column("target_language")).to_pylist()
+    return {c["values"]: c["counts"] for c in counts}
 
 
 def language_name(code: str) -> str:
@@ -23,18 +30,18 @@ class S2ttScenario(Scenario):
     needs = ("speech",)
 
     @classmethod
-    def usable_speech(cls, clip: Clip) -> str | None:
-        if not (clip.text or "").strip():
-            return "no_transcript"
-        if not (clip.translation or "").strip() or not clip.target_language:
-            return "no_translation"
-        return None
+    def unusable(cls, speech: ClipTable, max_seconds: float) -> np.ndarray:
+        codes = super().unusable(speech, max_seconds)
+        translated = speech.stripped("translation") & speech.present("target_language")
+        codes[~translated & (codes != 1)] = 2
+        return codes
 
     def __init__(self, pools: Pools, config: ScenarioConfig, seed: int) -> None:
-        targets = Counter(c.target_language for c in pools.speech)
+        table = as_table(pools.speech)
         target = self.target_of(pools, config)
-        speech = [c for c in pools.speech if c.target_language == target]
+        speech = table.where(pc.equal(table.column("target_language"), target or ""))
         if not speech:
+            targets = _counts(table)
             raise ScenarioError(
                 f"s2tt: no clips translated into {target!r} (found: {', '.join(map(str, targets))})"
             )
@@ -44,7 +51,7 @@ class S2ttScenario(Scenario):
     @staticmethod
     def target_of(pools: Pools, config: ScenarioConfig) -> str | None:
         """The language translated into: the configured one, else the one most clips are translated into."""
-        targets = Counter(c.target_language for c in pools.speech if c.target_language)
+        targets = Counter({k: v for k, v in _counts(as_table(pools.speech)).items() if k})
         return config.target_language or (targets.most_common(1)[0][0] if targets else None)
 
     @classmethod

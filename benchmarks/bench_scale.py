@@ -1,0 +1,145 @@
+"""StreamAudio-2M scale: a 10 000 000-row clip manifest, 2 600 000 planned streams, 1 000 rendered.
+
+    python benchmarks/bench_scale.py [--rows 10000000] [--streams 2600000] [--render 1000] [--files 3000]
+
+The manifest is synthetic but shaped like the real mixture: 60% speech rows (Common Voice-like: text,
+speaker, 48 kHz; one in nine with a German translation) and 40% sound rows (AudioSet-like labels),
+pointing at ``--files`` real WAV files (espeak-ng sentences and the built-in sound events) written before
+timing starts. Each step runs in a fresh process that reports its own peak resident memory (and its
+workers' largest); the targets are those of the StreamAudio-2M issue:
+
+(a) manifest -> columnar pool (once; kept under the output's state folder): parent < 1 GB; with the pool
+    there, the first stream is planned < 15 s after start;
+(b) ``build --pipeline pipelines/streamaudio-2m.yaml --streams 2600000 --plan-only --workers 2``:
+    < 15 minutes on 2 cores, peak < 2 GB;
+(c) the same recipe, ``--streams 1000 --workers 2``, rendered: each worker adds < 200 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from streamaudio.demo import sentences, sound_clips
+from streamaudio.sounds import generate
+from streamaudio.tts import EspeakEngine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_files(folder: Path, n: int) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """n/2 spoken sentences and n/2 sound events as 16 kHz WAV files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    engine, said = EspeakEngine(), sentences()
+    speech, sounds = [], []
+    for i in range(n // 2):
+        path = folder / f"s{i}.wav"
+        sf.write(path, engine.synthesize(said[i % len(said)], "en-us"), 16000)
+        speech.append(str(path))
+    kinds = sound_clips()
+    for i in range(n - n // 2):
+        clip = kinds[i % len(kinds)]
+        path = folder / f"e{i}.wav"
+        sf.write(path, generate(clip.generator["sound"], clip.duration, 7000 + i), 16000)
+        sounds.append((str(path), list(clip.labels)))
+    return speech, sounds
+
+
+def write_manifest(path: Path, rows: int, speech: list[str], sounds: list[tuple[str, list[str]]]) -> None:
+    said = sentences()
+    rng = np.random.default_rng(0)
+    durations = rng.uniform(1.5, 7.0, rows).round(3)
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(rows):
+            if i % 5 < 3:
+                row = {"id": f"cv{i}", "source": "cv", "duration": float(durations[i]),
+                       "path": speech[i % len(speech)], "sample_rate": 48000, "channels": 1,
+                       "text": said[i % len(said)], "language": "en",
+                       "speaker": f"client{i % 200_003}"}  # fmt: skip
+                if i % 9 == 0:
+                    row |= {"translation": f"Übersetzung {i}", "target_language": "de"}
+            else:
+                file, labels = sounds[i % len(sounds)]
+                row = {"id": f"as{i}", "source": "audioset", "duration": 10.0, "path": file,
+                       "sample_rate": 16000, "channels": 1, "labels": labels}  # fmt: skip
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+CHILD = """
+import json, resource, sys, time
+started = time.perf_counter()
+from pathlib import Path
+from streamaudio.build import STATE_DIR, Part, _Manifests, load_pools, plan_part, BuildSpec
+manifest, out = Path(sys.argv[1]), Path(sys.argv[2])
+spec = BuildSpec(out, (Part("asr", streams=1, sources=(("cv", manifest),)),))
+pools, _ = load_pools(spec.parts[0], _Manifests(out / STATE_DIR))
+ready = time.perf_counter() - started
+next(iter(plan_part(spec, spec.parts[0], pools)))
+first = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"pool_s": ready, "first_stream_s": first, "rss_mb": peak}))
+"""
+
+
+def run(args: list[str]) -> tuple[float, str, float]:
+    """Wall seconds, stdout, and the largest resident set of the process or any of its workers (MB), as
+    GNU time reports it."""
+    started = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *args], capture_output=True, text=True, check=True)
+    rss = int(done.stderr.strip().splitlines()[-1]) / 1024
+    return time.perf_counter() - started, done.stdout, rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--streams", type=int, default=2_600_000)
+    parser.add_argument("--render", type=int, default=1000)
+    parser.add_argument("--files", type=int, default=3000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        speech, sounds = make_files(root / "audio", args.files)
+        manifest = root / "clips.jsonl"
+        started = time.perf_counter()
+        write_manifest(manifest, args.rows, speech, sounds)
+        size = manifest.stat().st_size / 1e9
+        print(
+            f"manifest: {args.rows:,} rows, {size:.2f} GB, written in {time.perf_counter() - started:.0f} s"
+        )
+        out = root / "out"
+        code = [sys.executable, "-c", CHILD, str(manifest), str(out)]
+        wall, stdout, _ = run(code)
+        made = json.loads(stdout)
+        print(f"(a) manifest -> pool: {made['pool_s']:.1f} s, peak {made['rss_mb']:.0f} MB (target < 1 GB)")
+        wall, stdout, _ = run(code)
+        again = json.loads(stdout)
+        print(
+            f"    pool there: first stream planned {again['first_stream_s']:.1f} s after start "
+            f"(target < 15 s), peak {again['rss_mb']:.0f} MB"
+        )
+        recipe = str(ROOT / "pipelines/streamaudio-2m.yaml")
+        build = [sys.executable, "-m", "streamaudio", "build", "--pipeline", recipe,
+                 "--source", f"cv={manifest}", "--out", str(out), "--workers", "2"]  # fmt: skip
+        wall, stdout, rss = run([*build, "--streams", str(args.streams), "--plan-only"])
+        planned = next(line for line in stdout.splitlines() if " streams, " in line and "planned in" in line)
+        print(
+            f"(b) --plan-only {args.streams:,} streams: {wall / 60:.1f} min, peak {rss:.0f} MB "
+            "(targets < 15 min, < 2 GB)"
+        )
+        print(f"    {planned.strip()}")
+        wall, stdout, rss = run([*build, "--streams", str(args.render)])
+        print(f"(c) render {args.render:,} streams, 2 workers: {wall:.0f} s, peak of a process {rss:.0f} MB")
+        print(f"    {stdout.strip().splitlines()[-1]}")
+
+
+if __name__ == "__main__":
+    main()

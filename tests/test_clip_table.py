@@ -1,0 +1,123 @@
+"""Columnar clip pools: a manifest is read once into a memory-mapped Arrow file, clips are made only for
+the rows drawn, and nothing about the build's output changes."""
+
+import json
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamaudio import build as build_module
+from streamaudio.build import Part, _Manifests, load_pools
+from streamaudio.clip_table import ClipTable
+from streamaudio.scenarios import ScenarioConfig
+from streamaudio.scenarios.base import Deck
+
+
+def write_manifest(path: Path, rows: int, bad: int = 0) -> Path:
+    audio = path.parent / "a.wav"
+    with open(path, "w") as f:
+        for i in range(rows):
+            row = {
+                "id": f"c{i}",
+                "source": "cv",
+                "duration": 1.0 + (i % 7) / 10,
+                "path": audio.name,
+                "sample_rate": 48000,
+                "channels": 1,
+                "text": f"sentence number {i}",
+                "speaker": f"spk{i % 13}",
+                "labels": ["/m/09x0r"] if i % 5 == 0 else [],
+                "extra": {"up_votes": str(i % 3)},
+            }
+            if i % 11 == 0:
+                row |= {"translation": f"Satz {i}", "target_language": "de"}
+            if i % 17 == 0:
+                row["tts"] = {"engine": "espeak-ng", "voice": "en-us"}
+            f.write(json.dumps(row) + "\n")
+        for k in range(bad):
+            f.write("{not json\n" if k % 2 else json.dumps({"id": f"b{k}", "source": "cv"}) + "\n")
+    return path
+
+
+def test_rows_come_back_as_the_clips_they_were(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "m.jsonl", 300, bad=4)
+    src = _Manifests(tmp_path / "state").source(manifest, "cv")
+    good = read_clips_ok(manifest)
+    assert len(src.clips) == len(good) == 300
+    assert list(src.clips) == good  # every field: paths resolved, labels, tts, extra, floats exact
+    assert src.clips[7] == good[7] and src.clips[-1] == good[-1]
+    view = src.clips.subset(np.array([5, 2, 9]))
+    assert list(view) == [good[5], good[2], good[9]] and view.clips([2, 0]) == [good[9], good[5]]
+
+
+def read_clips_ok(path: Path) -> list:
+    """The manifest's good rows as the row reader makes them."""
+    from streamaudio.dialogues import read_source
+
+    return list(read_source(path, "cv", on_bad=lambda line, problem: None))
+
+
+def test_a_second_read_maps_the_file_and_a_changed_manifest_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = write_manifest(tmp_path / "m.jsonl", 50, bad=2)
+    state = tmp_path / "state"
+    first = _Manifests(state)
+    first.source(manifest, "cv")
+    assert len(first.bad_rows) == 2
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the manifest was parsed again")
+
+    monkeypatch.setattr(build_module, "read_source", no_reading)
+    again = _Manifests(state)
+    assert len(again.source(manifest, "cv").clips) == 50
+    assert len(again.bad_rows) == 2  # the broken rows are still reported, from the table's side file
+    monkeypatch.undo()
+    write_manifest(manifest, 60)  # a new manifest: new size and time, so it is read anew
+    assert len(_Manifests(state).source(manifest, "cv").clips) == 60
+
+
+def test_a_deck_draws_the_same_from_a_table_as_from_a_list(tmp_path: Path) -> None:
+    clips = read_clips_ok(write_manifest(tmp_path / "m.jsonl", 700))
+    table = ClipTable.from_clips(clips)
+    a, b = Deck(clips, np.random.default_rng(4)), Deck(table, np.random.default_rng(4))
+    drawn = []
+    for k in range(1600):  # more than two reshuffles, with put-backs
+        x, y = a.draw(), b.draw()
+        assert x == y
+        drawn.append(x.id)
+        if k % 9 == 0:
+            a.put_back()
+            b.put_back()
+    assert len(set(drawn)) == 700
+
+
+def test_pools_make_no_object_per_row(tmp_path: Path) -> None:
+    """Loading a 100 000-row pool allocates a few MB of Python objects, not one clip per row (~1.7 KB)."""
+    manifest = write_manifest(tmp_path / "m.jsonl", 100_000)
+    part = Part("asr", sources=(("cv", manifest),), streams=1, config=ScenarioConfig())
+    load_pools(part, _Manifests(tmp_path / "state"))  # makes the columnar file
+    tracemalloc.start()
+    pools, rejects = load_pools(part, _Manifests(tmp_path / "state"))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(pools.speech) == 100_000 and not rejects
+    assert len(pools.spoken) == len(range(0, 100_000, 17))  # only rows with a TTS voice are made: ~6 000
+    assert peak < 30e6, peak
+
+
+def test_unusable_rows_are_rejected_by_column(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "m.jsonl", 500)
+    config = ScenarioConfig(stream_seconds=(30.0, 1.45))  # clips of 1.5 s and more are too long
+    pools, rejects = load_pools(
+        Part("s2tt", sources=(("cv", manifest),), streams=1, config=config), _Manifests(tmp_path)
+    )
+    reasons = {r["clip_id"]: r["reason"] for r in rejects}
+    for i in range(500):
+        long = 1.0 + (i % 7) / 10 > 1.45
+        expected = "no_translation" if i % 11 else ("clip_too_long" if long else None)
+        assert reasons.get(f"c{i}") == expected, i
+    assert len(pools.speech) == sum(1 for i in range(0, 500, 11) if 1.0 + (i % 7) / 10 <= 1.45)
