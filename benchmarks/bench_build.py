@@ -9,12 +9,16 @@ The workload: speech clips (espeak-ng sentences written as files before timing s
 streamaudio: `build` with 1 and 2 workers (its gaps are also filled with noise beds, labels and
 checks included). Lhotse, one process: recordings -> cuts, `append` with padding for the gaps,
 `mix(noise, snr=10)`, `resample(16000)` for MP3, `to_mono(encoding="wav")` (Shar cannot write a
-MixedCut), `to_shar(fields={"recording": "flac"})`.
+MixedCut), `to_shar(fields={"recording": "flac"})`; its recordings are probed before the clock starts
+(our manifests carry durations: neither side's probing is timed). Shar writes FLAC through libsndfile
+at its defaults (level 5 with LPC, MD5), streamaudio through libFLAC at level 0: the last row makes
+streamaudio encode as Lhotse does (``STREAMAUDIO_FLAC=libsndfile``), so that only the rest differs.
+Every row gives both tools' bytes per hour of audio.
 Every timed run happens in a fresh process (after an untimed small run there), as users run builds, so
 that neither tool carries the other's imports or heap. Each figure is the median of ``--repeat`` runs.
-Targets here: >= 3x Lhotse from WAV, >= 2.5x from MP3, 2 workers >= 1.7x one, peak memory < 1 GB and
-flat. For scale, two separate 1-worker builds are also run side by side: their summed throughput is
-what this machine gives two independent jobs, the ceiling for 2 workers.
+Targets here: >= 3x Lhotse from WAV, >= 2.5x from MP3, >= 2x with the same codec, 2 workers >= 1.8x
+one, peak memory < 1 GB and flat. For scale, two separate 1-worker builds are also run side by side:
+their summed throughput is what this machine gives two independent jobs, the ceiling for 2 workers.
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from streamaudio import flac
 from streamaudio.build import build, single
 from streamaudio.demo import DEMO_VOICES, sentences
 from streamaudio.scenarios import ScenarioConfig
@@ -75,15 +81,17 @@ def make_corpus(root: Path, n: int) -> tuple[Path, Path, Path]:
     return paths[0], paths[1], paths[2]
 
 
-def lhotse_rate(manifest: Path, noise_path: Path, out: Path, streams: int) -> float:
-    """The same workload with Lhotse, in one process."""
+def lhotse_rate(manifest: Path, noise_path: Path, out: Path, streams: int) -> tuple[float, int, float]:
+    """The same workload with Lhotse, in one process: (x real time, bytes written, seconds of audio). Its
+    recordings are probed before the clock starts, as our manifest carries durations (neither side's
+    probing is timed)."""
     from lhotse import CutSet, Recording
 
     rows = [json.loads(line) for line in manifest.read_text().splitlines()]
     noise = Recording.from_file(str(noise_path)).to_cut()
+    cuts = [Recording.from_file(str(manifest.parent / r["path"])).to_cut() for r in rows]
     rng = np.random.default_rng(1)
     started = time.perf_counter()
-    cuts = [Recording.from_file(str(manifest.parent / r["path"])).to_cut() for r in rows]
     built, k = [], 0
     for i in range(streams):
         stream = None
@@ -98,10 +106,12 @@ def lhotse_rate(manifest: Path, noise_path: Path, out: Path, streams: int) -> fl
     out.mkdir(parents=True, exist_ok=True)
     CutSet.from_cuts(built).to_shar(out, fields={"recording": "flac"}, shard_size=SHARD_STREAMS)
     seconds = sum(c.duration for c in built)
-    return seconds / (time.perf_counter() - started)
+    rate = seconds / (time.perf_counter() - started)
+    return rate, sum(p.stat().st_size for p in out.glob("recording.*.tar")), seconds
 
 
-def run(manifest: Path, noise: Path, out: Path, streams: int, workers: int) -> float:
+def run(manifest: Path, noise: Path, out: Path, streams: int, workers: int) -> tuple[float, int, float]:
+    """A build of the peer's workload: (x real time, bytes of shards, seconds of audio)."""
     # the peer's workload: speech, gaps and noise at 10 dB (no sound events between utterances)
     config = ScenarioConfig(stream_seconds=(55, 65), snr_db=(10, 10), background_prob=1.0, sound_share=0.0)
     spec = single(
@@ -117,31 +127,43 @@ def run(manifest: Path, noise: Path, out: Path, streams: int, workers: int) -> f
     )
     started = time.perf_counter()
     result = build(spec)
-    return result.seconds / (time.perf_counter() - started)
+    rate = result.seconds / (time.perf_counter() - started)
+    return rate, sum(p.stat().st_size for p in (out / "shards").glob("*.tar")), result.seconds
 
 
-def measure(tool: str, manifest: Path, noise: Path, out: Path, streams: int, workers: int = 1) -> float:
+Measured = tuple[float, int, float]  # x real time, bytes, seconds of audio
+
+
+def measure(
+    tool: str, manifest: Path, noise: Path, out: Path, streams: int, workers: int = 1, codec: str = ""
+) -> Measured:
     """One timed run in a fresh process, as a user runs a build: neither tool carries the other's imports
     or heap (Lhotse loads torch; a pool forked from such a parent pays for it). Each process first does a
-    small untimed run, so that lazy imports and first calls are not timed."""
+    small untimed run, so that lazy imports and first calls are not timed. ``codec`` "libsndfile" makes
+    streamaudio encode as Lhotse's Shar writer does (libsndfile's FLAC at its default settings)."""
     settle()
-    return float(_start(tool, manifest, noise, out, streams, workers).communicate()[0].split()[-1])
+    out_text = _start(tool, manifest, noise, out, streams, workers, codec).communicate()[0]
+    rate, size, seconds = out_text.split()[-3:]
+    return float(rate), int(size), float(seconds)
 
 
-def _start(tool: str, manifest: Path, noise: Path, out: Path, streams: int, workers: int) -> subprocess.Popen:
+def _start(
+    tool: str, manifest: Path, noise: Path, out: Path, streams: int, workers: int, codec: str = ""
+) -> subprocess.Popen:
     args = [tool, manifest, noise, out, streams, workers]
     command = [sys.executable, __file__, "--child", *map(str, args)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "STREAMAUDIO_FLAC": codec} if codec else None
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
 
 
 def _child(tool: str, manifest: str, noise: str, out: str, streams: str, workers: str) -> None:
     where = Path(out)
     if tool == "lhotse":  # the noise is given as the WAV file, as Lhotse takes it
         lhotse_rate(Path(manifest), Path(noise), where / "warm-up", 1)
-        print(lhotse_rate(Path(manifest), Path(noise), where / "timed", int(streams)))
+        print(*lhotse_rate(Path(manifest), Path(noise), where / "timed", int(streams)))
     else:
         run(Path(manifest), Path(noise), where / "warm-up", 4, 1)
-        print(run(Path(manifest), Path(noise), where / "timed", int(streams), int(workers)))
+        print(*run(Path(manifest), Path(noise), where / "timed", int(streams), int(workers)))
 
 
 def side_by_side(manifest: Path, noise: Path, out: Path, streams: int) -> float:
@@ -149,7 +171,7 @@ def side_by_side(manifest: Path, noise: Path, out: Path, streams: int) -> float:
     independent jobs (shared caches, memory bandwidth, kernel writeback): the ceiling for 2 workers."""
     settle()
     procs = [_start("streamaudio", manifest, noise, out / f"build-{i}", streams, 1) for i in range(2)]
-    return sum(float(p.communicate()[0].split()[-1]) for p in procs)
+    return sum(float(p.communicate()[0].split()[-3]) for p in procs)
 
 
 def settle() -> None:
@@ -187,25 +209,46 @@ def main() -> None:
         root = Path(tmp)
         wav, mp3, noise = make_corpus(root, args.clips)
         run(wav, noise, root / "warm-up", 4, 1)  # spoken instructions into the TTS cache, untimed
+        libsndfile = f"libsndfile {sf.__libsndfile_version__}"
+        ours = f"{flac.ENCODER}, {flac.BLOCKSIZE}-sample blocks"
+        print(f"Lhotse {version('lhotse')}: Shar FLAC by {libsndfile} at its defaults (level 5, MD5)")
         print(
-            f"{'input':<14}{'lhotse':>10}{'1 worker':>12}{'2 workers':>12}{'1w/lhotse':>11}{'2w/1w':>8}"
-            f"{'2 builds/1w':>13}"
+            f"streamaudio {version('streamaudio')}: {ours}; last row: {libsndfile} at its defaults, as Lhotse"
         )
-        for label, manifest in (("16 kHz WAV", wav), ("48 kHz MP3", mp3)):
-            runs: dict[str, list[float]] = {"lhotse": [], "one": [], "two": [], "apart": []}
+        print(
+            f"{'input':<22}{'lhotse':>9}{'1 worker':>10}{'2 workers':>11}{'1w/lhotse':>11}{'2w/1w':>7}"
+            f"{'2 builds/1w':>12}{'MB/h lhotse':>12}{'MB/h ours':>10}"
+        )
+        rows = (("16 kHz WAV", wav, ""), ("48 kHz MP3", mp3, ""), ("WAV, both libsndfile", wav, "libsndfile"))
+        for label, manifest, codec in rows:
+            runs: dict[str, list[Measured]] = {"lhotse": [], "one": [], "two": [], "apart": []}
             for i in range(args.repeat):  # interleaved, so that a slow moment hits all alike
-                out = root / f"{label[:2]}-{i}"
+                out = root / f"run-{i}"
                 runs["lhotse"].append(
                     measure("lhotse", manifest, root / "noise.wav", out / "lhotse", args.streams)
                 )
-                runs["one"].append(measure("streamaudio", manifest, noise, out / "one", args.streams, 1))
-                runs["two"].append(measure("streamaudio", manifest, noise, out / "two", args.streams, 2))
-                runs["apart"].append(side_by_side(manifest, noise, out / "apart", args.streams))
+                runs["one"].append(
+                    measure("streamaudio", manifest, noise, out / "one", args.streams, 1, codec)
+                )
+                runs["two"].append(
+                    measure("streamaudio", manifest, noise, out / "two", args.streams, 2, codec)
+                )
+                if not codec:
+                    runs["apart"].append((side_by_side(manifest, noise, out / "apart", args.streams), 0, 1.0))
                 shutil.rmtree(out)
-            peer, one, two, apart = (statistics.median(runs[k]) for k in ("lhotse", "one", "two", "apart"))
+            peer, one, two = (statistics.median(r[0] for r in runs[k]) for k in ("lhotse", "one", "two"))
+            apart = (
+                f"{statistics.median(r[0] for r in runs['apart']) / one:>11.2f}x"
+                if runs["apart"]
+                else f"{'':>12}"
+            )
+            mb_peer, mb_ours = (
+                statistics.median(size / seconds * 3600 / 1e6 for _, size, seconds in runs[k])
+                for k in ("lhotse", "one")
+            )
             print(
-                f"{label:<14}{peer:>9.0f}x{one:>11.0f}x{two:>11.0f}x{one / peer:>10.2f}x{two / one:>7.2f}x"
-                f"{apart / one:>12.2f}x"
+                f"{label:<22}{peer:>8.0f}x{one:>9.0f}x{two:>10.0f}x{one / peer:>10.2f}x{two / one:>6.2f}x"
+                f"{apart}{mb_peer:>12.1f}{mb_ours:>10.1f}"
             )
         print("2 builds/1w: two separate 1-worker builds side by side, summed: the most 2 workers can reach")
         small, large = (
