@@ -7,6 +7,7 @@ depends only on its plan, and shards are written in plan order whatever the numb
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -610,7 +611,7 @@ def _build(
 
     tally = _Tally(progress)
     if spec.executor == "dask":
-        for stats in _dask_shards(list(pending()), shard_dir, spec):
+        for stats in _dask_shards(pending(), shard_dir, spec):
             done[stats.name] = stats
             save_stats(state_dir, stats)
             tally.add_many(stats.streams, stats.seconds)
@@ -681,15 +682,18 @@ def _commit(path: Path, stats: ShardStats, state_dir: Path) -> None:
     save_stats(state_dir, stats)
 
 
-def _dask_shards(jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iterator[ShardStats]:
+def _dask_shards(jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iterator[ShardStats]:
     """Shards built on a Dask distributed cluster (``spec.scheduler``, or a local one), as they finish.
-    Workers write the tars themselves, so the output folder must be on a filesystem they share."""
+    Workers write the tars themselves, so the output folder must be on a filesystem they share. Jobs are
+    planned as the cluster takes them, four per worker in flight, so the plans never pile up."""
     try:
         import dask
         from distributed import Client, LocalCluster, wait
     except ImportError:
         raise BuildError("--executor dask needs: pip install 'streamaudio[dask]'") from None
-    if not jobs:
+    jobs = iter(jobs)
+    first = next(jobs, None)
+    if first is None:
         return
     cluster = None
     try:
@@ -707,22 +711,36 @@ def _dask_shards(jobs: list[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iter
     except (OSError, TimeoutError) as exc:
         raise BuildError(f"cannot reach the Dask scheduler {spec.scheduler}: {exc}") from None
     try:
-        futures = client.map(
-            build_shard,
-            jobs,
-            shard_dir=shard_dir,
-            cache_dir=spec.cache_dir,
-            tts_options=spec.tts_options,
-            pure=False,
-        )
-        remaining = set(futures)
-        while remaining:  # waiting in steps, so a Ctrl-C is seen
-            try:
-                done, remaining = wait(remaining, timeout=interrupt.WAIT, return_when="FIRST_COMPLETED")
+        window = 4 * max(spec.workers, len(client.scheduler_info().get("workers", {})))
+        order: dict = {}  # future in flight -> its submission number (results come in that order)
+        submitted = 0
+        pending = itertools.chain([first], jobs)
+        exhausted = False
+        while True:
+            while not exhausted and len(order) < window:
+                job = next(pending, None)
+                if job is None:
+                    exhausted = True
+                    break
+                future = client.submit(
+                    build_shard,
+                    job,
+                    shard_dir=shard_dir,
+                    cache_dir=spec.cache_dir,
+                    tts_options=spec.tts_options,
+                    pure=False,
+                )
+                order[future] = submitted
+                submitted += 1
+            if not order:
+                break
+            try:  # waiting in steps, so a Ctrl-C is seen
+                done, _ = wait(list(order), timeout=interrupt.WAIT, return_when="FIRST_COMPLETED")
             except TimeoutError:
                 done = set()
             interrupt.check()
-            for future in sorted(done, key=futures.index):
+            for future in sorted(done, key=order.__getitem__):
+                del order[future]
                 yield future.result()
     finally:
         client.close()
