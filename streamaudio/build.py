@@ -158,6 +158,7 @@ class Source:
     clips: ClipTable
     dialogues: list[Dialogue]
     used: np.ndarray  # per clip row: some part of the build draws it (so a part that cannot is no reject)
+    checked: dict = field(default_factory=dict)  # (Scenario.unusable, max seconds) -> codes of speech rows
 
 
 class _Manifests:
@@ -259,7 +260,10 @@ def load_pools(part: Part, manifests: _Manifests) -> tuple[Pools, list[dict[str,
         usable.append(demo.where(scenario.unusable(demo, max_seconds) == 0))
     for src, rows in speech:
         table = src.clips.subset(rows)
-        codes = scenario.unusable(table, max_seconds)
+        key = (scenario.unusable, max_seconds)  # parts of one capability (its splits) share the answer
+        if key not in src.checked:
+            src.checked[key] = scenario.unusable(table, max_seconds)
+        codes = src.checked[key]
         src.used[rows[codes == 0]] = True
         usable.append(table.where(codes == 0))
         for code in np.unique(codes[codes > 0]).tolist():

@@ -108,8 +108,9 @@ class ClipTable(Sequence[Clip]):
         return self.column(name).to_numpy()
 
     def subset(self, positions: np.ndarray) -> ClipTable:
-        """A view of some of this view's rows, in the given order."""
-        return ClipTable(self.table, self._row_index(np.asarray(positions, dtype=np.int64)))
+        """A view of some of this view's rows, in the given order (row numbers held as int32)."""
+        rows = self._row_index(np.asarray(positions, dtype=np.int64))
+        return ClipTable(self.table, rows.astype(np.int32) if self.table.num_rows < 2**31 else rows)
 
     def where(self, mask: pa.ChunkedArray | pa.Array | np.ndarray) -> ClipTable:
         keep = np.asarray(mask if isinstance(mask, np.ndarray) else pc.fill_null(mask, False).to_numpy(False))
