@@ -62,6 +62,7 @@ class ClipTable(Sequence[Clip]):
         self.table = table
         self.rows = rows
         self._all: list[Clip] | None = None  # a small table's clips, made on first use
+        self._split: tuple[list[pa.RecordBatch], np.ndarray] | None = None  # record batches, first rows
 
     @classmethod
     def from_clips(cls, clips: Iterable[Clip]) -> ClipTable:
@@ -80,9 +81,30 @@ class ClipTable(Sequence[Clip]):
             if self._all is None:
                 self._all = [_clip(row) for row in self._view().to_pylist()]
             return [self._all[p] for p in np.asarray(positions, dtype=np.int64).tolist()]
-        rows = self._row_index(np.asarray(positions, dtype=np.int64))
-        picked = self.table.slice(int(rows[0]), 1) if rows.size == 1 else self.table.take(pa.array(rows))
-        return [_clip(row) for row in picked.to_pylist()]
+        rows = self._row_index(np.asarray(positions, dtype=np.int64)).astype(np.int64)
+        if rows.size == 0:
+            return []
+        if rows.size == 1:
+            return [_clip(row) for row in self.table.slice(int(rows[0]), 1).to_pylist()]
+        # Arrow's take on a chunked string column joins its chunks first (time in the table's size): take
+        # from each record batch the rows that lie in it instead, and put them back in order
+        batches, starts = self._batches()
+        which = np.searchsorted(starts, rows, side="right") - 1
+        order = np.argsort(which, kind="stable")
+        out: list[Clip | None] = [None] * rows.size
+        bounds = np.flatnonzero(np.diff(which[order])) + 1
+        for group in np.split(order, bounds):
+            b = int(which[group[0]])
+            picked = batches[b].take(pa.array(rows[group] - starts[b])).to_pylist()
+            for at, row in zip(group.tolist(), picked, strict=True):
+                out[at] = _clip(row)
+        return out  # type: ignore[return-value]
+
+    def _batches(self) -> tuple[list[pa.RecordBatch], np.ndarray]:
+        if self._split is None:
+            batches = self.table.to_batches()
+            self._split = (batches, np.cumsum([0] + [b.num_rows for b in batches])[:-1])
+        return self._split
 
     def _view(self) -> pa.Table:
         return self.table if self.rows is None else self.table.take(pa.array(self.rows))
@@ -119,12 +141,12 @@ class ClipTable(Sequence[Clip]):
     def present(self, name: str) -> np.ndarray:
         """Rows whose text column ``name`` is set and not empty."""
         col = self.column(name)
-        return pc.fill_null(pc.greater(pc.utf8_length(col), 0), False).to_numpy(zero_copy_only=False)
+        return pc.fill_null(pc.not_equal(col, ""), False).to_numpy(zero_copy_only=False)
 
     def stripped(self, name: str) -> np.ndarray:
-        """Rows whose text column ``name`` holds more than white space."""
-        col = pc.utf8_trim_whitespace(self.column(name))
-        return pc.fill_null(pc.greater(pc.utf8_length(col), 0), False).to_numpy(zero_copy_only=False)
+        """Rows whose text column ``name`` holds more than white space (no copy of the strings is made)."""
+        col = self.column(name)
+        return pc.fill_null(pc.match_substring_regex(col, r"\S"), False).to_numpy(zero_copy_only=False)
 
     def listed(self, name: str) -> np.ndarray:
         """Rows whose list column ``name`` has items."""

@@ -6,6 +6,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from streamaudio import build as build_module
@@ -93,6 +94,22 @@ def test_a_deck_draws_the_same_from_a_table_as_from_a_list(tmp_path: Path) -> No
             a.put_back()
             b.put_back()
     assert len(set(drawn)) == 700
+
+
+def test_a_large_table_in_many_batches_draws_the_same(tmp_path: Path) -> None:
+    """Past the small-table cache, clips are taken batch by batch and put back in draw order."""
+    clips = read_clips_ok(write_manifest(tmp_path / "m.jsonl", 9000))
+    one = ClipTable.from_clips(clips).table
+    table = ClipTable(pa.Table.from_batches(one.to_batches(max_chunksize=700)))
+    assert table.table.column("id").num_chunks == 13
+    a, b = Deck(clips, np.random.default_rng(9)), Deck(table, np.random.default_rng(9))
+    for k in range(12000):
+        assert a.draw() == b.draw()
+        if k % 7 == 0:
+            a.put_back()
+            b.put_back()
+    picked = np.array([8999, 0, 700, 699, 4321, 0])
+    assert table.clips(picked) == [clips[i] for i in picked] and table.clips([]) == []
 
 
 def test_pools_make_no_object_per_row(tmp_path: Path) -> None:

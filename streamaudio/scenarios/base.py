@@ -64,9 +64,9 @@ class Pools:
 
 class Deck:
     """Draws items without replacement, reshuffling when the pool is used up; returns unused draws.
-    From a ClipTable, the clips of the next draws are made in batches (``PREFETCH``), not one by one."""
+    From a ClipTable, the clips of the next draws are made together (``PREFETCH``), not one by one."""
 
-    PREFETCH = 256
+    PREFETCH = 4096  # clips made ahead from a table: enough to share each record batch's fixed cost
 
     def __init__(self, items: Sequence, rng: np.random.Generator) -> None:
         if not items:
