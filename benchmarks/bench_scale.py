@@ -85,7 +85,10 @@ ready = time.perf_counter() - started
 next(iter(plan_part(spec, spec.parts[0], pools)))
 first = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"pool_s": ready, "first_stream_s": first, "rss_mb": peak}))
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+anon, file = (int(status[k].split()[0]) / 1024 for k in ("RssAnon", "RssFile"))
+found = {"pool_s": ready, "first_stream_s": first, "rss_mb": peak, "anon_mb": anon, "file_mb": file}
+print(json.dumps(found))
 """
 
 
@@ -119,12 +122,16 @@ def main() -> None:
         code = [sys.executable, "-c", CHILD, str(manifest), str(out)]
         wall, stdout, _ = run(code)
         made = json.loads(stdout)
-        print(f"(a) manifest -> pool: {made['pool_s']:.1f} s, peak {made['rss_mb']:.0f} MB (target < 1 GB)")
+        print(
+            f"(a) manifest -> pool: {made['pool_s']:.1f} s, peak {made['rss_mb']:.0f} MB (target < 1 GB); "
+            f"at the end {made['anon_mb']:.0f} MB heap + {made['file_mb']:.0f} MB of the mapped pool file"
+        )
         wall, stdout, _ = run(code)
         again = json.loads(stdout)
         print(
             f"    pool there: first stream planned {again['first_stream_s']:.1f} s after start "
-            f"(target < 15 s), peak {again['rss_mb']:.0f} MB"
+            f"(target < 15 s), peak {again['rss_mb']:.0f} MB; at the end {again['anon_mb']:.0f} MB heap + "
+            f"{again['file_mb']:.0f} MB mapped"
         )
         recipe = str(ROOT / "pipelines/streamaudio-2m.yaml")
         build = [sys.executable, "-m", "streamaudio", "build", "--pipeline", recipe,

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from streamaudio import __version__, augment, flac, interrupt, tts
 from streamaudio.audio import DecoderWarnings
-from streamaudio.clip_table import POOLS_DIR, SCHEMA, ClipTable, as_table, cached_table, mapped
+from streamaudio.clip_table import POOLS_DIR, SCHEMA, SPOKEN_ROLES, ClipTable, as_table, cached_table, mapped
 from streamaudio.clips import ClipLoader
 from streamaudio.demo import (
     DIALOGUES_MANIFEST,
@@ -158,7 +158,8 @@ class Source:
     clips: ClipTable
     dialogues: list[Dialogue]
     used: np.ndarray  # per clip row: some part of the build draws it (so a part that cannot is no reject)
-    checked: dict = field(default_factory=dict)  # (Scenario.unusable, max seconds) -> codes of speech rows
+    checked: dict = field(default_factory=dict)  # (check, max seconds) -> (codes, usable rows, capability)
+    sorted: _Sorted | None = None
 
 
 class _Manifests:
@@ -170,6 +171,9 @@ class _Manifests:
         self.state_dir = state_dir
         self._cache: dict[tuple[str, str | None], Source] = {}
         self.bad_rows: dict[str, dict[str, Any]] = {}
+
+    def sources(self) -> list[Source]:
+        return list(self._cache.values())
 
     def source(self, path: Path, default_source: str | None = None) -> Source:
         key = (str(path), default_source)
@@ -219,80 +223,80 @@ class _Manifests:
         return Source(table, dialogues, np.zeros(len(table), dtype=bool))
 
 
-SPOKEN_ROLES = ("prompt", "dialogue")  # synthesized clips that only stand in for text a scenario speaks
+@dataclass
+class _Sorted:
+    """A source's clip rows by role, worked out once however many parts read it."""
+
+    speech: ClipTable  # speech rows (the synthesized stand-ins for prompts and dialogues left out)
+    sounds: ClipTable
+    spoken: dict[tuple[str, str], Clip]  # synthesized clips by (voice id, text)
+
+
+def _sort(src: Source) -> _Sorted:
+    if src.sorted is None:
+        table = src.clips
+        is_sound = table.flag("_sound")
+        synthesized = np.flatnonzero(table.flag("_synth"))
+        spoken: dict[tuple[str, str], Clip] = {}
+        for clip in table.clips(synthesized):
+            spoken.setdefault((str(clip.tts.get("id") or clip.speaker), clip.text), clip)
+        stand_in = table.flag("_stand_in")
+        sounds = table.subset(np.flatnonzero(is_sound))
+        src.sorted = _Sorted(table.subset(np.flatnonzero(~is_sound & ~stand_in)), sounds, spoken)
+    return src.sorted
+
+
+def _check(src: Source, scenario: type[Scenario], max_seconds: float, capability: str) -> ClipTable:
+    """The source's speech rows that a scenario can use; the codes of the others are kept for the rejects
+    (made at the end, for rows no part used). Scenarios that check alike share one answer."""
+    key = (scenario.unusable.__func__, max_seconds)
+    if key not in src.checked:
+        speech = _sort(src).speech
+        codes = scenario.unusable(speech, max_seconds)
+        src.checked[key] = (codes, speech.where(codes == 0), capability)
+    codes, usable, _ = src.checked[key]
+    if usable.rows is not None:
+        src.used[usable.rows] = True
+    return usable
 
 
 def load_pools(part: Part, manifests: _Manifests) -> tuple[Pools, list[dict[str, Any]]]:
     """Read a part's sources into pools by what each row is, falling back to the built-in demo pool for
-    any role no source fills; speech clips that cannot serve the scenario go to rejects. Clips made by
-    ``streamaudio synthesize`` also stand in for the text they say, in their voice. Rows are sorted by
-    columns, and only the synthesized clips are made into objects here."""
+    any role no source fills. Clips made by ``streamaudio synthesize`` also stand in for the text they
+    say, in their voice. Rows are sorted by columns, and only the synthesized clips are made into objects
+    here; speech clips a part cannot use are listed by ``plan_rejects`` once every part has been read."""
     scenario = SCENARIOS[part.capability]
-    speech: list[tuple[Source, np.ndarray]] = []  # (source, its speech rows)
-    sounds: list[ClipTable] = []
-    dialogues: list[Dialogue] = []
-    spoken: dict[tuple[str, str], Clip] = {}
-    for name, path in part.sources:
-        src = manifests.source(path, default_source=name)
-        dialogues.extend(src.dialogues)
-        table = src.clips
-        has_text = table.present("text")
-        is_sound = ~has_text & (
-            table.listed("labels") | table.listed("label_names") | table.present("category")
-        )
-        synthesized = np.flatnonzero(has_text & table.present("tts") & table.present("path"))
-        stand_in = np.zeros(len(table), dtype=bool)
-        for row, clip in zip(synthesized.tolist(), table.clips(synthesized), strict=True):
-            spoken.setdefault((str(clip.tts.get("id") or clip.speaker), clip.text), clip)
-            stand_in[row] = clip.extra.get("role") in SPOKEN_ROLES
-        if is_sound.any():
-            sounds.append(table.subset(np.flatnonzero(is_sound)))
-        speech_rows = np.flatnonzero(~is_sound & ~stand_in)
-        if speech_rows.size:
-            speech.append((src, speech_rows))
-    given = (bool(speech), bool(sounds), bool(dialogues))
-    voices = _voices(part, spoken)
-    rejects: list[dict[str, Any]] = []
-    usable: list[ClipTable] = []
     max_seconds = part.config.stream_seconds[1]
-    if not given[0]:
+    sources = [manifests.source(path, default_source=name) for name, path in part.sources]
+    sorted_ = [_sort(src) for src in sources]
+    dialogues = [d for src in sources for d in src.dialogues]
+    spoken = {k: v for s in sorted_ for k, v in s.spoken.items()}
+    voices = _voices(part, spoken)
+    speech = [src for src, s in zip(sources, sorted_, strict=True) if len(s.speech)]
+    if speech:
+        usable = [_check(src, scenario, max_seconds, part.capability) for src in speech]
+    else:
         demo = as_table(_demo_speech(manifests, voices, part.config.tts))
-        usable.append(demo.where(scenario.unusable(demo, max_seconds) == 0))
-    for src, rows in speech:
-        table = src.clips.subset(rows)
-        key = (scenario.unusable, max_seconds)  # parts of one capability (its splits) share the answer
-        if key not in src.checked:
-            src.checked[key] = scenario.unusable(table, max_seconds)
-        codes = src.checked[key]
-        src.used[rows[codes == 0]] = True
-        usable.append(table.where(codes == 0))
-        for code in np.unique(codes[codes > 0]).tolist():
-            bad = np.flatnonzero(codes == code)
-            ids = table.column("id").take(pa.array(bad)).to_pylist()
-            origins = table.column("source").take(pa.array(bad)).to_pylist()
-            for row, clip_id, origin in zip(rows[bad].tolist(), ids, origins, strict=True):
-                rejects.append(
-                    {
-                        "clip_id": clip_id,
-                        "source": origin,
-                        "reason": UNUSABLE[code],
-                        "stage": "plan",
-                        "capability": part.capability,
-                        "_used": (src.used, row),
-                    }
-                )
+        usable = [demo.where(scenario.unusable(demo, max_seconds) == 0)]
     pool = concat(usable)
     if "speech" in scenario.needs and not pool:
-        reasons = Counter(r["reason"] for r in rejects)
-        count = sum(len(rows) for _, rows in speech) if given[0] else "built-in"
-        where = ", ".join(str(p) for _, p in part.sources) if given[0] else "the built-in demo"
+        reasons: Counter = Counter()
+        for src in speech:
+            codes = src.checked[(scenario.unusable.__func__, max_seconds)][0]
+            reasons.update(UNUSABLE[c] for c in codes[codes > 0].tolist())
+        count = sum(len(_sort(src).speech) for src in speech) if speech else "built-in"
+        where = ", ".join(str(p) for _, p in part.sources) if speech else "the built-in demo"
         hint = " (streamaudio prepare covost2 gives translations)" if "no_translation" in reasons else ""
         raise BuildError(
             f"{part.capability} needs speech clips it can use and none of the {count} from "
             f"{where} qualifies: {', '.join(f'{k} {v}' for k, v in reasons.items())}{hint}"
         )
-    for _, path in [*part.sources, *((None, p) for p in part.noise)]:
-        rejects.extend(prepared_rejects(Path(path)))
+    rejects = [
+        r
+        for _, path in [*part.sources, *((None, p) for p in part.noise)]
+        for r in prepared_rejects(Path(path))
+    ]
+    sounds = [s.sounds for s in sorted_ if len(s.sounds)]
     sound_pool = concat(sounds) if sounds else manifests.source(manifest_path(SOUNDS_MANIFEST)).clips
     if not dialogues:
         dialogues = manifests.source(manifest_path(DIALOGUES_MANIFEST)).dialogues
@@ -302,6 +306,34 @@ def load_pools(part: Part, manifests: _Manifests) -> tuple[Pools, list[dict[str,
         speech=pool, sounds=sound_pool, noise=noise, dialogues=dialogues, voices=voices, spoken=spoken
     )
     return pools, rejects
+
+
+def plan_rejects(manifests: _Manifests) -> list[dict[str, Any]]:
+    """Speech clips of the sources that no part of the build could use, each with the first reason."""
+    rejects = []
+    for src in manifests.sources():
+        if src.sorted is None:
+            continue
+        speech = src.sorted.speech
+        for codes, _, capability in src.checked.values():
+            unused = np.flatnonzero(
+                (codes > 0) & ~src.used[speech.rows if speech.rows is not None else slice(None)]
+            )
+            if not unused.size:
+                continue
+            ids = speech.column("id").take(pa.array(unused)).to_pylist()
+            origins = speech.column("source").take(pa.array(unused)).to_pylist()
+            for code, clip_id, origin in zip(codes[unused].tolist(), ids, origins, strict=True):
+                rejects.append(
+                    {
+                        "clip_id": clip_id,
+                        "source": origin,
+                        "reason": UNUSABLE[code],
+                        "stage": "plan",
+                        "capability": capability,
+                    }
+                )
+    return rejects
 
 
 UNUSABLE = {1: "no_transcript", 2: "no_translation", 3: "clip_too_long"}  # Scenario.unusable's codes
@@ -629,7 +661,7 @@ def _build(
                 commit.result()
 
     # a clip one capability could not use is not rejected when another part of the build used it
-    rejects = [{k: v for k, v in r.items() if k != "_used"} for r in rejects if not _used_elsewhere(r)]
+    rejects.extend(plan_rejects(manifests))
     ordered = [done[name] for name in names]
     all_rejects = _dedupe(rejects + [r for s in ordered for r in s.rejects])
     _write_jsonl(spec.out / "rejected.jsonl", all_rejects)
@@ -775,11 +807,6 @@ def _shard_task(job: ShardJob, shard_dir: Path, tally: _Tally | None = None) -> 
     return ShardStats(
         job.name, len(job.plans), round(seconds, 3), replies, size, sha, job.spec_sha256, rejects, warnings
     )
-
-
-def _used_elsewhere(reject: dict[str, Any]) -> bool:
-    used, row = reject.get("_used", (None, 0))
-    return used is not None and bool(used[row])
 
 
 def _dedupe(rejects: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -19,15 +19,41 @@ import pyarrow.compute as pc
 from streamaudio import __version__
 from streamaudio.manifest import PARQUET_JSON_COLUMNS, Clip, _parquet_schema
 
+SPOKEN_ROLES = ("prompt", "dialogue")  # synthesized clips that only stand in for text a scenario speaks
+# What a build asks of every row, answered once when the table is made, in one byte a row: sorting and
+# checking ten million rows then reads these columns, never the text, paths or labels
+FLAGS = {
+    "_text": "text is not empty",
+    "_said": "text holds more than white space",
+    "_sound": "no text, and labels, label names or a category",
+    "_synth": "text, a TTS voice and a file: made by streamaudio synthesize",
+    "_stand_in": "synthesized for a prompt or a dialogue (not speech to transcribe)",
+    "_translated": "a translation with more than white space, and its language",
+}
 SCHEMA = _parquet_schema()
+for _flag in FLAGS:
+    SCHEMA = SCHEMA.append(pa.field(_flag, pa.bool_()))
 POOLS_DIR = "pools"  # under the build's state folder
 BATCH = 65536  # rows per record batch written, and per batch made into clips when iterating
 SMALL = 8192  # a table this small is made into clips once (a few MB), on first use
 
 
+def _flags(clip: Clip) -> dict[str, bool]:
+    text = bool(clip.text)
+    synth = text and bool(clip.tts) and bool(clip.path)
+    return {
+        "_text": text,
+        "_said": bool((clip.text or "").strip()),
+        "_sound": not text and bool(clip.labels or clip.label_names or clip.category),
+        "_synth": synth,
+        "_stand_in": synth and clip.extra.get("role") in SPOKEN_ROLES,
+        "_translated": bool((clip.translation or "").strip()) and bool(clip.target_language),
+    }
+
+
 def _column_rows(clips: Iterable[Clip]) -> Iterator[dict[str, Any]]:
     for clip in clips:
-        row = clip.fields_dict()
+        row = clip.fields_dict() | _flags(clip)
         for key in PARQUET_JSON_COLUMNS:
             row[key] = json.dumps(row[key], ensure_ascii=False) if row[key] else None
         row["labels"], row["label_names"] = list(row["labels"]), list(row["label_names"])
@@ -47,6 +73,8 @@ def _batches(clips: Iterable[Clip]) -> Iterator[pa.RecordBatch]:
 
 def _clip(row: dict[str, Any]) -> Clip:
     """A row back as the Clip it was made from."""
+    for flag in FLAGS:
+        del row[flag]
     for key in PARQUET_JSON_COLUMNS:
         value = row[key]
         row[key] = json.loads(value) if value else None
@@ -138,20 +166,9 @@ class ClipTable(Sequence[Clip]):
         keep = np.asarray(mask if isinstance(mask, np.ndarray) else pc.fill_null(mask, False).to_numpy(False))
         return self.subset(np.flatnonzero(keep))
 
-    def present(self, name: str) -> np.ndarray:
-        """Rows whose text column ``name`` is set and not empty."""
-        col = self.column(name)
-        return pc.fill_null(pc.not_equal(col, ""), False).to_numpy(zero_copy_only=False)
-
-    def stripped(self, name: str) -> np.ndarray:
-        """Rows whose text column ``name`` holds more than white space (no copy of the strings is made)."""
-        col = self.column(name)
-        return pc.fill_null(pc.match_substring_regex(col, r"\S"), False).to_numpy(zero_copy_only=False)
-
-    def listed(self, name: str) -> np.ndarray:
-        """Rows whose list column ``name`` has items."""
-        col = self.column(name)
-        return pc.fill_null(pc.greater(pc.list_value_length(col), 0), False).to_numpy(zero_copy_only=False)
+    def flag(self, name: str) -> np.ndarray:
+        """One of ``FLAGS`` for each row of this view."""
+        return self.column(name).to_numpy(zero_copy_only=False)
 
 
 def as_table(clips: Sequence[Clip]) -> ClipTable:
@@ -161,7 +178,7 @@ def as_table(clips: Sequence[Clip]) -> ClipTable:
 def cached_table(manifest: Path, state_dir: Path, read: Callable[[], Iterable[Clip]], tag: str = "") -> Path:
     """The path of the manifest's clips as an Arrow IPC file, made (from ``read()``) if absent or stale."""
     stat = manifest.stat()
-    key = f"{manifest.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{tag}\0{__version__}"
+    key = f"{manifest.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{tag}\0{__version__}\0{SCHEMA}"
     path = state_dir / POOLS_DIR / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.arrow"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)

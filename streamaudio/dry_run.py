@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from streamaudio import flac, interrupt
 from streamaudio.build import STATE_DIR, BuildSpec, Part, _Manifests, load_pools, plan_part
@@ -25,7 +26,8 @@ SAMPLE_STREAMS = 4  # rendered to measure the rate and the bytes per second, aft
 
 @dataclass
 class PartPlan:
-    """What one part would make."""
+    """What one part would make. Draws are counted by a 64-bit hash of each clip's source and id (the
+    processes planning parts are forked, so they hash alike), which stays small for millions of clips."""
 
     label: str
     streams: int = 0
@@ -33,8 +35,8 @@ class PartPlan:
     turns: int = 0
     replies: int = 0
     shards: int = 0
-    draws: Counter = field(default_factory=Counter)  # source -> clips drawn
-    uses: Counter = field(default_factory=Counter)  # (source, clip id) -> times drawn
+    draws: dict[str, list[int]] = field(default_factory=dict)  # source -> hashes of the clips drawn
+    uses: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # source -> (keys, counts)
     elapsed: float = 0.0
 
     def add(self, plan: StreamPlan) -> None:
@@ -43,8 +45,13 @@ class PartPlan:
         self.turns += len(plan.segments)
         for seg in plan.segments:
             self.replies += seg.respond
-            self.draws[seg.clip.source] += 1
-            self.uses[(seg.clip.source, seg.clip.id)] += 1
+            self.draws.setdefault(seg.clip.source, []).append(hash(seg.clip.id))
+
+    def close(self) -> None:
+        """Fold the draws into distinct clips and their counts (before the result leaves the worker)."""
+        for source, keys in self.draws.items():
+            self.uses[source] = np.unique(np.array(keys, dtype=np.int64), return_counts=True)
+        self.draws = {}
 
 
 @dataclass
@@ -74,16 +81,19 @@ class DryRun:
 
     def reuse(self) -> dict[str, dict[str, float]]:
         """Per source: clips drawn, distinct clips, and how often a clip is drawn (mean and most)."""
-        uses: Counter = Counter()
-        for p in self.parts:
-            uses.update(p.uses)
-        by_source: dict[str, list[int]] = {}
-        for (source, _), n in uses.items():
-            by_source.setdefault(source, []).append(n)
-        return {
-            s: {"draws": sum(v), "distinct": len(v), "mean": sum(v) / len(v), "most": max(v)}
-            for s, v in sorted(by_source.items())
-        }
+        out = {}
+        for source in sorted({s for p in self.parts for s in p.uses}):
+            keys = np.concatenate([p.uses[source][0] for p in self.parts if source in p.uses])
+            counts = np.concatenate([p.uses[source][1] for p in self.parts if source in p.uses])
+            _, where = np.unique(keys, return_inverse=True)
+            per_clip = np.bincount(where, weights=counts)
+            out[source] = {
+                "draws": int(per_clip.sum()),
+                "distinct": int(per_clip.size),
+                "mean": float(per_clip.mean()),
+                "most": int(per_clip.max()),
+            }
+        return out
 
 
 _POOLS: dict[str, Pools] = {}
@@ -99,6 +109,7 @@ def _plan_part(part: Part) -> PartPlan:
         out.shards += 1
         for plan in job.plans:
             out.add(plan)
+    out.close()
     out.elapsed = time.perf_counter() - started
     return out
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from streamaudio import build as build_module
-from streamaudio.build import Part, _Manifests, load_pools
+from streamaudio.build import Part, _Manifests, load_pools, plan_rejects
 from streamaudio.clip_table import ClipTable
 from streamaudio.scenarios import ScenarioConfig
 from streamaudio.scenarios.base import Deck
@@ -118,10 +118,11 @@ def test_pools_make_no_object_per_row(tmp_path: Path) -> None:
     part = Part("asr", sources=(("cv", manifest),), streams=1, config=ScenarioConfig())
     load_pools(part, _Manifests(tmp_path / "state"))  # makes the columnar file
     tracemalloc.start()
-    pools, rejects = load_pools(part, _Manifests(tmp_path / "state"))
+    manifests = _Manifests(tmp_path / "state")
+    pools, _ = load_pools(part, manifests)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert len(pools.speech) == 100_000 and not rejects
+    assert len(pools.speech) == 100_000 and not plan_rejects(manifests)
     assert len(pools.spoken) == len(range(0, 100_000, 17))  # only rows with a TTS voice are made: ~6 000
     assert peak < 30e6, peak
 
@@ -129,10 +130,9 @@ def test_pools_make_no_object_per_row(tmp_path: Path) -> None:
 def test_unusable_rows_are_rejected_by_column(tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path / "m.jsonl", 500)
     config = ScenarioConfig(stream_seconds=(30.0, 1.45))  # clips of 1.5 s and more are too long
-    pools, rejects = load_pools(
-        Part("s2tt", sources=(("cv", manifest),), streams=1, config=config), _Manifests(tmp_path)
-    )
-    reasons = {r["clip_id"]: r["reason"] for r in rejects}
+    manifests = _Manifests(tmp_path)
+    pools, _ = load_pools(Part("s2tt", sources=(("cv", manifest),), streams=1, config=config), manifests)
+    reasons = {r["clip_id"]: r["reason"] for r in plan_rejects(manifests)}
     for i in range(500):
         long = 1.0 + (i % 7) / 10 > 1.45
         expected = "no_translation" if i % 11 else ("clip_too_long" if long else None)

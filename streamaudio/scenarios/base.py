@@ -175,7 +175,7 @@ class Scenario:
         """Per speech clip, why it cannot serve this scenario: 0 it can, 1 no transcript, 2 no translation
         (scenarios that need one), 3 longer than a stream (the first of these that applies)."""
         codes = np.where(speech.numbers("duration") > max_seconds, 3, 0).astype(np.int8)
-        codes[~speech.stripped("text")] = 1
+        codes[~speech.flag("_said")] = 1
         return codes
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:

@@ -32,8 +32,7 @@ class S2ttScenario(Scenario):
     @classmethod
     def unusable(cls, speech: ClipTable, max_seconds: float) -> np.ndarray:
         codes = super().unusable(speech, max_seconds)
-        translated = speech.stripped("translation") & speech.present("target_language")
-        codes[~translated & (codes != 1)] = 2
+        codes[~speech.flag("_translated") & (codes != 1)] = 2
         return codes
 
     def __init__(self, pools: Pools, config: ScenarioConfig, seed: int) -> None:
