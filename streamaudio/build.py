@@ -16,7 +16,7 @@ import shutil
 import time
 import zlib
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field, replace
@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from streamaudio import __version__, augment, flac, interrupt, tts
 from streamaudio.audio import DecoderWarnings
-from streamaudio.clip_table import POOLS_DIR, SCHEMA, SPOKEN_ROLES, ClipTable, as_table, cached_table, mapped
+from streamaudio.clip_table import POOLS_DIR, SPOKEN_ROLES, ClipTable, as_table, cached_table, mapped
 from streamaudio.clips import ClipLoader
 from streamaudio.demo import (
     DIALOGUES_MANIFEST,
@@ -255,8 +255,7 @@ def _check(src: Source, scenario: type[Scenario], max_seconds: float, capability
         codes = scenario.unusable(speech, max_seconds)
         src.checked[key] = (codes, speech.where(codes == 0), capability)
     codes, usable, _ = src.checked[key]
-    if usable.rows is not None:
-        src.used[usable.rows] = True
+    src.used[usable.rows] = True  # a view: its rows are the source table's
     return usable
 
 
@@ -316,9 +315,7 @@ def plan_rejects(manifests: _Manifests) -> list[dict[str, Any]]:
             continue
         speech = src.sorted.speech
         for codes, _, capability in src.checked.values():
-            unused = np.flatnonzero(
-                (codes > 0) & ~src.used[speech.rows if speech.rows is not None else slice(None)]
-            )
+            unused = np.flatnonzero((codes > 0) & ~src.used[speech.rows])
             if not unused.size:
                 continue
             ids = speech.column("id").take(pa.array(unused)).to_pylist()
@@ -343,8 +340,9 @@ def concat(tables: list[ClipTable]) -> ClipTable:
     """One table of several (views are taken first)."""
     if len(tables) == 1:
         return tables[0]
-    parts = [t.table if t.rows is None else t.table.take(pa.array(t.rows)) for t in tables]
-    return ClipTable(pa.concat_tables(parts) if parts else pa.Table.from_batches([], schema=SCHEMA))
+    return ClipTable(
+        pa.concat_tables([t.table if t.rows is None else t.table.take(pa.array(t.rows)) for t in tables])
+    )
 
 
 def _voices(part: Part, spoken: dict[tuple[str, str], Clip]) -> tuple[Voice, ...]:
@@ -365,10 +363,12 @@ def _voices(part: Part, spoken: dict[tuple[str, str], Clip]) -> tuple[Voice, ...
         raise BuildError(f"{part.label}: {exc}") from None
 
 
-def _demo_speech(manifests: _Manifests, voices: tuple[Voice, ...], choice: VoiceChoice | None) -> list[Clip]:
+def _demo_speech(
+    manifests: _Manifests, voices: tuple[Voice, ...], choice: VoiceChoice | None
+) -> Sequence[Clip]:
     """The built-in demo sentences: as recorded in the manifest (espeak-ng), or, when another engine is
     chosen, each sentence spoken by the pool's voices in turn (so ``--tts piper`` is neural throughout)."""
-    clips = list(manifests.source(manifest_path(SPEECH_MANIFEST)).clips)
+    clips = manifests.source(manifest_path(SPEECH_MANIFEST)).clips
     if choice is None or choice.engine == "espeak-ng":
         return clips
     out: dict[tuple[str, str], Clip] = {}

@@ -23,7 +23,7 @@ from streamaudio.audio import AudioError
 from streamaudio.build import BuildError, BuildSpec, Part, build
 from streamaudio.cli_common import err, fail
 from streamaudio.cli_prepare import app as prepare_app
-from streamaudio.cli_tts import synthesize_cmd, voice_choice
+from streamaudio.cli_tts import EngineOptions, ProsodyRanges, Voices, Warps, synthesize_cmd, voice_choice
 from streamaudio.corpus_check import show_report, validate_corpus
 from streamaudio.export import FORMATS as EXPORT_FORMATS
 from streamaudio.export import MAX_TOKENS, FeatureWriter, export_upstream
@@ -294,38 +294,10 @@ def build_cmd(
             show_default=False,
         ),
     ] = None,
-    voice: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="NAME[#SPEAKER]",
-            help="--tts voice (repeatable). \\[default: the engine's]",
-            show_default=False,
-        ),
-    ] = None,
-    warp: Annotated[
-        str | None,
-        typer.Option(
-            metavar="LIST",
-            help="--tts speed warps, e.g. 0.94,1,1.06. \\[default: the engine's]",
-            show_default=False,
-        ),
-    ] = None,
-    prosody: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="NAME=LOW:HIGH",
-            help="--tts prosody range (repeatable). \\[default: the engine's]",
-            show_default=False,
-        ),
-    ] = None,
-    engine_option: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="KEY=VALUE",
-            help="--tts engine option, e.g. url=http://HOST:PORT (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
+    voice: Voices = None,
+    warp: Warps = None,
+    prosody: ProsodyRanges = None,
+    engine_option: EngineOptions = None,
 ) -> None:
     """Build WebDataset shards of labelled streams (resumes when rerun with the same arguments)."""
     if hours is not None and streams is not None:

@@ -21,6 +21,44 @@ from streamaudio.tts.voices import VoiceChoice
 
 DEMO_SOURCES = ("demo", "demo-sentences", "demo-dialogues")
 
+# the voice options ``synthesize`` and ``build --tts`` share
+Voices = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--voice",
+        metavar="NAME[#SPEAKER]",
+        help="A voice (repeatable): joe or a Piper .onnx path, a server's voice. \\[default: engine's]",
+        show_default=False,
+    ),
+]
+Warps = Annotated[
+    str | None,
+    typer.Option(
+        "--warp",
+        metavar="LIST",
+        help="Speed warps making more talkers of each voice, e.g. 0.94,1,1.06. \\[default: the engine's]",
+        show_default=False,
+    ),
+]
+ProsodyRanges = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--prosody",
+        metavar="NAME=LOW:HIGH",
+        help="A prosody range drawn per utterance (repeatable). \\[default: the engine's]",
+        show_default=False,
+    ),
+]
+EngineOptions = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--engine-option",
+        metavar="KEY=VALUE",
+        help="Any option of the engine, e.g. url=http://HOST:PORT (repeatable).",
+        show_default=False,
+    ),
+]
+
 
 def voice_choice(
     engine: str,
@@ -100,30 +138,9 @@ def synthesize_cmd(
     engine: Annotated[str, typer.Option(metavar="NAME", help="espeak-ng, piper, openai or a plugin.")] = (
         "espeak-ng"
     ),
-    voice: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="NAME[#SPEAKER]",
-            help="A voice (repeatable): joe or a Piper .onnx path, a server's voice. \\[default: engine's]",
-            show_default=False,
-        ),
-    ] = None,
-    warp: Annotated[
-        str | None,
-        typer.Option(
-            metavar="LIST",
-            help="Speed warps making more talkers of each voice, e.g. 0.94,1,1.06. \\[default: the engine's]",
-            show_default=False,
-        ),
-    ] = None,
-    prosody: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="NAME=LOW:HIGH",
-            help="A prosody range drawn per utterance (repeatable). \\[default: the engine's]",
-            show_default=False,
-        ),
-    ] = None,
+    voice: Voices = None,
+    warp: Warps = None,
+    prosody: ProsodyRanges = None,
     voices_per_text: Annotated[
         int, typer.Option(metavar="N", min=1, help="Voices each clip's text or dialogue is spoken in.")
     ] = 1,
@@ -150,10 +167,7 @@ def synthesize_cmd(
     concurrency: Annotated[
         int, typer.Option(metavar="N", min=1, help="openai: requests in flight at once.")
     ] = 8,
-    engine_option: Annotated[
-        list[str] | None,
-        typer.Option(metavar="KEY=VALUE", help="Any option of the engine (repeatable).", show_default=False),
-    ] = None,
+    engine_option: EngineOptions = None,
     cache_dir: Annotated[
         Path | None,
         typer.Option(

@@ -146,9 +146,6 @@ class ClipTable(Sequence[Clip]):
         for start in range(0, len(self), BATCH):
             yield from self.clips(np.arange(start, min(len(self), start + BATCH)))
 
-    def __bool__(self) -> bool:
-        return len(self) > 0
-
     def column(self, name: str) -> pa.ChunkedArray:
         """A column of this view, in its order."""
         col = self.table.column(name)
