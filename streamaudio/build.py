@@ -337,12 +337,16 @@ UNUSABLE = {1: "no_transcript", 2: "no_translation", 3: "clip_too_long"}  # Scen
 
 
 def concat(tables: list[ClipTable]) -> ClipTable:
-    """One table of several (views are taken first)."""
+    """One view of several, copying no column: the tables' record batches side by side, and their rows."""
     if len(tables) == 1:
         return tables[0]
-    return ClipTable(
-        pa.concat_tables([t.table if t.rows is None else t.table.take(pa.array(t.rows)) for t in tables])
+    starts = np.cumsum([0] + [t.table.num_rows for t in tables])[:-1]
+    rows = [start + (np.arange(len(t)) if t.rows is None else t.rows.astype(np.int64))
+            for start, t in zip(starts.tolist(), tables, strict=True)]  # fmt: skip
+    joined = ClipTable(
+        pa.concat_tables([t.table for t in tables]), maps=tuple(m for t in tables for m in t.maps)
     )
+    return joined.subset(np.concatenate(rows))
 
 
 def _voices(part: Part, spoken: dict[tuple[str, str], Clip]) -> tuple[Voice, ...]:

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 
 from streamaudio import build as build_module
-from streamaudio.build import Part, _Manifests, load_pools, plan_rejects
-from streamaudio.clip_table import ClipTable
+from streamaudio.build import Part, _Manifests, concat, load_pools, plan_rejects
+from streamaudio.clip_table import ClipTable, cached_table, mapped
 from streamaudio.scenarios import ScenarioConfig
 from streamaudio.scenarios.base import Deck
 
@@ -110,6 +110,45 @@ def test_a_large_table_in_many_batches_draws_the_same(tmp_path: Path) -> None:
             b.put_back()
     picked = np.array([8999, 0, 700, 699, 4321, 0])
     assert table.clips(picked) == [clips[i] for i in picked] and table.clips([]) == []
+
+
+def mapped_kb(path: Path) -> int:
+    """Resident kB of this process's mappings of a file (``/proc/self/smaps``)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5:
+            inside = line.endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux's /proc")
+def test_drawing_from_a_mapped_table_leaves_its_pages_unmapped(tmp_path: Path) -> None:
+    """Random draws would fault in pages of every column around each row (64 KB a fault) until the
+    whole file counts as resident; the table unmaps what it touched after each record batch."""
+    clips = read_clips_ok(write_manifest(tmp_path / "m.jsonl", 30_000))
+    path = cached_table(tmp_path / "m.jsonl", tmp_path / "state", lambda: clips)
+    table = mapped(path)
+    drawn = table.clips(np.random.default_rng(1).permutation(len(table))[:3000])
+    assert drawn[:3] == [clips[i] for i in np.random.default_rng(1).permutation(len(table))[:3]]
+    assert mapped_kb(path) < 64, mapped_kb(path)
+    table.table.slice(0, 3000).to_pylist()  # what a draw did before it released its pages
+    assert mapped_kb(path) > 512
+
+
+def test_joined_pools_copy_no_column(tmp_path: Path) -> None:
+    """Several sources make one pool as a view over their mapped files, drawing what each would."""
+    a = read_clips_ok(write_manifest(tmp_path / "a.jsonl", 9000))
+    b = read_clips_ok(write_manifest(tmp_path / "b.jsonl", 500))
+    ta = mapped(cached_table(tmp_path / "a.jsonl", tmp_path / "state", lambda: a))
+    tb = mapped(cached_table(tmp_path / "b.jsonl", tmp_path / "state", lambda: b))
+    joined = concat([ta.subset(np.arange(9000)[::-2]), tb])
+    assert joined.maps == ta.maps + tb.maps and joined.table.column("id").num_chunks == 2
+    expected = a[::-1][::2] + b
+    assert len(joined) == len(expected)
+    assert joined.clips([0, 4499, 4500, 4999]) == [expected[i] for i in (0, 4499, 4500, 4999)]
 
 
 def test_pools_make_no_object_per_row(tmp_path: Path) -> None:
