@@ -400,17 +400,18 @@ def part_seed(seed: int, part: Part) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(part.label.encode())]).generate_state(1)[0])
 
 
-def plan_part(spec: BuildSpec, part: Part, pools: Pools) -> Iterator[ShardJob]:
+def plan_part(spec: BuildSpec, part: Part, pools: Pools, identify: bool = True) -> Iterator[ShardJob]:
     """Plan a part's streams (a count, or until the estimated hours are reached) and pack them into
-    shards, yielding each shard's job as soon as it is full: rendering starts while planning goes on."""
+    shards, yielding each shard's job as soon as it is full: rendering starts while planning goes on.
+    Without ``identify`` the jobs carry no digest of their plans (nothing will be written or resumed)."""
     try:
         scenario = SCENARIOS[part.capability](pools, part.config, part_seed(spec.seed, part))
     except ScenarioError as exc:
         raise BuildError(str(exc)) from None
-    return _shard_jobs(spec, part, scenario)
+    return _shard_jobs(spec, part, scenario, identify)
 
 
-def _shard_jobs(spec: BuildSpec, part: Part, scenario: Scenario) -> Iterator[ShardJob]:
+def _shard_jobs(spec: BuildSpec, part: Part, scenario: Scenario, identify: bool) -> Iterator[ShardJob]:
     """Plans packed into shard jobs as they come; only the plans of the shard being packed are held, so
     planning millions of streams is flat in memory."""
     held: list[StreamPlan] = []  # planned, not yet in a job: the shard being packed and the next plan
@@ -435,9 +436,10 @@ def _shard_jobs(spec: BuildSpec, part: Part, scenario: Scenario) -> Iterator[Sha
         chosen = tuple(held[i - first] for i in group)
         del held[: len(group)]
         first += len(group)
-        # the plans' pickle identifies them as their repr would, at a third of the cost
-        identity = pickle.dumps((__version__, flac.ENCODER, chosen), protocol=5)
-        digest = hashlib.sha256(identity).hexdigest()
+        digest = ""
+        if identify:  # the plans' pickle identifies them as their repr would, at a third of the cost
+            identity = pickle.dumps((__version__, flac.ENCODER, chosen), protocol=5)
+            digest = hashlib.sha256(identity).hexdigest()
         yield ShardJob(shard_name(part.capability, part.split, n), chosen, digest)
 
 

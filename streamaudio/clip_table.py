@@ -6,21 +6,23 @@ mapped columns, not ten million Python objects."""
 from __future__ import annotations
 
 import hashlib
-import json
 import mmap
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from streamaudio import __version__
-from streamaudio.manifest import PARQUET_JSON_COLUMNS, Clip, _parquet_schema
+from streamaudio.manifest import Clip
 
 SPOKEN_ROLES = ("prompt", "dialogue")  # synthesized clips that only stand in for text a scenario speaks
+COLUMNS = {"id": pa.string(), "source": pa.string(), "duration": pa.float64(), "target_language": pa.string()}
 # What a build asks of every row, answered once when the table is made, in one byte a row: sorting and
 # checking ten million rows then reads these columns, never the text, paths or labels
 FLAGS = {
@@ -31,11 +33,13 @@ FLAGS = {
     "_stand_in": "synthesized for a prompt or a dialogue (not speech to transcribe)",
     "_translated": "a translation with more than white space, and its language",
 }
-SCHEMA = _parquet_schema()
-for _flag in FLAGS:
-    SCHEMA = SCHEMA.append(pa.field(_flag, pa.bool_()))
+RECORD = "_record"  # the whole clip, its fields in order as MessagePack: one read makes the clip
+SCHEMA = pa.schema([*COLUMNS.items(), *((flag, pa.bool_()) for flag in FLAGS), (RECORD, pa.binary())])
+FIELDS = tuple(f.name for f in fields(Clip))
+_TUPLES = tuple(FIELDS.index(name) for name in ("labels", "label_names"))  # MessagePack gives lists
 POOLS_DIR = "pools"  # under the build's state folder
 BATCH = 65536  # rows per record batch written, and per batch made into clips when iterating
+FAULT_AROUND = 1 << 16  # bytes the kernel maps around a page fault in a file (fault_around_bytes)
 SMALL = 8192  # a table this small is made into clips once (a few MB), on first use
 
 
@@ -52,41 +56,36 @@ def _flags(clip: Clip) -> dict[str, bool]:
     }
 
 
-def _column_rows(clips: Iterable[Clip]) -> Iterator[dict[str, Any]]:
-    for clip in clips:
-        row = clip.fields_dict() | _flags(clip)
-        for key in PARQUET_JSON_COLUMNS:
-            row[key] = json.dumps(row[key], ensure_ascii=False) if row[key] else None
-        row["labels"], row["label_names"] = list(row["labels"]), list(row["label_names"])
-        yield row
+def _batch(clips: list[Clip]) -> pa.RecordBatch:
+    columns: dict[str, list[Any]] = {name: [getattr(c, name) for c in clips] for name in COLUMNS}
+    flags = [_flags(c) for c in clips]
+    columns |= {flag: [f[flag] for f in flags] for flag in FLAGS}
+    columns[RECORD] = [msgpack.packb([getattr(c, name) for name in FIELDS]) for c in clips]
+    return pa.RecordBatch.from_pydict(columns, schema=SCHEMA)
 
 
 def _batches(clips: Iterable[Clip]) -> Iterator[pa.RecordBatch]:
-    rows: list[dict[str, Any]] = []
-    for row in _column_rows(clips):
-        rows.append(row)
+    rows: list[Clip] = []
+    for clip in clips:
+        rows.append(clip)
         if len(rows) >= BATCH:
-            yield pa.RecordBatch.from_pylist(rows, schema=SCHEMA)
+            yield _batch(rows)
             rows = []
     if rows:
-        yield pa.RecordBatch.from_pylist(rows, schema=SCHEMA)
+        yield _batch(rows)
 
 
-def _clip(row: dict[str, Any]) -> Clip:
-    """A row back as the Clip it was made from."""
-    for flag in FLAGS:
-        del row[flag]
-    for key in PARQUET_JSON_COLUMNS:
-        value = row[key]
-        row[key] = json.loads(value) if value else None
-    row["extra"] = row["extra"] or {}
-    row["labels"], row["label_names"] = tuple(row["labels"] or ()), tuple(row["label_names"] or ())
-    return Clip(**row)
+def _clip(record: bytes | memoryview) -> Clip:
+    """A record back as the Clip it was made from."""
+    values = msgpack.unpackb(record)
+    for at in _TUPLES:
+        values[at] = tuple(values[at])
+    return Clip(*values)
 
 
 class ClipTable(Sequence[Clip]):
     """Clips held as columns; ``rows`` (when given) selects and orders the table's rows this view shows.
-    ``maps`` are the file mappings the table's columns lie in (see ``release``)."""
+    ``maps`` are the file mappings the table's columns lie in (see ``_release``)."""
 
     def __init__(
         self, table: pa.Table, rows: np.ndarray | None = None, maps: tuple[mmap.mmap, ...] = ()
@@ -96,6 +95,7 @@ class ClipTable(Sequence[Clip]):
         self.maps = maps
         self._all: list[Clip] | None = None  # a small table's clips, made on first use
         self._split: tuple[list[pa.RecordBatch], np.ndarray] | None = None  # record batches, first rows
+        self._spans: list[tuple[mmap.mmap, int, int] | None] = []  # where each batch lies in a mapping
 
     @classmethod
     def from_clips(cls, clips: Iterable[Clip]) -> ClipTable:
@@ -108,51 +108,53 @@ class ClipTable(Sequence[Clip]):
         return positions if self.rows is None else self.rows[positions]
 
     def clips(self, positions: np.ndarray | Sequence[int]) -> list[Clip]:
-        """The clips at these positions, made in one batch (one row: a zero-copy slice, 25x cheaper than
-        a take, whose fixed cost is a millisecond a table)."""
+        """The clips at these positions, made from their records batch by batch."""
         if len(self) <= SMALL:  # noise beds, sound events, prompts: made once, then reused
             if self._all is None:
-                self._all = [_clip(row) for row in self._view().to_pylist()]
+                self._all = self._made(self._row_index(np.arange(len(self))))
             return [self._all[p] for p in np.asarray(positions, dtype=np.int64).tolist()]
-        rows = self._row_index(np.asarray(positions, dtype=np.int64)).astype(np.int64)
+        return self._made(self._row_index(np.asarray(positions, dtype=np.int64)))
+
+    def _made(self, rows: np.ndarray) -> list[Clip]:
+        """Clips of table rows, in order: the records of each record batch read together, then its
+        pages unmapped."""
         if rows.size == 0:
             return []
-        if rows.size == 1:
-            row = self.table.slice(int(rows[0]), 1).to_pylist()[0]
-            self.release()
-            return [_clip(row)]
-        # Arrow's take on a chunked string column joins its chunks first (time in the table's size): take
-        # from each record batch the rows that lie in it instead, and put them back in order
         batches, starts = self._batches()
+        rows = rows.astype(np.int64)
         which = np.searchsorted(starts, rows, side="right") - 1
         order = np.argsort(which, kind="stable")
         out: list[Clip | None] = [None] * rows.size
         bounds = np.flatnonzero(np.diff(which[order])) + 1
         for group in np.split(order, bounds):
             b = int(which[group[0]])
-            picked = batches[b].take(pa.array(rows[group] - starts[b])).to_pylist()
-            self.release()
-            for at, row in zip(group.tolist(), picked, strict=True):
-                out[at] = _clip(row)
+            column = batches[b].column(RECORD)
+            _, offsets, data = column.buffers()
+            ends = np.frombuffer(offsets, dtype=np.int32, count=len(column) + 1 + column.offset)
+            at = rows[group] - starts[b] + column.offset
+            records = memoryview(data)
+            for k, lo, hi in zip(group.tolist(), ends[at].tolist(), ends[at + 1].tolist(), strict=True):
+                out[k] = _clip(records[lo:hi])
+            self._release(b)
         return out  # type: ignore[return-value]
 
-    def release(self) -> None:
-        """Unmap the pages of the table's files that this process has touched. A take from a record batch
-        faults in pages of every column around its rows (the kernel maps up to 64 KB around each fault),
-        so a few thousand random draws would map the whole file into this process's resident memory.
-        The pages stay in the page cache and fault back in when read again (their bytes are the file's),
-        at no measurable cost per clip."""
-        for mapping in self.maps:
-            mapping.madvise(mmap.MADV_DONTNEED)
+    def _release(self, batch: int) -> None:
+        """Unmap the pages of a record batch's file that this process has touched. Reading a record
+        faults in the pages around it (the kernel maps up to 64 KB around each fault), so a few thousand
+        random draws would map the whole file into this process's resident memory. The pages stay in
+        the page cache and fault back in when read again (their bytes are the file's). Only the batch's
+        span is unmapped: the cost of ``madvise`` grows with the span."""
+        span = self._spans[batch]
+        if span is not None:
+            mapping, start, length = span
+            mapping.madvise(mmap.MADV_DONTNEED, start, length)
 
     def _batches(self) -> tuple[list[pa.RecordBatch], np.ndarray]:
         if self._split is None:
             batches = self.table.to_batches()
             self._split = (batches, np.cumsum([0] + [b.num_rows for b in batches])[:-1])
+            self._spans = [_span(b.column(RECORD), self.maps) for b in batches]
         return self._split
-
-    def _view(self) -> pa.Table:
-        return self.table if self.rows is None else self.table.take(pa.array(self.rows))
 
     def __getitem__(self, position: int) -> Clip:  # type: ignore[override]
         if not -len(self) <= position < len(self):
@@ -184,6 +186,22 @@ class ClipTable(Sequence[Clip]):
     def flag(self, name: str) -> np.ndarray:
         """One of ``FLAGS`` for each row of this view."""
         return self.column(name).to_numpy(zero_copy_only=False)
+
+
+def _span(array: pa.Array, maps: tuple[mmap.mmap, ...]) -> tuple[mmap.mmap, int, int] | None:
+    """The mapping an array lies in, and the page-aligned span of its buffers there (widened by the
+    kernel's fault-around on each side)."""
+    buffers = [b for b in array.buffers() if b is not None and b.size]
+    if not buffers:
+        return None
+    low = min(b.address for b in buffers)
+    high = max(b.address + b.size for b in buffers)
+    for mapping in maps:
+        base = pa.py_buffer(mapping).address
+        if base <= low and high <= base + len(mapping):
+            start = max(0, (low - base - FAULT_AROUND) // mmap.PAGESIZE * mmap.PAGESIZE)
+            return mapping, start, min(len(mapping), high - base + FAULT_AROUND) - start
+    return None
 
 
 def as_table(clips: Sequence[Clip]) -> ClipTable:

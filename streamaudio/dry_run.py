@@ -105,13 +105,20 @@ def _plan_part(part: Part) -> PartPlan:
     assert _SPEC is not None
     started = time.perf_counter()
     out = PartPlan(part.label)
-    for job in plan_part(_SPEC, part, _POOLS[part.label]):
+    for job in plan_part(_SPEC, part, _POOLS[part.label], identify=False):
         out.shards += 1
         for plan in job.plans:
             out.add(plan)
     out.close()
     out.elapsed = time.perf_counter() - started
     return out
+
+
+def _audio_seconds(part: Part) -> float:
+    """About how much audio a part plans: the measure of its planning work."""
+    if part.hours is not None:
+        return part.hours * 3600.0
+    return (part.streams or 0) * sum(part.config.stream_seconds) / 2
 
 
 def dry_run(spec: BuildSpec) -> DryRun:
@@ -125,8 +132,10 @@ def dry_run(spec: BuildSpec) -> DryRun:
     _SPEC = spec
     if spec.workers > 1 and len(spec.parts) > 1:
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+        largest_first = sorted(spec.parts, key=_audio_seconds, reverse=True)  # the last to end is small
         with ctx.Pool(min(spec.workers, len(spec.parts)), initializer=interrupt.ignore_in_worker) as pool:
-            parts = pool.map(_plan_part, spec.parts, chunksize=1)
+            done = {p.label: p for p in pool.imap_unordered(_plan_part, largest_first)}
+        parts = [done[p.label] for p in spec.parts]
     else:
         parts = [_plan_part(p) for p in spec.parts]
     result = DryRun(parts, time.perf_counter() - started)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 
@@ -12,12 +12,19 @@ from importlib.resources import files
 class Ontology:
     names: dict[str, str]
     parents: dict[str, tuple[str, ...]]
+    above: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "above", {mid: self._walk_up(mid) for mid in {*self.names, *self.parents}})
 
     def name(self, mid: str) -> str:
         return self.names.get(mid, mid)
 
-    def ancestors(self, mid: str) -> set[str]:
+    def ancestors(self, mid: str) -> frozenset[str]:
         """Every class above ``mid`` (not ``mid`` itself)."""
+        return self.above.get(mid) or self._walk_up(mid)
+
+    def _walk_up(self, mid: str) -> frozenset[str]:
         seen: set[str] = set()
         todo = list(self.parents.get(mid, ()))
         while todo:
@@ -25,7 +32,7 @@ class Ontology:
             if m not in seen:
                 seen.add(m)
                 todo.extend(self.parents.get(m, ()))
-        return seen
+        return frozenset(seen)
 
     def is_a(self, mids: tuple[str, ...] | list[str], target: str) -> bool:
         """Whether any of ``mids`` is ``target`` or lies below it."""

@@ -130,17 +130,17 @@ def test_chat_pauses_never_reply_and_replies_are_the_assistant_turns(built: dict
 
 
 def test_split_options_prefer_punctuation() -> None:
-    assert split_options("I would like to go out tonight, but not far.") == [
-        ("I would like to go out tonight,", "but not far.")
-    ]
+    assert split_options("I would like to go out tonight, but not far.") == (
+        ("I would like to go out tonight,", "but not far."),
+    )
     text = "one two three four five six seven eight nine ten"
     [(first, second)] = split_options(text)
     assert 6 <= len(first.split()) <= 7 and len(second.split()) >= 3  # late in the turn: 60-95% of it
-    assert split_options(text) == [(first, second)]  # the same cut every time, so it can be spoken ahead
+    assert split_options(text) == ((first, second),)  # the same cut every time, so it can be spoken ahead
     long = " ".join(f"word{i}" for i in range(30))
     cuts = {len(split_options(f"{w} {long}")[0][0].split()) for w in "abcdefgh"}
     assert len(cuts) > 1  # drawn from the text: different turns pause at different places
-    assert split_options("Too short here.") == []
+    assert split_options("Too short here.") == ()
     many = "Well, you know, I think, perhaps, maybe, we could, in the end, go out, or stay in, tonight."
     assert 1 <= len(split_options(many)) <= 3
 

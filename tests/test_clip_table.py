@@ -133,9 +133,9 @@ def test_drawing_from_a_mapped_table_leaves_its_pages_unmapped(tmp_path: Path) -
     table = mapped(path)
     drawn = table.clips(np.random.default_rng(1).permutation(len(table))[:3000])
     assert drawn[:3] == [clips[i] for i in np.random.default_rng(1).permutation(len(table))[:3]]
-    assert mapped_kb(path) < 64, mapped_kb(path)
-    table.table.slice(0, 3000).to_pylist()  # what a draw did before it released its pages
-    assert mapped_kb(path) > 512
+    assert mapped_kb(path) <= 256, mapped_kb(path)  # the footer and schema read when opening it
+    table.table.column("_record").slice(0, 3000).to_pylist()  # reading records without releasing them
+    assert mapped_kb(path) > 1024, mapped_kb(path)
 
 
 def test_joined_pools_copy_no_column(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import yaml
 
 from streamaudio.augment import AugmentSpec, draw
-from streamaudio.clip_table import ClipTable, as_table
+from streamaudio.clip_table import SMALL, ClipTable, as_table
 from streamaudio.dialogues import Dialogue
 from streamaudio.manifest import Clip
 from streamaudio.plan import Background, NoiseSlice, Segment, StreamPlan
@@ -71,6 +71,8 @@ class Deck:
     def __init__(self, items: Sequence, rng: np.random.Generator) -> None:
         if not items:
             raise ValueError("cannot draw from an empty pool")
+        if isinstance(items, ClipTable) and len(items) <= SMALL:  # noise beds, sound events: made once
+            items = items.clips(np.arange(len(items)))
         self.items = items
         self.rng = rng
         self._order = np.empty(0, dtype=np.int64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from functools import lru_cache
 
 import numpy as np
 
@@ -23,20 +24,21 @@ MIN_WORDS = 3  # words on each side of a pause
 MAX_SPLITS = 3  # places a turn may pause at: each is spoken ahead by ``synthesize`` as two clips
 
 
-def split_options(text: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=1 << 16)
+def split_options(text: str) -> tuple[tuple[str, str], ...]:
     """Where a speaker might stop to think in a user turn: punctuation marks in the ``SPLIT_AT`` share of
     the turn (at most ``MAX_SPLITS``), else one word boundary there (drawn from the text, so it is the
     same in every build and ``synthesize`` can speak both parts ahead); none when the turn is too short."""
     words = text.split()
     if len(words) < 2 * MIN_WORDS:
-        return []
+        return ()
     lo, hi = SPLIT_AT
     marks = [m.end() for m in re.finditer(r"[,.;:?!]\s", text) if lo <= m.end() / len(text) <= hi]
     if marks:
-        return [(text[:at].strip(), text[at:].strip()) for at in marks[-MAX_SPLITS:]]
+        return tuple((text[:at].strip(), text[at:].strip()) for at in marks[-MAX_SPLITS:])
     share = lo + (hi - lo) * (zlib.crc32(text.encode()) / 2**32)
-    cut = int(np.clip(round(len(words) * share), MIN_WORDS, len(words) - MIN_WORDS))
-    return [(" ".join(words[:cut]), " ".join(words[cut:]))]
+    cut = min(max(round(len(words) * share), MIN_WORDS), len(words) - MIN_WORDS)
+    return ((" ".join(words[:cut]), " ".join(words[cut:])),)
 
 
 def user_texts(dialogue: Dialogue) -> list[str]:
