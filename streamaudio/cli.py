@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
 import tempfile
 import textwrap
+import time
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
@@ -20,11 +22,11 @@ from tqdm import tqdm
 
 from streamaudio import __version__
 from streamaudio.audio import AudioError
-from streamaudio.build import BuildError, BuildSpec, Part, build
+from streamaudio.build import STATE_DIR, BuildError, BuildSpec, Part, build
 from streamaudio.cli_common import err, fail
 from streamaudio.cli_prepare import app as prepare_app
 from streamaudio.cli_tts import EngineOptions, ProsodyRanges, Voices, Warps, synthesize_cmd, voice_choice
-from streamaudio.corpus_check import show_report, validate_corpus
+from streamaudio.corpus_check import KEPT_REPORT, show_report, validate_corpus
 from streamaudio.export import FORMATS as EXPORT_FORMATS
 from streamaudio.export import MAX_TOKENS, FeatureWriter, export_upstream
 from streamaudio.harness.backends import HarnessError, make_backend
@@ -484,7 +486,8 @@ def validate_cmd(
     strict: Annotated[bool, typer.Option("--strict", metavar="", help="Fail on warnings too.")] = False,
     workers: Annotated[int, typer.Option(help="Processes checking shards.", metavar="N")] = 1,
 ) -> None:
-    """Check every stream against the shard contract (and the manifest); exit 1 on any fault."""
+    """Check every stream against the shard contract (and the manifest); exit 1 on any fault. The
+    findings of an output folder are also kept in its state folder, where ``view`` shows them."""
     bars: list[tqdm] = []
 
     def progress(streams: int, seconds: float) -> None:
@@ -501,8 +504,13 @@ def validate_cmd(
     finally:
         for bar in bars:
             bar.close()
+    text = json.dumps(found.to_dict(), indent=2, ensure_ascii=False) + "\n"
     if report is not None:
-        report.write_text(json.dumps(found.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        report.write_text(text, encoding="utf-8")
+    if len(targets) == 1 and targets[0].is_dir():  # kept for ``streamaudio view``: faults by stream
+        with contextlib.suppress(OSError):
+            (targets[0] / STATE_DIR).mkdir(exist_ok=True)
+            (targets[0] / STATE_DIR / KEPT_REPORT).write_text(text, encoding="utf-8")
     show_report(found, Console())
     ok = found.ok(strict)
     typer.echo("OK" if ok else "FAILED" + (" (warnings count under --strict)" if not found.faults else ""))
@@ -663,6 +671,47 @@ def upload_cmd(
     except HubError as exc:
         fail(str(exc))
     typer.echo(f"uploaded {out} -> {url}")
+
+
+@app.command("view")
+def view_cmd(
+    out: Annotated[Path, typer.Argument(help="An output folder of a build.")],
+    port: Annotated[int, typer.Option(help="Port to serve on.", metavar="N")] = 8765,
+    host: Annotated[
+        str, typer.Option(help="Address to bind (others on the network can reach 0.0.0.0).", metavar="HOST")
+    ] = "127.0.0.1",
+    open_browser: Annotated[
+        bool, typer.Option("--open", metavar="", help="Open the page in the default browser.")
+    ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="A validate --report JSON (default: the folder's last validate).", metavar="PATH"),
+    ] = None,
+) -> None:
+    """Audit a corpus in the browser: its streams by capability and split, and each stream's waveform,
+    chunk labels, events and replies, played with a cursor. Shards are read in place."""
+    from streamaudio.view import make_server, serve
+
+    if not out.is_dir():
+        fail(f"{out}: not an output folder")
+    started = time.perf_counter()
+    try:
+        server = make_server(out, host, port, report)
+    except ReadError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot serve on {host}:{port} ({exc.strerror}); choose another with --port")
+    corpus = server.corpus
+    errors = sum(1 for s in corpus.shards if s.error) + sum(1 for s in corpus.streams if s.error)
+    typer.echo(
+        f"{len(corpus.streams)} streams in {len(corpus.shards)} shards indexed in "
+        f"{time.perf_counter() - started:.1f} s" + (f", {errors} unreadable" if errors else "")
+    )
+    typer.echo(f"serving {out} at {server.url} (Ctrl-C stops)")
+    try:
+        serve(server, open_browser)
+    except KeyboardInterrupt:
+        typer.echo("stopped")
 
 
 @app.command("plot")

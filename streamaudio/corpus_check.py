@@ -24,6 +24,7 @@ from streamaudio.reader import ReadError, iter_stream, shard_paths
 from streamaudio.validate import Fault, check_sample
 
 EXAMPLES = 3  # messages kept per kind
+KEPT_REPORT = "validate.json"  # an output folder's last findings, in its state folder (``view`` reads it)
 VAD_MIN_SPEECH = 0.5  # share of a speech event's windows the VAD must call speech
 VAD_GAP_SECONDS = 0.5  # longest stretch of VAD speech tolerated inside a gap
 SPEECH_KINDS = ("speech", "instruction")
@@ -42,11 +43,15 @@ class Report:
     warnings: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     shards: list[dict[str, Any]] = field(default_factory=list)
+    by_stream: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # key -> its findings
 
-    def add(self, fault: Fault, warning: bool = False) -> None:
+    def add(self, fault: Fault, warning: bool = False, key: str | None = None) -> None:
         (self.warnings if warning else self.faults)[fault.kind] += 1
         if len(self.examples[fault.kind]) < EXAMPLES:
             self.examples[fault.kind].append(fault.message)
+        if key is not None:
+            found = {"kind": fault.kind, "message": fault.message, "warning": warning}
+            self.by_stream.setdefault(key, []).append(found)
 
     def merge(self, other: Report) -> None:
         self.streams += other.streams
@@ -60,6 +65,8 @@ class Report:
             mine.update(theirs)
         for kind, messages in other.examples.items():
             self.examples[kind].extend(messages[: EXAMPLES - len(self.examples[kind])])
+        for key, found in other.by_stream.items():
+            self.by_stream.setdefault(key, []).extend(found)
 
     def ok(self, strict: bool = False) -> bool:
         return not self.faults and not (strict and self.warnings)
@@ -69,7 +76,7 @@ class Report:
             "ok": self.ok(), "streams": self.streams, "hours": round(self.seconds / 3600, 6),
             "streams_by_capability": dict(self.streams_by_capability), "replies": dict(self.replies),
             "faults": dict(self.faults), "warnings": dict(self.warnings), "examples": dict(self.examples),
-            "shards": self.shards,
+            "shards": self.shards, "by_stream": self.by_stream,
         }  # fmt: skip
 
 
@@ -162,7 +169,7 @@ def _check_stream(report: Report, path: Path, key: str, meta: dict[str, Any], fl
     try:
         audio, sr = sf.read(io.BytesIO(flac), dtype="float32")
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
-        report.add(Fault("undecodable_audio", f"{path}: {key}.flac cannot be decoded ({exc})"))
+        report.add(Fault("undecodable_audio", f"{path}: {key}.flac cannot be decoded ({exc})"), key=key)
         return
     report.streams += 1
     report.seconds += audio.shape[0] / sr
@@ -170,13 +177,13 @@ def _check_stream(report: Report, path: Path, key: str, meta: dict[str, Any], fl
         report.streams_by_capability[meta.get("capability", "?")] += 1
         report.replies[meta.get("capability", "?")] += str(meta.get("chunk_labels", "")).count(P.LABEL_REPLY)
     if isinstance(meta, dict) and meta.get("id") != key:
-        report.add(Fault("key_mismatch", f"{path}: sample {key} carries id {meta.get('id')!r}"))
+        report.add(Fault("key_mismatch", f"{path}: sample {key} carries id {meta.get('id')!r}"), key=key)
     faults = check_sample(meta, audio, sr)
     for fault in faults:
-        report.add(fault)
+        report.add(fault, key=key)
     if vad and not faults and audio.ndim == 1 and sr == P.SAMPLE_RATE:
         for fault in vad_findings(meta, audio):
-            report.add(fault, warning=True)
+            report.add(fault, warning=True, key=key)
 
 
 def vad_findings(meta: dict[str, Any], audio: np.ndarray) -> list[Fault]:
