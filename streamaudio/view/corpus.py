@@ -32,9 +32,11 @@ class Corpus:
         self.state_dir = out / STATE_DIR
         self.shards: list[ShardIndex] = [index_shard(p, self.state_dir) for p in shard_paths([out])]
         self.streams: list[StreamEntry] = [s for shard in self.shards for s in shard.streams]
-        self.by_key = {}
-        for entry in self.streams:
+        self.by_key: dict[str, StreamEntry] = {}
+        self._position: dict[str, int] = {}  # a key's place in the corpus order (its first stream's)
+        for at, entry in enumerate(self.streams):
             self.by_key.setdefault(entry.key, entry)
+            self._position.setdefault(entry.key, at)
         self.report = _read_report(report or self.state_dir / KEPT_REPORT)
         self.faults: dict[str, list[dict[str, Any]]] = (self.report or {}).get("by_stream", {})
         self._stats: dict[str, Any] | None = None
@@ -91,7 +93,7 @@ class Corpus:
         """The stream page's data: its JSON, its faults and its neighbours (an error instead of the JSON
         when the stream cannot be read)."""
         entry = self.entry(key)
-        at = self.streams.index(entry)
+        at = self._position[key]
         out: dict[str, Any] = {
             "key": key,
             "shard": Path(entry.shard).name,
