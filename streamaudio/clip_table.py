@@ -1,7 +1,9 @@
 """Clip pools as Arrow tables: a manifest is read once into an Arrow IPC file (under the build's state
 folder, keyed by the manifest's path, size and modification time) that every later read maps from disk,
-and a ``Clip`` is made only for a row that a stream draws. A ten-million-row manifest then costs its
-mapped columns, not ten million Python objects."""
+and a ``Clip`` is made only for a row that a stream draws. The table holds the few columns a build asks
+of every row (id, source, duration, target language, one-byte answers to its questions) and each whole
+row as one MessagePack record, so a drawn clip is one read. A ten-million-row manifest then costs the
+pages a build touches, not ten million Python objects."""
 
 from __future__ import annotations
 
