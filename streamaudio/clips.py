@@ -17,7 +17,7 @@ from streamaudio.tts import CachedTTS, TTSError, Voice
 class ClipLoader:
     """Loads clip audio with an LRU of decoded clips (noise beds and spoken prompts are reused often)."""
 
-    def __init__(self, cache_dir: Path | None = None, max_cached_seconds: float = 1800.0) -> None:
+    def __init__(self, cache_dir: Path | None = None, max_cached_seconds: float = 600.0) -> None:
         self.cache_dir = cache_dir
         self.tts = CachedTTS(cache_dir)
         self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
