@@ -9,7 +9,7 @@ import numpy as np
 
 from streamaudio.clip_table import ClipTable
 from streamaudio.plan import Segment
-from streamaudio.scenarios.base import Pools, Scenario, ScenarioConfig, fits, pick, templates
+from streamaudio.scenarios.base import Planned, Pools, Scenario, ScenarioConfig, fits, pick, templates
 
 
 class AsrScenario(Scenario):
@@ -24,7 +24,7 @@ class AsrScenario(Scenario):
         t = templates("asr")
         opening = self.spoken(pick(rng, t["instructions"]), self.voice(rng))
         share = self.config.sound_share if self.sounds is not None else 0.0
-        segs = [self._sound(rng)] if rng.random() < share else []  # a sound may come before it, too
+        segs = Planned([self._sound(rng)] if rng.random() < share else [])  # a sound may come first, too
         segs.append(self.segment(rng, "instruction", opening, pick(rng, t["acknowledgements"])))
         utterances = 0
         while True:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.resources import files
@@ -282,7 +282,27 @@ class Scenario:
         )
 
 
+class Planned(list):
+    """A stream's segments so far, only ever appended to, with their running length in seconds (added
+    in order, as ``sum`` adds them): checking that the next turn fits costs the turn, not the stream."""
+
+    def __init__(self, segments: Iterable[Segment] = ()) -> None:
+        super().__init__()
+        self.seconds = 0.0
+        self.extend(segments)
+
+    def append(self, segment: Segment) -> None:
+        super().append(segment)
+        self.seconds += max(0.0, segment.gap_before) + segment.seconds
+
+    def extend(self, segments: Iterable[Segment]) -> None:
+        for segment in segments:
+            self.append(segment)
+
+
 def seconds_of(segments: list[Segment]) -> float:
+    if isinstance(segments, Planned):
+        return segments.seconds
     return sum(max(0.0, s.gap_before) + s.seconds for s in segments)
 
 

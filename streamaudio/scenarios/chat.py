@@ -11,7 +11,7 @@ import numpy as np
 
 from streamaudio.dialogues import Dialogue
 from streamaudio.plan import Segment
-from streamaudio.scenarios.base import Scenario, fits, pick
+from streamaudio.scenarios.base import Planned, Scenario, fits, pick
 
 PAUSE_SHARE = 0.6  # share of user turns (long enough) split by a thinking pause
 SPLIT_AT = (0.6, 0.95)  # where in the turn the pause falls, as a share of its words
@@ -55,7 +55,7 @@ class ChatScenario(Scenario):
     needs = ("dialogues",)
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
-        segs: list[Segment] = []
+        segs = Planned()
         while True:
             dialogue = self.dialogues.draw()
             voice = self.voice(rng, tuple(user_texts(dialogue)))  # one voice for the user throughout

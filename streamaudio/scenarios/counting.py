@@ -6,7 +6,16 @@ from __future__ import annotations
 import numpy as np
 
 from streamaudio.plan import Segment
-from streamaudio.scenarios.base import Pools, Scenario, ScenarioConfig, fits, pick, sound_name, templates
+from streamaudio.scenarios.base import (
+    Planned,
+    Pools,
+    Scenario,
+    ScenarioConfig,
+    fits,
+    pick,
+    sound_name,
+    templates,
+)
 
 REPEATS = (2, 8)
 
@@ -24,7 +33,7 @@ class CountingScenario(Scenario):
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         t = templates("counting")
         voice = self.voice(rng)
-        segs: list[Segment] = []
+        segs = Planned()
         while True:
             sound = self.sounds.draw()
             asked = pick(rng, t["instructions"]).format(name=sound_name(sound))

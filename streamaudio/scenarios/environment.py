@@ -15,6 +15,7 @@ import numpy as np
 from streamaudio.plan import Segment
 from streamaudio.scenarios.base import (
     Deck,
+    Planned,
     Pools,
     Scenario,
     ScenarioConfig,
@@ -53,7 +54,7 @@ class EnvironmentScenario(Scenario):
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         t = templates("environment")
         voice = self._users.draw()
-        segs: list[Segment] = []
+        segs = Planned()
         while True:
             talk = self._background(rng, voice)
             ex = pick(rng, t["exchanges"])

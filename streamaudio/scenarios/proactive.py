@@ -10,7 +10,7 @@ import numpy as np
 from streamaudio.manifest import Clip
 from streamaudio.ontology import audioset
 from streamaudio.plan import Segment
-from streamaudio.scenarios.base import Scenario, fits, pick, templates
+from streamaudio.scenarios.base import Planned, Scenario, fits, pick, templates
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class ProactiveScenario(Scenario):
     needs = ("sounds",)
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
-        segs: list[Segment] = []
+        segs = Planned()
         while True:
             sound = self.sounds.draw()
             rule = rule_for(sound)

@@ -11,7 +11,16 @@ import pyarrow.compute as pc
 
 from streamaudio.clip_table import ClipTable, as_table
 from streamaudio.plan import Segment
-from streamaudio.scenarios.base import Pools, Scenario, ScenarioConfig, ScenarioError, fits, pick, templates
+from streamaudio.scenarios.base import (
+    Planned,
+    Pools,
+    Scenario,
+    ScenarioConfig,
+    ScenarioError,
+    fits,
+    pick,
+    templates,
+)
 
 
 def _counts(table: ClipTable) -> dict[str | None, int]:
@@ -64,7 +73,9 @@ class S2ttScenario(Scenario):
         language = language_name(self.target)
         opening = self.spoken(pick(rng, t["instructions"]).format(language=language), self.voice(rng))
         ack = pick(rng, t["acknowledgements"]).format(language=language)
-        segs = [self.segment(rng, "instruction", opening, ack, info={"target_language": self.target})]
+        segs = Planned(
+            [self.segment(rng, "instruction", opening, ack, info={"target_language": self.target})]
+        )
         while True:
             clip = self.speech.draw()
             seg = self.segment(rng, "speech", clip, clip.translation)

@@ -8,7 +8,16 @@ import numpy as np
 from streamaudio.manifest import Clip
 from streamaudio.ontology import audioset
 from streamaudio.plan import Segment
-from streamaudio.scenarios.base import Pools, Scenario, ScenarioConfig, fits, pick, sound_name, templates
+from streamaudio.scenarios.base import (
+    Planned,
+    Pools,
+    Scenario,
+    ScenarioConfig,
+    fits,
+    pick,
+    sound_name,
+    templates,
+)
 
 OPEN_SHARE = 0.5  # share of open questions ("What do you hear?") against yes/no questions
 
@@ -39,7 +48,7 @@ class UnderstandingScenario(Scenario):
         return [*t["open_questions"], *(q["question"] for q in t["category_questions"])]
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
-        segs: list[Segment] = []
+        segs = Planned()
         voice = self.voice(rng)
         while True:
             sound = self.sounds.draw()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ class Voice:
     warp: float = 1.0
     prosody: tuple[tuple[str, float, float], ...] = ()
 
-    @property
+    @cached_property
     def id(self) -> str:
         """A short readable name: ``engine:voice[#speaker][~warp]`` (a voice file by its stem)."""
         name = Path(self.name).stem if self.name.endswith(".onnx") else self.name
