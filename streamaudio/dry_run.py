@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ class PartPlan:
     turns: int = 0
     replies: int = 0
     shards: int = 0
-    draws: dict[str, list[int]] = field(default_factory=dict)  # source -> hashes of the clips drawn
+    draws: dict[str, array] = field(default_factory=dict)  # source -> hashes of the clips drawn (int64)
     uses: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # source -> (keys, counts)
     elapsed: float = 0.0
 
@@ -45,12 +46,12 @@ class PartPlan:
         self.turns += len(plan.segments)
         for seg in plan.segments:
             self.replies += seg.respond
-            self.draws.setdefault(seg.clip.source, []).append(hash(seg.clip.id))
+            self.draws.setdefault(seg.clip.source, array("q")).append(hash(seg.clip.id))
 
     def close(self) -> None:
         """Fold the draws into distinct clips and their counts (before the result leaves the worker)."""
         for source, keys in self.draws.items():
-            self.uses[source] = np.unique(np.array(keys, dtype=np.int64), return_counts=True)
+            self.uses[source] = np.unique(np.frombuffer(keys, dtype=np.int64), return_counts=True)
         self.draws = {}
 
 
