@@ -1,6 +1,6 @@
 """Common Voice preparation speed: rows/s with clip_durations.tsv, and files/s probing audio headers.
 
-    python benchmarks/bench_prepare.py [--rows 100000] [--workers 2]
+    python benchmarks/bench_prepare.py [--rows 50000] [--workers 2]
 
 A Common Voice v17-layout locale folder is made with --rows clips: each a file of its own (a copy of
 one of 40 real 48 kHz MP3s of espeak-ng speech, so every probe opens another file), 1% of them

@@ -14,7 +14,7 @@ from typing import Any
 from streamaudio import protocol as P
 
 INDEX_DIR = "view"  # under the corpus's state folder
-VERSION = 1
+VERSION = 2  # of the kept index's layout and summary
 
 
 @dataclass
@@ -37,12 +37,14 @@ class ShardIndex:
 
 def summarize(meta: dict[str, Any]) -> dict[str, Any]:
     """What the corpus page lists and searches of a stream."""
-    texts = [e.get("text") for e in meta.get("events", [])] + [t.get("text") for t in meta.get("turns", [])]
+    events, turns = meta.get("events", []), meta.get("turns", [])
+    names = [n for e in events for n in e.get("label_names") or ()]  # sounds are searched by their names
+    texts = [e.get("text") for e in events] + [t.get("text") for t in turns] + names
     return {
         "capability": str(meta.get("capability", "?")),
         "split": str(meta.get("split", "?")),
         "seconds": int(meta.get("num_chunks", 0)) * P.CHUNK_SECONDS,
-        "turns": len(meta.get("turns", [])),
+        "turns": len(turns),
         "replies": str(meta.get("chunk_labels", "")).count(P.LABEL_REPLY),
         "text": " ".join(t for t in texts if isinstance(t, str)),
     }
