@@ -308,7 +308,8 @@ def pages(browser, server: ViewServer, index: Corpus, faulty: str) -> None:
     key = index.streams[0].key
     meta = index.meta(key)
     browser.find_element(By.CSS_SELECTOR, f'tr.stream[data-key="{key}"] a').click()
-    wait(lambda: browser.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "yes")
+    ready = wait(lambda: browser.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    assert ready == "yes", browser.find_element(By.ID, "error").text
     chunks = browser.find_elements(By.CSS_SELECTOR, ".chunk")
     assert "".join(c.get_attribute("class").split()[1] for c in chunks) == meta["chunk_labels"]
     events = browser.find_elements(By.CSS_SELECTOR, ".event")
@@ -347,3 +348,5 @@ def pages(browser, server: ViewServer, index: Corpus, faulty: str) -> None:
     wait(lambda: browser.current_url.endswith(f"/stream/{index.streams[1].key}"))
     browser.get(f"{server.url}stream/{faulty}")
     wait(lambda: faulty in browser.find_element(By.ID, "faults").text)
+    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors  # no script failed on any page

@@ -113,4 +113,6 @@ async function main() {
   figures(await (await fetch("/api/stats")).json());
 }
 
-main();
+main().catch((e) => {
+  document.querySelector("main").prepend(el("div", { class: "error", text: `the page failed: ${e.message}` }));
+});

@@ -42,7 +42,7 @@ function eventLane(ev) {
   return ["instruction", "speech", "sound"].includes(ev.kind) ? ev.kind : "sound";
 }
 
-function labels(ev) { return (ev.label_names || ev.labels || []).join(", "); }
+function labelNames(ev) { return (ev.label_names || ev.labels || []).join(", "); }
 
 function describe(ev) {
   const parts = [`${ev.kind}${ev.role ? ` (${ev.role})` : ""} ${(ev.start_sample / rate).toFixed(2)}–${(ev.end_sample / rate).toFixed(2)} s`];
@@ -70,7 +70,7 @@ function build() {
     grid.append(cell);
   }
   meta.events.forEach((ev, i) => {
-    const heard = ev.text || labels(ev) || ev.category || ev.clip_id || ev.kind;
+    const heard = ev.text || labelNames(ev) || ev.category || ev.clip_id || ev.kind;
     const overheard = ev.kind === "speech" && ev.addressed === false ? " overheard" : "";
     const box = el("div", { class: `event ${eventLane(ev)}${overheard}`, "data-event": i, title: describe(ev), text: heard });
     box.addEventListener("click", () => playFrom(ev.start_sample / rate));
@@ -90,7 +90,7 @@ function build() {
     const row = el("tr", { class: "turn", "data-turn": i, "data-start": start.toFixed(3) },
       el("td", { class: "num", text: i }), el("td", { class: "num", text: turn.chunk }),
       el("td", { class: "num", text: `${((turn.chunk + 1) * chunk).toFixed(1)} s` }), el("td", { text: ev.kind }),
-      el("td", { text: ev.text || labels(ev) || ev.clip_id || "" }),
+      el("td", { text: ev.text || labelNames(ev) || ev.clip_id || "" }),
       el("td", { class: turn.respond ? "" : "silent", text: turn.respond ? "reply" : "keep silent" }),
       el("td", { text: turn.text || "" }), el("td", { text: turn.respond ? turn.emotion || "normal" : "" }));
     row.addEventListener("click", () => playFrom(start));
@@ -237,4 +237,4 @@ async function main() {
   draw();
 }
 
-main();
+main().catch((e) => { fail(`the page failed: ${e.message}`); document.body.dataset.ready = "error"; });
