@@ -333,7 +333,9 @@ def pages(browser, server: ViewServer, index: Corpus, faulty: str) -> None:
     at = browser.execute_script(audio + ".currentTime")
     body.send_keys("\ue014")  # the right arrow: the next chunk's start
     stepped = browser.execute_script(audio + ".currentTime")
-    assert abs(stepped - (int(at / 0.4 + 1e-6) + 1) * 0.4) < 1e-3
+    chunk = int((at + 1e-3) / 0.4) + 1
+    assert abs(stepped - chunk * 0.4) < 1e-3
+    assert f"chunk {chunk} " in browser.find_element(By.ID, "time").text
     browser.execute_script("window.scrollTo(0, 0)")
     for _ in range(2):
         browser.find_element(By.ID, "zoom-in").click()

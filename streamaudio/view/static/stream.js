@@ -146,7 +146,8 @@ function draw() {
 }
 
 function tick() {
-  const t = audio.currentTime || 0, i = Math.min(Math.floor(t / chunk + 1e-6), (meta.chunk_labels || "").length - 1);
+  // media clocks land a hair before a time set on a chunk boundary: a millisecond counts as the boundary
+  const t = audio.currentTime || 0, i = Math.min(Math.floor((t + 1e-3) / chunk), (meta.chunk_labels || "").length - 1);
   $("cursor").style.left = `${t * pps}px`;
   const label = (meta.chunk_labels || "")[i] === "B" ? "reply follows" : "keep silence";
   $("time").textContent = `${t.toFixed(2)} / ${seconds.toFixed(1)} s · chunk ${i} (${label})`;
@@ -175,7 +176,7 @@ function zoom(to, around) {
 }
 
 function step(direction) {
-  const t = audio.currentTime, i = direction > 0 ? Math.floor(t / chunk + 1e-6) + 1 : Math.ceil(t / chunk - 1e-6) - 1;
+  const t = audio.currentTime, i = direction > 0 ? Math.floor((t + 1e-3) / chunk) + 1 : Math.ceil((t - 1e-3) / chunk) - 1;
   audio.currentTime = Math.max(0, Math.min(seconds, i * chunk));
   tick();
 }
