@@ -3,7 +3,6 @@ from its tar, the last ``validate`` report's faults by stream, and the ``stats``
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import soundfile as sf
 
 from streamaudio import protocol as P
+from streamaudio.audio import decode_flac
 from streamaudio.build import STATE_DIR
 from streamaudio.corpus_check import KEPT_REPORT
 from streamaudio.plots import corpus_stats
@@ -113,11 +113,11 @@ class Corpus:
         """The stream's waveform: the lowest and highest sample of every 10 ms, as int8."""
         data = self.member(key, "flac")
         try:
-            audio, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+            audio, sr = decode_flac(data)
         except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
             name = Path(self.entry(key).shard).name
             raise StreamError(f"{name}: {key}.flac cannot be decoded ({exc})") from None
-        mono = audio.mean(axis=1)
+        mono = audio if audio.ndim == 1 else audio.mean(axis=1)
         step = max(1, sr // PEAKS_PER_SECOND)
         bins = -(-mono.size // step)
         padded = np.zeros(bins * step, dtype=np.float32)

@@ -21,6 +21,7 @@ STATIC = {
     "corpus.html": "text/html; charset=utf-8",
     "stream.html": "text/html; charset=utf-8",
     "view.css": "text/css; charset=utf-8",
+    "common.js": "text/javascript; charset=utf-8",
     "corpus.js": "text/javascript; charset=utf-8",
     "stream.js": "text/javascript; charset=utf-8",
 }

@@ -2,18 +2,6 @@
 "use strict";
 
 const SHOWN = 1000; // rows drawn at most; the filters narrow the rest
-const $ = (id) => document.getElementById(id);
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
 
 function clock(seconds) {
   const m = Math.floor(seconds / 60);

@@ -2,7 +2,6 @@
 // with a cursor; click anything to play from there. Keys: space, arrows (a chunk), n/p (stream).
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const LANES = [
   ["axis", "seconds", 18], ["wave", "waveform", 84], ["chunks", "chunks", 20], ["replies", "replies", 40],
   ["instruction", "instruction", 28], ["speech", "speech", 28], ["sound", "sound", 28],
@@ -12,17 +11,6 @@ const MAX_PPS = 400; // pixels per second at the closest zoom
 
 let meta = null, info = null, peaks = null, pps = 10, fit = 10, seconds = 0, chunk = 0.4, rate = 16000;
 const audio = $("audio");
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
 
 function fail(message) {
   const box = $("error");
