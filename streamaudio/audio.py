@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import tempfile
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from streamaudio.errors import StreamAudioError
 from streamaudio.protocol import SAMPLE_RATE
 
 ACTIVE_FRAME = 320  # 20 ms analysis frames at 16 kHz
@@ -25,8 +27,17 @@ INT16_SUBTYPES = frozenset({"PCM_16", "PCM_S8", "PCM_U8"})  # read as int16 exac
 RESAMPLE_QUALITY = "MQ"
 
 
-class AudioError(Exception):
-    """A clip that cannot be decoded; the message names the file and the problem."""
+class AudioError(StreamAudioError):
+    """A clip that cannot be used; the message names the file and the problem, ``reason`` is the reject's."""
+
+    def __init__(self, message: str, reason: str = "decode_error") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+MIN_RATE, MAX_RATE = 1000, 768_000  # sample rates outside these are a lying header, not audio
+MIN_CLIP_SECONDS = 0.2  # shorter than any spoken word (or any sound worth an event)
+LENGTH_TOLERANCE = (0.5, 0.1)  # seconds and share: a decoded clip further from its row's length is refused
 
 
 def to_mono_16k(data: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -40,8 +51,16 @@ def to_mono_16k(data: np.ndarray, sample_rate: int) -> np.ndarray:
     return data
 
 
-def load_audio(path: str | Path, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
-    """Read a file (WAV, FLAC, MP3, OGG/Opus…) or a segment of it as 16 kHz mono float32."""
+def load_audio(
+    path: str | Path,
+    offset: float = 0.0,
+    duration: float | None = None,
+    expect: tuple[int | None, int | None] = (None, None),
+) -> np.ndarray:
+    """Read a file (WAV, FLAC, MP3, OGG/Opus…) or a segment of it as 16 kHz mono float32. ``expect`` is the
+    (sample rate, channels) its manifest row claims: a file that disagrees is refused, as is one that is not
+    a regular file (a FIFO would block) or whose rate no audio has."""
+    _require_file(path)
     wav = _read_pcm16_wav(path, offset, duration) if str(path).lower().endswith(".wav") else None
     if wav is not None:
         data, sr, integer = *wav, True
@@ -57,14 +76,31 @@ def load_audio(path: str | Path, offset: float = 0.0, duration: float | None = N
                 data = f.read(frames, dtype="int16" if integer else "float32", always_2d=f.channels > 1)
         except (sf.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
             raise AudioError(f"{path}: cannot decode audio ({_short(exc)})") from None
+    if not MIN_RATE <= sr <= MAX_RATE:
+        raise AudioError(f"{path}: the header says {sr} Hz", "bad_sample_rate")
+    channels = data.shape[1] if data.ndim == 2 else 1
+    rate, count = expect
+    if rate is not None and rate != sr:
+        raise AudioError(f"{path}: {sr} Hz, its manifest row says {rate} Hz", "rate_mismatch")
+    if count is not None and count != channels:
+        raise AudioError(f"{path}: {channels} channels, its manifest row says {count}", "channels_mismatch")
     if data.shape[0] == 0:
-        raise AudioError(f"{path}: no audio samples")
+        raise AudioError(f"{path}: no audio samples", "empty_audio")
     if integer:  # libsndfile's own int-to-float scaling, done by numpy: the same values, faster
         data = np.multiply(data, np.float32(1.0 / 32768.0), dtype=np.float32)
     audio = to_mono_16k(data, sr)
     if not integer and not np.isfinite(audio).all():
         raise AudioError(f"{path}: audio holds NaN or infinite samples")
     return audio
+
+
+def _require_file(path: str | Path) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise AudioError(f"{path}: {getattr(exc, 'strerror', None) or exc}", "missing_audio") from None
+    if not stat.S_ISREG(mode):
+        raise AudioError(f"{path}: not a regular file", "not_a_file")
 
 
 def _read_pcm16_wav(path: str | Path, offset: float, duration: float | None) -> tuple[np.ndarray, int] | None:

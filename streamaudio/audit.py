@@ -27,6 +27,7 @@ import numpy as np
 
 from streamaudio import protocol as P
 from streamaudio.audio import db_to_gain
+from streamaudio.errors import StreamAudioError
 from streamaudio.reader import iter_samples, shard_paths
 
 NUMERIC = ("duration", "level", "gap_before", "position", "background_snr")
@@ -38,7 +39,7 @@ FOLDS = 5
 PERCENTILES = (50, 90, 99, 100)
 
 
-class AuditError(Exception):
+class AuditError(StreamAudioError):
     """A corpus the audit cannot read; one line saying why."""
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from streamaudio.errors import StreamAudioError
 from streamaudio.protocol import SAMPLE_RATE
 
 NAMES = ("reverb", "telephone", "gain", "lowpass")
@@ -29,7 +30,7 @@ DEFAULT_RANGES: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 
-class AugmentError(Exception):
+class AugmentError(StreamAudioError):
     """An augmentation that cannot run here; one line saying why."""
 
 

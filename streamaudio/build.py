@@ -6,23 +6,24 @@ depends only on its plan, and shards are written in plan order whatever the numb
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import itertools
 import json
 import multiprocessing as mp
-import os
 import pickle
 import shutil
 import time
 import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, suppress
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
-from multiprocessing.pool import Pool
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pyarrow as pa
@@ -39,9 +40,12 @@ from streamaudio.demo import (
     manifest_path,
 )
 from streamaudio.dialogues import Dialogue, read_source
+from streamaudio.errors import StreamAudioError
 from streamaudio.manifest import Clip, ManifestError
 from streamaudio.plan import StreamPlan
+from streamaudio.process_pool import WorkerPool
 from streamaudio.protocol import CHUNK_SAMPLES, CHUNK_SECONDS, LABEL_REPLY
+from streamaudio.rejects import Reject, dedupe, read_rejects, rejects_text
 from streamaudio.scenarios import SCENARIOS, Pools, Scenario, ScenarioConfig, ScenarioError
 from streamaudio.scenarios.base import tts_clip
 from streamaudio.shards import (
@@ -54,6 +58,7 @@ from streamaudio.shards import (
     save_stats,
     shard_name,
     write_json_atomic,
+    write_text_atomic,
 )
 from streamaudio.sources.pipeline import rejects_path
 from streamaudio.stitch import Scratch, render
@@ -62,9 +67,10 @@ from streamaudio.tts.voices import VoiceChoice
 
 STATE_DIR = ".streamaudio"
 BUILD_FILE = "build.json"  # the identity of the build whose output the folder holds
+LOCK_FILE = "lock"  # held (flock) by the build writing into the folder
 
 
-class BuildError(Exception):
+class BuildError(StreamAudioError):
     """A build that cannot start or go on; the message is one line naming the problem."""
 
 
@@ -99,6 +105,7 @@ class BuildSpec:
     command: str = ""
     executor: str = "local"  # "local" (a process pool) or "dask"
     scheduler: str | None = None  # a Dask scheduler address; None starts a local cluster
+    max_failed_clips: float = 0.01  # share of drawn clips that may fail (their streams are left out)
 
     @property
     def tts_options(self) -> dict[str, dict[str, Any]]:
@@ -134,6 +141,8 @@ class BuildResult:
     elapsed: float
     skipped_shards: int
     decoder_warnings: int = 0
+    dropped: list[str] = field(default_factory=list)  # streams left out because a clip of theirs failed
+    first_failure: str = ""  # what the first failed clip was, in words
 
     @property
     def hours(self) -> float:
@@ -170,7 +179,7 @@ class _Manifests:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self._cache: dict[tuple[str, str | None], Source] = {}
-        self.bad_rows: dict[str, dict[str, Any]] = {}
+        self.bad_rows: list[Reject] = []
 
     def sources(self) -> list[Source]:
         return list(self._cache.values())
@@ -187,16 +196,23 @@ class _Manifests:
         side: dict[str, list] = {"bad": [], "dialogues": []}  # what the table does not hold
 
         def clips() -> Iterator[Clip]:
-            def left_out(line: int, problem: str) -> None:
-                where = f"{path}:{line}"
-                bad = {"clip_id": where, "source": default_source or "manifest", "reason": "bad_row"}
-                side["bad"].append({**bad, "detail": f"{where}: {problem}"})
+            seen: set[int] = set()  # hashes of (source, id): an id seen before is a duplicate
 
-            for item in read_source(path, default_source, on_bad=left_out):
+            def left_out(line: int, problem: str, reason: str = "bad_row", ident: str | None = None) -> None:
+                where = f"{path}:{line}"
+                origin = default_source or "manifest"
+                side["bad"].append(Reject(ident or where, origin, reason, f"{where}: {problem}").to_row())
+
+            for line, item in read_source(path, default_source, on_bad=left_out):
                 if isinstance(item, Dialogue):
                     side["dialogues"].append([item.id, item.source, item.turns])
-                else:
-                    yield item
+                    continue
+                key = hash((item.source, item.id))
+                if key in seen:
+                    left_out(line, f"id {item.id!r} is listed before; kept once", "duplicate", item.id)
+                    continue
+                seen.add(key)
+                yield item
 
         made = False
 
@@ -215,11 +231,12 @@ class _Manifests:
         else:
             side = json.loads(sidecar.read_text(encoding="utf-8"))
         table = mapped(table_path)
-        bad = side["bad"]
+        bad = [Reject.from_row(row) for row in side["bad"]]
         dialogues = [Dialogue(i, s, tuple((r, t) for r, t in turns)) for i, s, turns in side["dialogues"]]
-        if not len(table) and not dialogues and bad:
-            raise ManifestError(f"{path}: no usable row ({len(bad)} broken; the first: {bad[0]['detail']})")
-        self.bad_rows.update((r["clip_id"], r) for r in bad)
+        if not len(table) and not dialogues:
+            why = f"{len(bad)} broken; the first: {bad[0].detail}" if bad else "it holds no rows"
+            raise ManifestError(f"{path}: no usable row ({why})")
+        self.bad_rows.extend(bad)
         return Source(table, dialogues, np.zeros(len(table), dtype=bool))
 
 
@@ -259,7 +276,7 @@ def _check(src: Source, scenario: type[Scenario], max_seconds: float, capability
     return usable
 
 
-def load_pools(part: Part, manifests: _Manifests) -> tuple[Pools, list[dict[str, Any]]]:
+def load_pools(part: Part, manifests: _Manifests) -> tuple[Pools, list[Reject]]:
     """Read a part's sources into pools by what each row is, falling back to the built-in demo pool for
     any role no source fills. Clips made by ``streamaudio synthesize`` also stand in for the text they
     say, in their voice. Rows are sorted by columns, and only the synthesized clips are made into objects
@@ -307,7 +324,7 @@ def load_pools(part: Part, manifests: _Manifests) -> tuple[Pools, list[dict[str,
     return pools, rejects
 
 
-def plan_rejects(manifests: _Manifests) -> list[dict[str, Any]]:
+def plan_rejects(manifests: _Manifests) -> list[Reject]:
     """Speech clips of the sources that no part of the build could use, each with the first reason."""
     rejects = []
     for src in manifests.sources():
@@ -321,15 +338,7 @@ def plan_rejects(manifests: _Manifests) -> list[dict[str, Any]]:
             ids = speech.column("id").take(pa.array(unused)).to_pylist()
             origins = speech.column("source").take(pa.array(unused)).to_pylist()
             for code, clip_id, origin in zip(codes[unused].tolist(), ids, origins, strict=True):
-                rejects.append(
-                    {
-                        "clip_id": clip_id,
-                        "source": origin,
-                        "reason": UNUSABLE[code],
-                        "stage": "plan",
-                        "capability": capability,
-                    }
-                )
+                rejects.append(Reject(clip_id, origin, UNUSABLE[code], stage="plan", capability=capability))
     return rejects
 
 
@@ -386,13 +395,10 @@ def _demo_speech(
     return list(out.values())
 
 
-def prepared_rejects(manifest: Path) -> list[dict[str, Any]]:
+def prepared_rejects(manifest: Path) -> list[Reject]:
     """Rejects that ``streamaudio prepare`` wrote beside a manifest, so the build's list is complete."""
     path = rejects_path(manifest)
-    if not path.is_file():
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [{**json.loads(line), "stage": "prepare"} for line in f if line.strip()]
+    return list(read_rejects(path, "prepare")) if path.is_file() else []
 
 
 def part_seed(seed: int, part: Part) -> int:
@@ -459,7 +465,6 @@ def _init_worker(cache_dir: Path | None, tts_options: dict[str, dict[str, Any]] 
 def _start_worker(cache_dir: Path | None, tts_options: dict[str, dict[str, Any]]) -> None:
     """A pool process's start: its loader, and one tiny encode so that libFLAC's first-call costs are paid
     while the parent is still planning. Ctrl-C is the parent's to handle: it ends the pool."""
-    interrupt.ignore_in_worker()
     _init_worker(cache_dir, tts_options)
     _ENCODER.encode(np.zeros(CHUNK_SAMPLES, dtype=np.float32))
 
@@ -478,7 +483,7 @@ def render_stream(
 
 
 def _local_shards(
-    jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec, pool: Pool | None, tally: _Tally
+    jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec, pool: WorkerPool | None, tally: _Tally
 ) -> Iterator[ShardStats]:
     """Shards written (not yet committed) in plan order: in this process without a pool, else by pool
     processes that each render and write whole shards, so that only their stats come back."""
@@ -488,9 +493,9 @@ def _local_shards(
             yield _shard_task(job, shard_dir, tally)
         return
     # a window of shards in flight: planning goes on while they render, and only the plans of these
-    # shards exist at any time (Pool.imap would plan the whole build ahead into its task queue)
+    # shards exist at any time (submitting everything would plan the whole build ahead)
     window = 2 * spec.workers
-    running: deque = deque()
+    running: deque[tuple[str, Future]] = deque()
     jobs = iter(jobs)
     exhausted = False
     failed: BuildError | None = None  # planning failed: the shards in flight are finished first
@@ -503,20 +508,37 @@ def _local_shards(
             if job is None:
                 exhausted = True
             else:
-                running.append(pool.apply_async(_shard_task, (job, shard_dir)))
+                running.append((job.name, pool.submit(_shard_task, job.name, job, shard_dir)))
         if not running:
             if failed is not None:
                 raise failed
             break
         try:
-            stats = running[0].get(timeout=interrupt.WAIT)  # waiting in steps, so a Ctrl-C is seen
-        except mp.TimeoutError:
+            stats = running[0][1].result(timeout=interrupt.WAIT)  # waiting in steps, so a Ctrl-C is seen
+        except FutureTimeout:
             interrupt.check()
             continue
+        except BrokenProcessPool:
+            _lost_worker(pool)
         running.popleft()
         tally.add_many(stats.streams, stats.seconds)
         yield stats
-    pool.close()  # all done: the workers exit while the last shards are committed
+
+
+def _lost_worker(pool: WorkerPool) -> NoReturn:
+    """A worker died: a stop asked of the whole process group (Ctrl-C, SIGTERM) is taken as asked; any
+    other death (the OOM killer, a kill -9) stops the build with what died where."""
+    deadline = time.monotonic() + LOST_WORKER_GRACE
+    while time.monotonic() < deadline:  # a signal sent to the group reaches this process a moment later
+        interrupt.check()
+        time.sleep(0.02)
+    raise BuildError(
+        f"a worker process died while building {pool.death()}; finished shards are kept: "
+        "run the same command again to resume"
+    )
+
+
+LOST_WORKER_GRACE = 0.3  # seconds
 
 
 OUTPUTS = ("shards", STATE_DIR, "manifest.json", "rejected.jsonl")
@@ -571,7 +593,7 @@ def _check_same_build(out: Path, identity: dict[str, Any]) -> None:
 def _remove_outputs(out: Path) -> None:
     """Delete a build's output; the columnar pools stay (they are keyed by their manifests, not by it)."""
     for path in [out / n for n in OUTPUTS if n != STATE_DIR] + [
-        p for p in (out / STATE_DIR).glob("*") if p.name != POOLS_DIR
+        p for p in (out / STATE_DIR).glob("*") if p.name not in (POOLS_DIR, LOCK_FILE)
     ]:
         if path.is_dir():
             shutil.rmtree(path)
@@ -598,40 +620,66 @@ def build(
         except augment.AugmentError as exc:
             raise BuildError(str(exc)) from None
     started = time.perf_counter()
-    shard_dir, state_dir = _prepare_out(spec, force)
-    try:
-        with interrupt.deferred(), ExitStack() as stack:  # Ctrl-C and SIGTERM stop it between streams
-            pool = None
-            if spec.executor != "dask" and spec.workers > 1:  # forked first: workers start while we plan
-                ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-                pool = stack.enter_context(
-                    ctx.Pool(
-                        spec.workers, initializer=_start_worker, initargs=(spec.cache_dir, spec.tts_options)
+    with ExitStack() as stack:
+        stack.enter_context(_locked(spec.out))
+        shard_dir, state_dir = _prepare_out(spec, force)
+        try:
+            with interrupt.deferred():  # Ctrl-C and SIGTERM stop it between streams
+                pool = None
+                if spec.executor != "dask" and spec.workers > 1:  # forked first: workers start while we plan
+                    pool = WorkerPool(
+                        spec.workers, _start_worker, (spec.cache_dir, spec.tts_options), state_dir / "running"
                     )
-                )
-            result = _build(spec, shard_dir, state_dir, pool, progress)
-    except KeyboardInterrupt:  # the pool is ended by now: what its workers were writing goes
-        _remove_partials(shard_dir)
-        raise
+                try:
+                    result = _build(spec, shard_dir, state_dir, pool, progress)
+                except BaseException:
+                    if pool is not None:
+                        pool.close(wait=False)
+                    raise
+                if pool is not None:
+                    pool.close()
+        except (KeyboardInterrupt, BuildError):  # the workers are ended by now: what they were writing goes
+            _remove_partials(shard_dir)
+            raise
     return replace(result, elapsed=time.perf_counter() - started)
+
+
+@contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold the output folder for this build: a second build into it at once is refused in one line."""
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"{out}: is a file, not a folder; give --out a folder")
+    try:
+        (out / STATE_DIR).mkdir(parents=True, exist_ok=True)
+        lock = open(out / STATE_DIR / LOCK_FILE, "a+b")  # noqa: SIM115 -- held until the block ends
+    except OSError as exc:
+        raise BuildError(f"{out}: cannot write the output folder ({exc.strerror or exc})") from None
+    with lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BuildError(
+                f"{out}: another build is writing into this folder now; wait for it or use another --out"
+            ) from None
+        yield
 
 
 def _build(
     spec: BuildSpec,
     shard_dir: Path,
     state_dir: Path,
-    pool: Pool | None,
+    pool: WorkerPool | None,
     progress: Callable[[int, float], None] | None,
 ) -> BuildResult:
     """Load pools, plan lazily, write the shards that are missing, then the rejects and the manifest."""
     manifests = _Manifests(state_dir)
-    rejects: list[dict[str, Any]] = []
+    rejects: list[Reject] = []
     planners = []  # each part's shard jobs, planned as they are consumed
     for part in spec.parts:
         pools, part_rejects = load_pools(part, manifests)
         rejects.extend(part_rejects)
         planners.append(plan_part(spec, part, pools))
-    rejects.extend(manifests.bad_rows.values())
+    rejects.extend(manifests.bad_rows)
 
     names: list[str] = []  # every shard of the build, in order, as planning reaches it
     done: dict[str, ShardStats] = {}
@@ -644,7 +692,7 @@ def _build(
                 interrupt.check()
                 names.append(job.name)
                 stats = load_stats(state_dir, job.name, job.spec_sha256, shard_dir / job.name)
-                if stats is None:
+                if stats is None or stats.dropped:  # a shard that left streams out is tried again
                     yield job
                 else:
                     done[job.name] = stats
@@ -652,28 +700,44 @@ def _build(
                     tally.add_many(stats.streams, stats.seconds)  # progress counts what is there
 
     tally = _Tally(progress)
-    if spec.executor == "dask":
-        for stats in _dask_shards(pending(), shard_dir, spec):
-            done[stats.name] = stats
-            save_stats(state_dir, stats)
-            tally.add_many(stats.streams, stats.seconds)
-    else:
-        with ThreadPoolExecutor(1, thread_name_prefix="shard-commit") as committer:
-            commits = []
-            for stats in _local_shards(pending(), shard_dir, spec, pool, tally):
-                done[stats.name] = stats  # fsynced and renamed while the next shards render
-                commits.append(committer.submit(_commit, shard_dir / stats.name, stats, state_dir))
-            for commit in commits:
-                commit.result()
+    failures = _Failures(spec.max_failed_clips)
+
+    def finish(rejected: list[Reject]) -> list[Reject]:
+        ordered = [done[name] for name in names if name in done]
+        all_rejects = dedupe(rejected + [Reject.from_row(r) for s in ordered for r in s.rejects])
+        write_text_atomic(spec.out / "rejected.jsonl", rejects_text(all_rejects))
+        return all_rejects
+
+    try:
+        if spec.executor == "dask":
+            for stats in _dask_shards(pending(), shard_dir, spec):
+                done[stats.name] = stats
+                save_stats(state_dir, stats)
+                tally.add_many(stats.streams, stats.seconds)
+                failures.add(stats)
+        else:
+            with ThreadPoolExecutor(1, thread_name_prefix="shard-commit") as committer:
+                commits = []
+                for stats in _local_shards(pending(), shard_dir, spec, pool, tally):
+                    done[stats.name] = stats  # fsynced and renamed while the next shards render
+                    commits.append(committer.submit(_commit, shard_dir / stats.name, stats, state_dir))
+                    failures.add(stats)
+                for commit in commits:
+                    commit.result()
+        for name in skipped:
+            failures.add(done[name])
+        failures.check(final=True)
+    except TooManyFailures:
+        finish(rejects)  # what went wrong, for the user to look at; no manifest: the corpus is not done
+        raise
 
     # a clip one capability could not use is not rejected when another part of the build used it
-    rejects.extend(plan_rejects(manifests))
+    all_rejects = finish(rejects + plan_rejects(manifests))
     ordered = [done[name] for name in names]
-    all_rejects = _dedupe(rejects + [r for s in ordered for r in s.rejects])
-    _write_jsonl(spec.out / "rejected.jsonl", all_rejects)
     total_seconds = sum(s.seconds for s in ordered)
     total_replies = sum(s.replies for s in ordered)
     warnings = sum(s.decoder_warnings for s in ordered)
+    dropped = [stream for s in ordered for stream in s.dropped]
     manifest = _manifest(spec, ordered, total_seconds, total_replies, len(all_rejects))
     write_json_atomic(spec.out / "manifest.json", {**manifest, "decoder_warnings": warnings})
     return BuildResult(
@@ -686,7 +750,42 @@ def _build(
         0.0,  # build() times the whole run
         len(skipped),
         warnings,
+        dropped,
+        failures.first,
     )
+
+
+class TooManyFailures(BuildError):
+    """More of the clips drawn could not be used than a build allows."""
+
+
+MIN_CLIPS_TO_JUDGE = 1000  # before the end, the share of failed clips is judged once this many were drawn
+
+
+@dataclass
+class _Failures:
+    """Clips drawn and clips that failed so far; more failures than ``share`` of the draws stops the build."""
+
+    share: float
+    clips: int = 0
+    failed: int = 0
+    first: str = ""
+
+    def add(self, stats: ShardStats) -> None:
+        self.clips += stats.clips
+        self.failed += len(stats.rejects)
+        if stats.rejects and not self.first:
+            self.first = stats.rejects[0].get("detail") or stats.rejects[0]["clip_id"]
+        self.check(final=False)
+
+    def check(self, final: bool) -> None:
+        if not self.failed or (not final and self.clips < MIN_CLIPS_TO_JUDGE):
+            return
+        if self.failed > self.share * self.clips:
+            raise TooManyFailures(
+                f"{self.failed} of {self.clips} clips drawn could not be used ({self.failed / self.clips:.1%}"
+                f", more than the {self.share:.1%} allowed); the first: {self.first}"
+            )
 
 
 @dataclass
@@ -730,7 +829,7 @@ def _dask_shards(jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec) -> 
     planned as the cluster takes them, four per worker in flight, so the plans never pile up."""
     try:
         import dask
-        from distributed import Client, LocalCluster, wait
+        from distributed import Client, KilledWorker, LocalCluster, wait
     except ImportError:
         raise BuildError("--executor dask needs: pip install 'streamaudio[dask]'") from None
     jobs = iter(jobs)
@@ -755,6 +854,7 @@ def _dask_shards(jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec) -> 
     try:
         window = 4 * max(spec.workers, len(client.scheduler_info().get("workers", {})))
         order: dict = {}  # future in flight -> its submission number (results come in that order)
+        names: dict = {}  # future -> its shard
         submitted = 0
         pending = itertools.chain([first], jobs)
         exhausted = False
@@ -773,6 +873,7 @@ def _dask_shards(jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec) -> 
                     pure=False,
                 )
                 order[future] = submitted
+                names[future] = job.name
                 submitted += 1
             if not order:
                 break
@@ -783,7 +884,14 @@ def _dask_shards(jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec) -> 
             interrupt.check()
             for future in sorted(done, key=order.__getitem__):
                 del order[future]
-                yield future.result()
+                try:
+                    stats = future.result()
+                except KilledWorker:
+                    raise BuildError(
+                        f"{names[future]} killed Dask workers each time it was tried; finished shards are "
+                        "kept: run the same command again to resume"
+                    ) from None
+                yield stats
     finally:
         client.close()
         if cluster is not None:
@@ -792,42 +900,35 @@ def _dask_shards(jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec) -> 
 
 def _shard_task(job: ShardJob, shard_dir: Path, tally: _Tally | None = None) -> ShardStats:
     """Render a job's streams and write them into its tar, still under the partial name (``commit_shard``
-    puts it in place); nothing partial survives an error."""
+    puts it in place); nothing partial survives an error. A stream one of whose clips cannot be used is
+    left out (its clips are rejected): a stream never silently loses what its plan put in it."""
     tally = tally or _Tally(None)
     writer = ShardWriter(shard_dir / job.name)
-    seconds, replies, warnings, rejects = 0.0, 0, 0, []
+    seconds, replies, warnings, rejects, dropped = 0.0, 0, 0, [], []
     try:
         for plan in job.plans:
             record, meta, clip_rejects, stream_warnings = render_stream(plan)
+            warnings += stream_warnings
+            rejects.extend(clip_rejects)
+            if clip_rejects:
+                dropped.append(plan.id)
+                tally.add_many(0, 0.0)
+                continue
             writer.write(record)
             stream_seconds = meta["num_chunks"] * CHUNK_SECONDS
             seconds += stream_seconds
             replies += meta["chunk_labels"].count(LABEL_REPLY)
-            warnings += stream_warnings
-            rejects.extend(clip_rejects)
             tally.add(stream_seconds)
         size, sha = writer.close()
     except BaseException:
         writer.abort()
         raise
+    streams = len(job.plans) - len(dropped)
+    clips = sum(plan.clip_count for plan in job.plans)
     return ShardStats(
-        job.name, len(job.plans), round(seconds, 3), replies, size, sha, job.spec_sha256, rejects, warnings
-    )
-
-
-def _dedupe(rejects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in rejects:
-        seen.setdefault((r["source"], r["clip_id"]), r)
-    return sorted(seen.values(), key=lambda r: (r["source"], r["clip_id"]))
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+        job.name, streams, round(seconds, 3), replies, size, sha, job.spec_sha256, rejects, warnings, clips,
+        dropped,
+    )  # fmt: skip
 
 
 def _describe(part: Part) -> dict[str, Any]:
@@ -863,6 +964,7 @@ def _manifest(
         return {
             **{k: entry[k] for k in ("capability", "split", "requested")},
             "streams": sum(s.streams for s in mine),
+            "dropped_streams": [stream for s in mine for stream in s.dropped],
             "hours": round(sum(s.seconds for s in mine) / 3600.0, 6),
             **{k: entry[k] for k in ("sources", "noise", "config")},
         }

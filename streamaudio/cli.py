@@ -21,12 +21,12 @@ from rich.markup import escape
 from tqdm import tqdm
 
 from streamaudio import __version__
-from streamaudio.audio import AudioError
-from streamaudio.build import STATE_DIR, BuildError, BuildSpec, Part, build
-from streamaudio.cli_common import err, fail
+from streamaudio.build import STATE_DIR, BuildSpec, Part, TooManyFailures, build
+from streamaudio.cli_common import err, error_line, fail
 from streamaudio.cli_prepare import app as prepare_app
 from streamaudio.cli_tts import EngineOptions, ProsodyRanges, Voices, Warps, synthesize_cmd, voice_choice
 from streamaudio.corpus_check import KEPT_REPORT, show_report, validate_corpus
+from streamaudio.errors import StreamAudioError
 from streamaudio.export import FORMATS as EXPORT_FORMATS
 from streamaudio.export import MAX_TOKENS, FeatureWriter, export_upstream
 from streamaudio.harness.backends import HarnessError, make_backend
@@ -36,7 +36,6 @@ from streamaudio.harness.report import show_metrics
 from streamaudio.harness.run import run_harness
 from streamaudio.hub import HubError, stage, upload
 from streamaudio.inspect_stream import InspectError, read_sample, show
-from streamaudio.manifest import ManifestError
 from streamaudio.reader import ReadError, shard_paths
 from streamaudio.recipe import RecipeError, load_recipe, recipe_parts
 from streamaudio.scenarios import SCENARIOS, ScenarioConfig
@@ -72,7 +71,7 @@ def _root(
 
 
 CAPABILITIES = ", ".join(SCENARIOS)
-KNOWN_ERRORS = (BuildError, ManifestError, InspectError, AudioError, TTSError)
+KNOWN_ERRORS = (StreamAudioError,)
 
 
 def parse_range(text: str, name: str, negative: bool = False) -> tuple[float, float]:
@@ -274,6 +273,16 @@ def build_cmd(
             show_default=False,
         ),
     ] = None,
+    max_failed_clips: Annotated[
+        float,
+        typer.Option(
+            metavar="SHARE",
+            min=0.0,
+            max=1.0,
+            help="Share of the drawn clips that may fail to load; their streams are left out, and past it "
+            "the build stops with an error.",
+        ),
+    ] = BuildSpec.max_failed_clips,
     force: Annotated[
         bool,
         typer.Option("--force", metavar="", help="Delete what another build left in --out and start clean."),
@@ -304,6 +313,8 @@ def build_cmd(
     """Build WebDataset shards of labelled streams (resumes when rerun with the same arguments)."""
     if hours is not None and streams is not None:
         fail("give --hours or --streams, not both")
+    if tts_engine is None and (voice or warp or prosody or engine_option):
+        fail("--voice, --warp, --prosody and --engine-option choose a TTS engine's voices: add --tts ENGINE")
     given = {
         "stream_seconds": stream_seconds and parse_range(stream_seconds, "--stream-seconds"),
         "gap_seconds": gap_seconds and parse_range(gap_seconds, "--gap-seconds"),
@@ -357,6 +368,7 @@ def build_cmd(
         command=shlex.join(["streamaudio", *sys.argv[1:]]),
         executor=executor.value,
         scheduler=scheduler,
+        max_failed_clips=max_failed_clips,
     )
     if plan_only:
         _show_plan(spec)
@@ -456,6 +468,10 @@ def _run_build(spec: BuildSpec, name: str, force: bool = False) -> None:
             bar.close()
         err.print("interrupted: finished shards are kept; run the same command again to resume")
         raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
+    except TooManyFailures as exc:
+        if bar is not None:
+            bar.close()
+        fail(f"{exc} (--max-failed-clips {spec.max_failed_clips:g}; see {spec.out / 'rejected.jsonl'})")
     except (*KNOWN_ERRORS, OSError) as exc:
         if bar is not None:
             bar.close()
@@ -464,11 +480,19 @@ def _run_build(spec: BuildSpec, name: str, force: bool = False) -> None:
         fail(f"{exc.filename or spec.out}: {exc.strerror or exc}")
     if bar is not None:
         bar.close()
+    if result.dropped:
+        err.print(
+            f"[bold yellow]warning:[/] {len(result.dropped)} streams left out, a clip of theirs could not be "
+            f"used (the first: {escape(result.first_failure)}); see {escape(str(result.out))}/rejected.jsonl",
+            highlight=False,
+            soft_wrap=True,
+        )
     resumed = f" ({result.skipped_shards} already built)" if result.skipped_shards else ""
+    left_out = f" ({len(result.dropped)} left out)" if result.dropped else ""
     if result.decoder_warnings:
         resumed += f", {result.decoder_warnings} decoder warnings (see manifest.json)"
     typer.echo(
-        f"built {result.streams} streams, {result.hours:.3f} h, {result.replies} replies, "
+        f"built {result.streams} streams{left_out}, {result.hours:.3f} h, {result.replies} replies, "
         f"{result.shards} shards{resumed}, {result.rejected} rejected clips in {result.elapsed:.1f} s "
         f"({result.realtime_factor:.0f}x real time) -> {result.out}"
     )
@@ -899,6 +923,12 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted")
         code = 130
+    except BrokenPipeError:  # the reader of our output went away (| head): nothing more to say
+        code = 1
+    except StreamAudioError as exc:  # what a command did not catch itself: still one line
+        code = error_line(str(exc))
+    except OSError as exc:  # a file the command could not read or write (unwritable, a folder, disk full)
+        code = error_line(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
     sys.exit(code or 0)
 
 

@@ -43,8 +43,15 @@ Probe = Annotated[
 ]
 
 
-def _run(name: str, items: Callable[[], Iterable[Candidate | Reject]], out: Path, workers: int) -> None:
-    """Run an adapter through the pipeline with a progress bar; errors become one line."""
+def _run(
+    name: str,
+    items: Callable[[], Iterable[Candidate | Reject]],
+    out: Path,
+    workers: int,
+    inputs: tuple[Path, ...] = (),
+) -> None:
+    """Run an adapter through the pipeline with a progress bar; errors become one line, and so does an
+    input that gives no usable clip (its rejects are still written)."""
     bars: list[tqdm] = []  # made on the first progress report, so input errors print alone
 
     def progress(rows: int) -> None:
@@ -55,7 +62,7 @@ def _run(name: str, items: Callable[[], Iterable[Candidate | Reject]], out: Path
         bars[0].update(rows - bars[0].n)
 
     try:
-        report = run_prepare(items(), out, max(1, workers), progress=progress)
+        report = run_prepare(items(), out, max(1, workers), progress=progress, inputs=inputs)
     except (SourceError, OSError) as exc:
         for bar in bars:
             bar.close()
@@ -68,6 +75,8 @@ def _run(name: str, items: Callable[[], Iterable[Candidate | Reject]], out: Path
         rejects_path(out).name.replace(".rejected.jsonl", ".report.json")
     )
     report_path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    if not report.kept:
+        fail(f"{name}: no usable clip ({report.summary()}); rejects -> {rejects_path(out)}")
     typer.echo(f"{name}: {report.summary()}")
     typer.echo(f"manifest -> {out}; rejects -> {rejects_path(out)}")
 
@@ -83,7 +92,13 @@ def commonvoice_cmd(
     workers: Workers = 1,
 ) -> None:
     """Common Voice, any release (v1 to the current one)."""
-    _run("commonvoice", lambda: commonvoice.scan(locale_dir, split, probe), out, workers)
+    _run(
+        "commonvoice",
+        lambda: commonvoice.scan(locale_dir, split, probe),
+        out,
+        workers,
+        (locale_dir / f"{split}.tsv",),
+    )
 
 
 @app.command("covost2")
@@ -100,7 +115,7 @@ def covost2_cmd(
     workers: Workers = 1,
 ) -> None:
     """CoVoST 2 translations joined with their Common Voice clips."""
-    _run("covost2", lambda: covost2.scan(tsv, commonvoice_dir, cv_split, probe), out, workers)
+    _run("covost2", lambda: covost2.scan(tsv, commonvoice_dir, cv_split, probe), out, workers, (tsv,))
 
 
 def _names(ontology: Path | None, labels: Path | None) -> dict[str, str]:
@@ -130,6 +145,7 @@ def audioset_cmd(
         lambda: audioset.scan_segments(segments_csv, audio_dir, _names(ontology, labels)),
         out,
         workers,
+        (segments_csv,),
     )
 
 
@@ -199,7 +215,7 @@ def manifest_cmd(
     workers: Workers = 1,
 ) -> None:
     """A list of your own clips."""
-    _run("manifest", lambda: user_list.scan_list(file, source), out, workers)
+    _run("manifest", lambda: user_list.scan_list(file, source), out, workers, (file,))
 
 
 DialogueFormat = Enum("DialogueFormat", {f: f for f in dialogue.FORMATS}, type=str)
@@ -217,7 +233,9 @@ def dialogue_cmd(
         report = dialogue.prepare(file, fmt.value, out, max(1, workers))
     except SourceError as exc:
         fail(str(exc))
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"{file}: cannot read ({exc})")
+    except OSError as exc:
+        fail(f"{exc.filename or file}: {exc.strerror or exc}")
+    if not report.kept:
+        fail(f"{file}: no usable dialogue ({report.summary()}); rejects -> {rejects_path(out)}")
     typer.echo(f"dialogue: {report.summary()}")
     typer.echo(f"dialogues -> {out}; rejects -> {rejects_path(out)}")

@@ -71,6 +71,11 @@ def voice_choice(
     """A VoiceChoice from the command line (``named``: --url, --model… when given)."""
     try:
         ranges = parse_prosody(prosody or [])
+        known = tts.prosody_names(engine)
+        unknown = sorted(set(ranges) - set(known))
+        if unknown:
+            takes = f"takes {', '.join(known)}" if known else "takes no prosody parameter"
+            raise TTSError(f"--prosody {', '.join(unknown)}: {engine} {takes}")
         warp_values = tuple(float(w) for w in warps.split(",")) if warps else ()
     except ValueError:
         raise TTSError(f"--warp {warps!r}: expected numbers separated by commas, e.g. 0.94,1,1.06") from None
@@ -105,7 +110,7 @@ def _sources(names: list[str]) -> tuple[list[Dialogue], list[Clip], list[Clip]]:
             dialogues.extend(read_dialogues(manifest_path(DIALOGUES_MANIFEST)))
         if name in DEMO_SOURCES:
             continue
-        for item in read_source(Path(name)):
+        for _, item in read_source(Path(name)):
             if isinstance(item, Dialogue):
                 dialogues.append(item)
             elif not item.text and (item.labels or item.category):

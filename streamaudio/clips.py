@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from streamaudio import noise, sounds
-from streamaudio.audio import AudioError, load_audio
+from streamaudio.audio import LENGTH_TOLERANCE, MIN_CLIP_SECONDS, AudioError, load_audio
 from streamaudio.manifest import Clip
 from streamaudio.protocol import SAMPLE_RATE
 from streamaudio.tts import CachedTTS, TTSError, Voice
@@ -48,12 +48,13 @@ class ClipLoader:
     def _load(self, clip: Clip) -> np.ndarray:
         if clip.path:
             duration = clip.duration if clip.offset or clip.segment else None
-            return load_audio(clip.path, clip.offset, duration)
+            audio = load_audio(clip.path, clip.offset, duration, (clip.sample_rate, clip.channels))
+            return _check_length(clip, audio)
         if clip.tts:
             try:
                 return self.tts.speak_clip(clip.tts, clip.text or "", clip.language)
             except (TTSError, KeyError) as exc:
-                raise AudioError(f"{clip.id}: TTS failed ({exc})") from None
+                raise AudioError(f"{clip.id}: TTS failed ({exc})", "tts_failed") from None
         if clip.generator:
             return self._generate(clip)
         raise AudioError(f"{clip.id}: clip has no audio source")
@@ -71,3 +72,15 @@ class ClipLoader:
             talkers = [(t["text"], t["voice"]) for t in g["talkers"]]
             return noise.babble(clip.duration, talkers, self.speak, seed)
         raise AudioError(f"{clip.id}: unknown generator {kind!r}")
+
+
+def _check_length(clip: Clip, audio: np.ndarray) -> np.ndarray:
+    """The decoded audio, if its length is the row's (within tolerance) and long enough to be a clip."""
+    seconds = audio.size / SAMPLE_RATE
+    if seconds < MIN_CLIP_SECONDS:
+        raise AudioError(f"{clip.path}: {seconds:.4f} s of audio", "too_short")
+    slack, share = LENGTH_TOLERANCE
+    if abs(seconds - clip.duration) > max(slack, share * clip.duration):
+        detail = f"{clip.path}: {seconds:.2f} s decoded, its manifest row says {clip.duration:.2f} s"
+        raise AudioError(detail, "length_mismatch")
+    return audio

@@ -50,19 +50,19 @@ def read_dialogues(path: str | Path) -> Iterator[Dialogue]:
 
 def read_source(
     path: str | Path, default_source: str | None = None, on_bad: BadRow | None = None
-) -> Iterator[Clip | Dialogue]:
-    """Rows of any streamaudio manifest: dialogue rows as Dialogues, the rest as Clips. A broken row stops
-    the read, or with ``on_bad`` is reported to it as (line, problem) and left out."""
+) -> Iterator[tuple[int, Clip | Dialogue]]:
+    """(line, row) for the rows of any streamaudio manifest: dialogue rows as Dialogues, the rest as Clips.
+    A broken row stops the read, or with ``on_bad`` is reported to it as (line, problem) and left out."""
     base = Path(path).resolve().parent
     for lineno, row in iter_rows(path, on_bad):
         try:
             if is_dialogue_row(row):
                 try:
-                    yield Dialogue.from_row(row)
+                    yield lineno, Dialogue.from_row(row)
                 except (KeyError, TypeError, ValueError) as exc:
                     raise ManifestError(f"{path}:{lineno}: bad dialogue row ({exc})") from None
             else:
-                yield clip_from_row(row, f"{path}:{lineno}", base, default_source)
+                yield lineno, clip_from_row(row, f"{path}:{lineno}", base, default_source)
         except ManifestError as exc:
             if on_bad is None:
                 raise

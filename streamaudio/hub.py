@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from streamaudio import __version__
+from streamaudio.errors import StreamAudioError
 from streamaudio.reader import ReadError, iter_samples
 
 TASKS = {
@@ -39,7 +40,7 @@ CAPABILITY_TEXT = {
 }
 
 
-class HubError(Exception):
+class HubError(StreamAudioError):
     """A corpus that cannot be staged or uploaded; one line saying why."""
 
 

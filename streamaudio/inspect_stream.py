@@ -10,11 +10,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from streamaudio.errors import StreamAudioError
 from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY, SAMPLE_RATE
 from streamaudio.reader import ReadError, iter_samples
 
 
-class InspectError(Exception):
+class InspectError(StreamAudioError):
     """A shard or key that cannot be read; one line naming it."""
 
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
+import math
 import os
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from streamaudio.errors import StreamAudioError
 
-class ManifestError(Exception):
+
+class ManifestError(StreamAudioError):
     """A manifest that cannot be read; the message names the file, the row and the problem."""
 
 
@@ -65,8 +68,9 @@ class Clip:
             raise ValueError(f"missing {', '.join(missing)}")
         if not (row.get("path") or row.get("tts") or row.get("generator")):
             raise ValueError("needs one of path, tts or generator")
+        _check_types(row)
         duration = float(row["duration"])
-        if not duration > 0:
+        if not math.isfinite(duration) or not duration > 0:
             raise ValueError(f"duration must be positive, got {row['duration']!r}")
         kwargs = {k: v for k, v in row.items() if k in known and k != "extra"}
         kwargs["duration"] = duration
@@ -79,14 +83,52 @@ class Clip:
         return cls(**kwargs, extra=extra)
 
 
+_TEXT_FIELDS = ("source", "text", "translation", "language", "target_language", "speaker", "gender", "age",
+                "split", "category")  # fmt: skip
+_NUMBER = (int, float)
+
+
+def _check_types(row: dict[str, Any]) -> None:
+    """Raise ValueError naming the first field whose value has the wrong type (a text that is a number, a
+    labels string that would be split into letters, a path with a NUL byte…)."""
+    ident = row["id"]
+    if not isinstance(ident, (str, int)) or isinstance(ident, bool):
+        raise ValueError(f"id must be a string, got {type(ident).__name__}")
+    for key in _TEXT_FIELDS:
+        value = row.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{key} must be a string, got {type(value).__name__}")
+    path = row.get("path")
+    if path is not None and (not isinstance(path, str) or "\0" in path):
+        raise ValueError("path must be a string without NUL bytes")
+    for key in ("duration", "offset"):
+        value = row.get(key)
+        if value is not None and (not isinstance(value, _NUMBER) or isinstance(value, bool)):
+            raise ValueError(f"{key} must be a number of seconds, got {type(value).__name__}")
+    offset = row.get("offset")
+    if offset is not None and not (math.isfinite(offset) and offset >= 0):
+        raise ValueError(f"offset must be a finite number >= 0, got {offset!r}")
+    for key in ("sample_rate", "channels"):
+        value = row.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    for key in ("labels", "label_names"):
+        value = row.get(key)
+        if value is not None and not (
+            isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        ):
+            raise ValueError(f"{key} must be a list of strings, got {type(value).__name__}")
+    for key in ("tts", "generator", "extra"):
+        value = row.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"{key} must be an object, got {type(value).__name__}")
+    tts = row.get("tts")
+    if tts and not all(isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in tts.items()):
+        raise ValueError("tts must map names to strings or numbers")
+
+
 _FIELD_NAMES = tuple(f.name for f in fields(Clip))
 _FIELD_SET = frozenset(_FIELD_NAMES)
-
-
-def _open_text(path: Path, mode: str) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return gzip.open(path, mode + "t", encoding="utf-8")
-    return open(path, mode, encoding="utf-8")
 
 
 BadRow = Callable[[int, str], None]  # (line, problem): a row left out instead of stopping the read
@@ -107,21 +149,30 @@ def iter_rows(path: str | Path, on_bad: BadRow | None = None) -> Iterator[tuple[
             for batch in batches:
                 for row in batch.to_pylist():
                     n += 1
-                    for key in PARQUET_JSON_COLUMNS:
-                        if isinstance(row.get(key), str):
-                            row[key] = json.loads(row[key])
+                    try:
+                        for key in PARQUET_JSON_COLUMNS:
+                            if isinstance(row.get(key), str):
+                                row[key] = json.loads(row[key])
+                    except ValueError as exc:
+                        if on_bad is None:
+                            raise ManifestError(f"{path}:{n}: {key} is not valid JSON ({exc})") from None
+                        on_bad(n, f"{key} is not valid JSON ({exc})")
+                        continue
                     yield n, {k: v for k, v in row.items() if v is not None}
         except (OSError, ValueError) as exc:
             raise ManifestError(f"{path}: cannot read Parquet manifest ({exc})") from None
         return
-    with _open_text(path, "r") as f:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
         try:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
+            for lineno, raw in enumerate(f, 1):
+                if not raw.strip():
                     continue
                 try:
-                    row = json.loads(line)
+                    row = json.loads(raw.decode("utf-8"))
                     problem = None if isinstance(row, dict) else "a row must be a JSON object"
+                except UnicodeDecodeError as exc:
+                    problem = f"not UTF-8 (byte {exc.start}: {exc.reason})"
                 except json.JSONDecodeError as exc:
                     problem = f"not valid JSON ({exc.msg})"
                 if problem is None:
@@ -130,7 +181,7 @@ def iter_rows(path: str | Path, on_bad: BadRow | None = None) -> Iterator[tuple[
                     raise ManifestError(f"{path}:{lineno}: {problem}")
                 else:
                     on_bad(lineno, problem)
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise ManifestError(f"{path}: cannot read manifest ({exc})") from None
 
 

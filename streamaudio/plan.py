@@ -66,3 +66,9 @@ class StreamPlan:
     @property
     def estimated_seconds(self) -> float:
         return self.tail_gap + sum(max(0.0, s.gap_before) + s.seconds for s in self.segments)
+
+    @property
+    def clip_count(self) -> int:
+        """How many clips rendering it reads: events, their gap beds, the tail bed and the background."""
+        fills = sum(s.gap_fill is not None for s in self.segments) + (self.tail_fill is not None)
+        return len(self.segments) + fills + (self.background is not None)

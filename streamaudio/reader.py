@@ -12,9 +12,10 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from streamaudio.audio import decode_flac
+from streamaudio.errors import StreamAudioError
 
 
-class ReadError(Exception):
+class ReadError(StreamAudioError):
     """A corpus or shard that cannot be read; one line naming it."""
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from streamaudio.augment import AugmentSpec
 from streamaudio.build import Part
+from streamaudio.errors import StreamAudioError
 from streamaudio.scenarios import ScenarioConfig
 from streamaudio.tts.voices import VoiceChoice
 from streamaudio.validate import schema
@@ -19,7 +20,7 @@ CONFIG_FIELDS = {f.name for f in fields(ScenarioConfig)}
 RANGE_FIELDS = {"stream_seconds", "gap_seconds", "snr_db", "gap_snr_db", "sound_level_db", "sound_seconds"}
 
 
-class RecipeError(Exception):
+class RecipeError(StreamAudioError):
     """A recipe that cannot be read or does not fit the schema; one line naming file and field."""
 
 

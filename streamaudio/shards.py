@@ -7,7 +7,7 @@ import json
 import os
 import tarfile
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -34,6 +34,8 @@ class ShardStats:
     spec_sha256: str
     rejects: list[dict[str, Any]]
     decoder_warnings: int = 0
+    clips: int = 0  # clips its plans drew
+    dropped: list[str] = field(default_factory=list)  # streams left out: a clip of theirs failed
 
 
 def shard_name(capability: str, split: str, index: int) -> str:
@@ -135,13 +137,22 @@ def commit_shard(path: Path) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temporary file, fsync it and rename it over ``path``."""
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary file, fsync it and rename it over ``path``: a reader (or a full disk)
+    never sees half of it; what was there stays when writing fails."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def save_stats(state_dir: Path, stats: ShardStats) -> None:

@@ -23,6 +23,7 @@ from streamaudio.audio import (
 from streamaudio.clips import ClipLoader
 from streamaudio.manifest import Clip
 from streamaudio.plan import NoiseSlice, Segment, StreamPlan
+from streamaudio.rejects import Reject
 
 SILENT_RMS = 1e-5  # -100 dBFS: a clip this quiet has nothing to place
 PEAK_LIMIT = 0.98  # a stream whose mix peaks above this is scaled down as a whole
@@ -235,11 +236,12 @@ def _seconds(s: float) -> int:
 
 def _reject(plan: StreamPlan, clip: Clip, reason: str, detail: str) -> dict[str, Any]:
     """A clip left out of a stream, as ``rejected.jsonl`` records it."""
-    return {"clip_id": clip.id, "source": clip.source, "reason": reason, "detail": detail, "stream": plan.id}
+    return Reject(clip.id, clip.source, reason, detail, clip.path, "render", plan.id).to_row()
 
 
 def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None) -> Rendered:
-    """Render a plan. A clip that cannot be decoded is left out (with its gap) and reported. With a
+    """Render a plan. A clip that cannot be used is left out (with its gap) and reported: the caller drops
+    such a stream, which is not what its plan says. With a
     ``scratch``, the audio is a view into its buffer, valid until the next render into it."""
     rejects: list[dict[str, Any]] = []
     rng = np.random.default_rng([plan.seed, RENDER_SALT])
@@ -248,7 +250,7 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
         try:
             return loader.load(clip, keep=keep)
         except AudioError as exc:
-            rejects.append(_reject(plan, clip, "decode_error", str(exc)))
+            rejects.append(_reject(plan, clip, exc.reason, str(exc)))
             return None
 
     placed: list[_Placed] = []

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from streamaudio import protocol as P
+from streamaudio.errors import StreamAudioError
 
 Encode = Callable[[str], list[int]]  # text -> token ids, no special tokens
 # ids the protocol gives to tokens the tokenizer must hold as special tokens (Qwen2.5's layout)
@@ -20,7 +21,7 @@ SPECIAL_IDS = {
 }
 
 
-class TokenizerError(ValueError):
+class TokenizerError(StreamAudioError, ValueError):
     """A tokenizer.json that cannot be read or is not the protocol's vocabulary; one line saying why."""
 
 

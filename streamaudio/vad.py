@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streamaudio.errors import StreamAudioError
 from streamaudio.protocol import SAMPLE_RATE
 
 WINDOW = 512  # samples per VAD window at 16 kHz
@@ -23,7 +24,7 @@ WARMUP = 16  # windows (0.5 s)
 SPEECH = 0.5  # probability above which a window is speech
 
 
-class VadError(Exception):
+class VadError(StreamAudioError):
     """The VAD model cannot be had here; one line saying how to get it."""
 
 

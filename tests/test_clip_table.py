@@ -57,7 +57,7 @@ def read_clips_ok(path: Path) -> list:
     """The manifest's good rows as the row reader makes them."""
     from streamaudio.dialogues import read_source
 
-    return list(read_source(path, "cv", on_bad=lambda line, problem: None))
+    return [item for _, item in read_source(path, "cv", on_bad=lambda line, problem: None)]
 
 
 def test_a_second_read_maps_the_file_and_a_changed_manifest_is_read_again(

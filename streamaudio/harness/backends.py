@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from streamaudio.errors import StreamAudioError
 from streamaudio.harness.loop import Reply
 from streamaudio.protocol import LABEL_REPLY
 
 
-class HarnessError(Exception):
+class HarnessError(StreamAudioError):
     """A backend that cannot run here (a missing checkpoint or package); one line saying why."""
 
 

@@ -15,6 +15,7 @@ import yaml
 from streamaudio.augment import AugmentSpec, draw
 from streamaudio.clip_table import SMALL, ClipTable, as_table
 from streamaudio.dialogues import Dialogue
+from streamaudio.errors import StreamAudioError
 from streamaudio.manifest import Clip
 from streamaudio.plan import Background, NoiseSlice, Segment, StreamPlan
 from streamaudio.tts.voices import Voice, VoiceChoice
@@ -23,7 +24,7 @@ SECONDS_PER_CHAR = 0.0575  # speaking time of TTS text (espeak-ng, the demo voic
 TALKER_JITTER_DB = 1.0  # an utterance's level varies this much (±) around its talker's level
 
 
-class ScenarioError(Exception):
+class ScenarioError(StreamAudioError):
     """A scenario that cannot run on the pools it was given; one line saying what is missing."""
 
 

@@ -6,6 +6,7 @@ import gzip
 import json
 import multiprocessing as mp
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from streamaudio.rejects import Reject
 from streamaudio.sources.tsv import SourceError
 
 FORMATS = ("moss", "sharegpt", "messages")
@@ -76,16 +78,21 @@ def turns_of(row: dict[str, Any], fmt: str) -> list[dict[str, str]]:
     return [{"role": role, "text": clean(text)} for role, text in raw if role and clean(text)]
 
 
-def parse_line(item: tuple[int, str, str, str]) -> Parsed:
-    """(dialogue row, None) or (None, reject row) for one input line (line number, text, format, stem)."""
-    line, text, fmt, stem = item
+def parse_line(item: tuple[int, bytes, str, str]) -> Parsed:
+    """(dialogue row, None) or (None, reject row) for one input line (line number, bytes, format, stem)."""
+    line, raw, fmt, stem = item
     try:
-        row = json.loads(text)
+        row = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return None, {"line": line, "reason": "invalid_utf8", "detail": f"byte {exc.start}: {exc.reason}"}
     except json.JSONDecodeError as exc:
         return None, {"line": line, "reason": "invalid_json", "detail": exc.msg}
     if not isinstance(row, dict):
         return None, {"line": line, "reason": "invalid_json", "detail": "not an object"}
-    turns = turns_of(row, fmt)
+    try:
+        turns = turns_of(row, fmt)
+    except (AttributeError, TypeError, ValueError) as exc:  # {"chat": 5}, "conversations": "str" …
+        return None, {"line": line, "reason": "bad_row", "detail": f"not a {fmt} conversation ({exc})"}
     if not any(t["role"] == "user" for t in turns) or not any(t["role"] == "assistant" for t in turns):
         return None, {"line": line, "reason": "no_turns", "detail": "needs a user and an assistant turn"}
     ident = row.get("conversation_id") or row.get("id") or f"{stem}-{line}"
@@ -101,33 +108,40 @@ def scan(
     if not path.is_file():
         raise SourceError(f"{path}: file does not exist")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        items = ((n, text, fmt, path.stem) for n, text in enumerate(f, 1) if text.strip())
-        if workers <= 1:
-            yield from map(parse_line, items)
-            return
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-        with ctx.Pool(workers) as pool:
-            while batch := list(islice(items, 4096 * workers)):
-                yield from pool.imap(parse_line, batch, chunksize=256)
+    try:
+        with opener(path, "rb") as f:
+            items = ((n, raw, fmt, path.stem) for n, raw in enumerate(f, 1) if raw.strip())
+            if workers <= 1:
+                yield from map(parse_line, items)
+                return
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+            with ctx.Pool(workers) as pool:
+                while batch := list(islice(items, 4096 * workers)):
+                    yield from pool.imap(parse_line, batch, chunksize=256)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise SourceError(f"{path}: truncated or damaged gzip file ({exc})") from None
 
 
 def prepare(path: Path, fmt: str, out: Path, workers: int = 1) -> DialogueReport:
-    """Write dialogues as JSONL(.gz) and rejects (with line numbers) beside them."""
-    from streamaudio.sources.pipeline import rejects_path
+    """Write dialogues as JSONL(.gz) and rejects (file:line, the reason) beside them, both atomically."""
+    from streamaudio.sources.pipeline import atomic_outputs, check_output, rejects_path
 
+    check_output(out, [path])
     report = DialogueReport()
     out.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if out.suffix == ".gz" else open
     with (
-        opener(out, "wt", encoding="utf-8") as kept,
-        open(rejects_path(out), "w", encoding="utf-8") as rejects,
+        atomic_outputs(out, rejects_path(out)) as (dialogues, rejected),
+        opener(dialogues, "wt", encoding="utf-8") as kept,
+        open(rejected, "w", encoding="utf-8") as rejects,
     ):
         for row, reject in scan(path, fmt, workers):
             report.read += 1
             if row is None:
                 report.rejected[reject["reason"]] += 1
-                rejects.write(json.dumps({"file": str(path), **reject}) + "\n")
+                where = f"{path}:{reject['line']}"
+                bad = Reject(where, fmt, reject["reason"], f"{where}: {reject['detail']}", str(path))
+                rejects.write(json.dumps(bad.to_row(), ensure_ascii=False) + "\n")
             else:
                 report.kept += 1
                 kept.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from streamaudio.manifest import Clip, ClipSink
+from streamaudio.rejects import Reject
 from streamaudio.sources.probe import Probe, probe_batch
+from streamaudio.sources.tsv import SourceError
 
 PROBE_BATCH = 64
 MAX_CHUNK = 4096
@@ -31,23 +35,6 @@ class Candidate:
     clip: Clip
     probe: bool = True
     window: tuple[float, float] | None = None
-
-
-@dataclass(frozen=True)
-class Reject:
-    """An input row or file that cannot become a clip, and why."""
-
-    id: str
-    source: str
-    reason: str
-    detail: str = ""
-    path: str | None = None
-
-    def to_row(self) -> dict[str, Any]:
-        row = {"clip_id": self.id, "source": self.source, "reason": self.reason, "detail": self.detail}
-        if self.path:
-            row["path"] = self.path
-        return row
 
 
 @dataclass
@@ -157,26 +144,65 @@ def _apply(item: Candidate, probe: Probe) -> Candidate | Reject:
     return Candidate(replace(clip, duration=round(probe.duration, 4)), probe=False)
 
 
+def check_output(out: Path, inputs: Iterable[Path]) -> None:
+    """Refuse a manifest (or its rejects list) that would overwrite one of the inputs it is made from."""
+    written = {os.path.realpath(out), os.path.realpath(rejects_path(out))}
+    for path in inputs:
+        if os.path.realpath(path) in written:
+            raise SourceError(f"{out}: the output would overwrite the input {path}; choose another --out")
+
+
+@contextmanager
+def atomic_outputs(*paths: Path) -> Iterator[tuple[Path, ...]]:
+    """Temporary names beside ``paths``, renamed over them only when the block ends without an error, so a
+    killed run or a full disk never leaves a partial manifest under the real name."""
+    temps = tuple(p.with_name(f".partial.{p.name}") for p in paths)  # the suffix still says the format
+    try:
+        yield temps
+        for tmp, path in zip(temps, paths, strict=True):
+            os.replace(tmp, path)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+
+
 def run_prepare(
     items: Iterable[Candidate | Reject],
     out: Path,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    inputs: Iterable[Path] = (),
 ) -> PrepareReport:
-    """Probe, then stream kept clips to ``out`` and rejects beside it; returns the report."""
+    """Probe, then stream kept clips to ``out`` and rejects beside it; returns the report. Audio paths are
+    written absolute, so the manifest reads the same from any folder; an id seen before is a duplicate."""
+    check_output(out, inputs)
     report = PrepareReport()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with ClipSink(out) as sink, open(rejects_path(out), "w", encoding="utf-8") as rejects:
+    seen: set[int] = set()  # hashes of (source, id) kept: 10 M clips fit in well under a gigabyte
+    with (
+        atomic_outputs(out, rejects_path(out)) as (manifest, rejected),
+        ClipSink(manifest) as sink,
+        open(rejected, "w", encoding="utf-8") as rejects,
+    ):
         for item in _probed(items, workers, report):
             report.read += 1
+            if isinstance(item, Candidate) and hash((item.clip.source, item.clip.id)) in seen:
+                item = Reject(item.clip.id, item.clip.source, "duplicate", "id kept once", item.clip.path)
             if isinstance(item, Reject):
                 report.rejected[item.reason] += 1
-                rejects.write(json.dumps(item.to_row(), ensure_ascii=False) + "\n")
+                row = item.to_row()
+                if item.path:
+                    row["path"] = os.path.abspath(item.path)
+                rejects.write(json.dumps(row, ensure_ascii=False) + "\n")
             else:
+                clip = item.clip
+                seen.add(hash((clip.source, clip.id)))
                 report.kept += 1
-                report.seconds += item.clip.duration
-                report.unprobed += item.clip.sample_rate is None
-                sink.write(item.clip)
+                report.seconds += clip.duration
+                report.unprobed += clip.sample_rate is None
+                if clip.path and not os.path.isabs(clip.path):
+                    clip = replace(clip, path=os.path.abspath(clip.path))
+                sink.write(clip)
             if progress and report.read % 1000 == 0:
                 progress(report.read)
     if progress:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import soundfile as sf
 
-from streamaudio.audio import DecoderWarnings
+from streamaudio.audio import MAX_RATE, MIN_CLIP_SECONDS, MIN_RATE, DecoderWarnings
 
 TAIL_FRAMES = 2048  # frames read at the end of a file to catch truncation behind an optimistic header
 MIN_TAIL_SHARE = 0.5  # a tail read that returns less than this share of TAIL_FRAMES means truncated
@@ -79,6 +79,10 @@ def probe_file(path: str, check_tail: bool = True) -> Probe:
             frames, sr, channels = f.frames, f.samplerate, f.channels
             if frames <= 0:
                 return Probe(path, reason="empty_audio", detail="header holds no samples")
+            if not MIN_RATE <= sr <= MAX_RATE:
+                return Probe(path, reason="bad_sample_rate", detail=f"the header says {sr} Hz")
+            if frames < MIN_CLIP_SECONDS * sr:
+                return Probe(path, reason="too_short", detail=f"{frames / sr:.4f} s of audio")
             if check_tail and f.format == "MP3":
                 if _mp3_truncated(path, size):
                     return Probe(

@@ -7,10 +7,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from streamaudio.errors import StreamAudioError
+
 csv.field_size_limit(sys.maxsize)
 
 
-class SourceError(Exception):
+class SourceError(StreamAudioError):
     """A corpus file that cannot be read at all; one line naming it."""
 
 

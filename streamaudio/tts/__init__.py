@@ -9,6 +9,7 @@ from streamaudio.tts.registry import (
     engine_class,
     engine_names,
     get_engine,
+    prosody_names,
     register,
 )
 from streamaudio.tts.voices import Voice, VoiceChoice, content_key, parse_prosody, pool
@@ -30,6 +31,7 @@ __all__ = [
     "get_engine",
     "parse_prosody",
     "pool",
+    "prosody_names",
     "register",
     "render",
 ]

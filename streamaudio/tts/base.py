@@ -13,8 +13,10 @@ from typing import Protocol
 
 import numpy as np
 
+from streamaudio.errors import StreamAudioError
 
-class TTSError(Exception):
+
+class TTSError(StreamAudioError):
     """A voice or language the engine cannot speak, or a failed synthesis; ``reason`` is its reject code
     (``engine_error``, ``empty_text``, ``unspeakable``, ``silent``)."""
 

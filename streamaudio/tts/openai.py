@@ -24,6 +24,7 @@ class OpenAIEngine:
     name = "openai"
     voices = ("alloy",)
     prosody: ClassVar[dict[str, tuple[float, float]]] = {}
+    prosody_names: ClassVar[tuple[str, ...]] = ("speed",)
     concurrent = True  # the stage sends this many requests at once from threads, not processes
 
     def __init__(

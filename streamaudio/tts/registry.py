@@ -69,3 +69,9 @@ def get_engine(name: str = "espeak-ng") -> TTSEngine:
         return engine_class(name)(**_OPTIONS.get(name, {}))
     except TypeError as exc:
         raise TTSError(f"TTS engine {name!r}: {exc}") from None
+
+
+def prosody_names(name: str) -> tuple[str, ...]:
+    """The prosody parameters an engine reads: its ``prosody_names``, else the names of its default ranges."""
+    cls = engine_class(name)
+    return tuple(getattr(cls, "prosody_names", ()) or cls.prosody)

@@ -15,6 +15,7 @@ from streamaudio import protocol as P
 from streamaudio.audio import decode_flac
 from streamaudio.build import STATE_DIR
 from streamaudio.corpus_check import KEPT_REPORT
+from streamaudio.errors import StreamAudioError
 from streamaudio.plots import corpus_stats
 from streamaudio.reader import shard_paths
 from streamaudio.view.shard_index import ShardIndex, StreamEntry, index_shard
@@ -22,7 +23,7 @@ from streamaudio.view.shard_index import ShardIndex, StreamEntry, index_shard
 PEAKS_PER_SECOND = 100  # waveform resolution: the minimum and maximum of each 10 ms
 
 
-class StreamError(Exception):
+class StreamError(StreamAudioError):
     """A stream that cannot be shown; one line naming it and the problem."""
 
 
