@@ -36,7 +36,8 @@ class AudioError(StreamAudioError):
 
 
 MIN_RATE, MAX_RATE = 1000, 768_000  # sample rates outside these are a lying header, not audio
-MIN_CLIP_SECONDS = 0.2  # shorter than any spoken word (or any sound worth an event)
+MIN_CLIP_SECONDS = 0.05  # shorter than any sound worth an event (a bell's ding is 0.14 s)
+MIN_SPEECH_SECONDS = 0.2  # shorter than any spoken word
 LENGTH_TOLERANCE = (0.5, 0.1)  # seconds and share: a decoded clip further from its row's length is refused
 
 
@@ -175,7 +176,10 @@ _ROUNDER_BITS = int(_ROUNDER.view(np.int32))
 
 
 def decode_flac(data: bytes) -> tuple[np.ndarray, int]:
-    """Decode FLAC bytes to float32 samples and their sample rate."""
+    """Decode FLAC bytes to float32 samples and their sample rate; anything else (WAV bytes in a ``.flac``
+    member) is a ValueError."""
+    if not data[:4] == b"fLaC":
+        raise ValueError("not FLAC data")
     audio, sr = sf.read(io.BytesIO(data), dtype="float32")
     return audio, sr
 

@@ -700,7 +700,7 @@ def upload_cmd(
 @app.command("view")
 def view_cmd(
     out: Annotated[Path, typer.Argument(help="An output folder of a build.")],
-    port: Annotated[int, typer.Option(help="Port to serve on.", metavar="N")] = 8765,
+    port: Annotated[int, typer.Option(help="Port to serve on.", metavar="N", min=0, max=65535)] = 8765,
     host: Annotated[
         str, typer.Option(help="Address to bind (others on the network can reach 0.0.0.0).", metavar="HOST")
     ] = "127.0.0.1",
@@ -715,17 +715,25 @@ def view_cmd(
     """Audit a corpus in the browser: its streams by capability and split, and each stream's waveform,
     chunk labels, events and replies, played with a cursor. Shards are read in place."""
     from streamaudio.view import make_server, serve
+    from streamaudio.view.server import is_loopback
 
     if not out.is_dir():
         fail(f"{out}: not an output folder")
     started = time.perf_counter()
     try:
         server = make_server(out, host, port, report)
-    except ReadError as exc:
+    except StreamAudioError as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot serve on {host}:{port} ({exc.strerror}); choose another with --port")
+        fail(f"cannot serve on {host}:{port} ({exc.strerror or exc}); choose another with --port")
     corpus = server.corpus
+    if not is_loopback(host):
+        err.print(
+            f"[bold yellow]warning:[/] serving on {escape(host)}: anyone who can reach this machine on port "
+            f"{server.server_address[1]} can read the corpus",
+            highlight=False,
+            soft_wrap=True,
+        )
     errors = sum(1 for s in corpus.shards if s.error) + sum(1 for s in corpus.streams if s.error)
     typer.echo(
         f"{len(corpus.streams)} streams in {len(corpus.shards)} shards indexed in "

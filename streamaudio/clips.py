@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from streamaudio import noise, sounds
-from streamaudio.audio import LENGTH_TOLERANCE, MIN_CLIP_SECONDS, AudioError, load_audio
+from streamaudio.audio import LENGTH_TOLERANCE, MIN_CLIP_SECONDS, MIN_SPEECH_SECONDS, AudioError, load_audio
 from streamaudio.manifest import Clip
 from streamaudio.protocol import SAMPLE_RATE
 from streamaudio.tts import CachedTTS, TTSError, Voice
@@ -77,7 +77,7 @@ class ClipLoader:
 def _check_length(clip: Clip, audio: np.ndarray) -> np.ndarray:
     """The decoded audio, if its length is the row's (within tolerance) and long enough to be a clip."""
     seconds = audio.size / SAMPLE_RATE
-    if seconds < MIN_CLIP_SECONDS:
+    if seconds < (MIN_SPEECH_SECONDS if clip.text else MIN_CLIP_SECONDS):
         raise AudioError(f"{clip.path}: {seconds:.4f} s of audio", "too_short")
     slack, share = LENGTH_TOLERANCE
     if abs(seconds - clip.duration) > max(slack, share * clip.duration):

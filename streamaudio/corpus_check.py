@@ -4,9 +4,9 @@ fail it only under ``--strict``."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
-import json
 import multiprocessing as mp
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from streamaudio import protocol as P
-from streamaudio.reader import ReadError, iter_stream, shard_paths
+from streamaudio.audio import decode_flac
+from streamaudio.reader import ReadError, iter_stream, manifest_shards, read_manifest, shard_paths
 from streamaudio.validate import Fault, check_sample
 
 EXAMPLES = 3  # messages kept per kind
@@ -100,7 +101,8 @@ def validate_corpus(
         if not path.is_file():
             report.add(Fault("missing_shard", f"{path}: listed in manifest.json but absent"))
     seen: dict[str, Path] = {}
-    for path, (part, keys, digest) in zip(present, _each_shard(present, vad, workers), strict=True):
+    shards = _each_shard(present, vad, workers, _shortest(targets))
+    for path, (part, keys, digest) in zip(present, shards, strict=True):
         report.merge(part)
         for key in keys:
             if key in seen:
@@ -129,8 +131,10 @@ def validate_corpus(
     return report
 
 
-def _each_shard(paths: list[Path], vad: bool, workers: int) -> Iterator[tuple[Report, list[str], str]]:
-    jobs = [(p, vad) for p in paths]
+def _each_shard(
+    paths: list[Path], vad: bool, workers: int, shortest: dict[tuple[str, str], float]
+) -> Iterator[tuple[Report, list[str], str]]:
+    jobs = [(p, vad, shortest) for p in paths]
     if workers <= 1 or len(paths) < 2:
         yield from map(check_shard, jobs)
         return
@@ -139,35 +143,70 @@ def _each_shard(paths: list[Path], vad: bool, workers: int) -> Iterator[tuple[Re
         yield from pool.imap(check_shard, jobs)
 
 
-def check_shard(job: tuple[Path, bool]) -> tuple[Report, list[str], str]:
-    """One shard's findings, its keys in order, and its sha256 (runs in a worker)."""
-    path, vad = job
+def check_shard(
+    job: tuple[Path, bool] | tuple[Path, bool, dict[tuple[str, str], float]],
+) -> tuple[Report, list[str], str]:
+    """One shard's findings, its keys in order, and its sha256 (runs in a worker); the job may carry the
+    shortest stream its build asked for, by (capability, split)."""
+    path, vad, shortest = (*job, {})[:3]
     report = Report()
     keys: list[str] = []
     data = path.read_bytes()  # read once: hashed, then parsed
     digest = hashlib.sha256(data).hexdigest()
+
+    def broken(key: str, problem: str) -> None:  # one stream's fault: the streams after it are checked
+        keys.append(key)
+        report.add(Fault("broken_json" if "JSON" in problem else "missing_member", problem), key=key)
+
     try:
-        for sample in iter_stream(io.BytesIO(data), str(path)):
+        for sample in iter_stream(io.BytesIO(data), str(path), broken):
             keys.append(sample.key)
             _check_stream(report, path, sample.key, sample.meta, sample.flac, vad)
+            _check_length(report, path, sample.key, sample.meta, shortest)
     except ReadError as exc:
         report.add(Fault("broken_json" if "JSON" in str(exc) else "unreadable_shard", str(exc)))
     return report, keys, digest
 
 
+def _check_length(
+    report: Report, path: Path, key: str, meta: Any, shortest: dict[tuple[str, str], float]
+) -> None:
+    """A stream shorter than the range its build asked for lost something its plan put in it."""
+    if not isinstance(meta, dict):
+        return
+    low = shortest.get((str(meta.get("capability")), str(meta.get("split"))))
+    chunks = meta.get("num_chunks")
+    if low is not None and isinstance(chunks, int) and chunks * P.CHUNK_SECONDS < low - 1e-6:
+        seconds = chunks * P.CHUNK_SECONDS
+        report.add(
+            Fault("short_stream", f"{path}: {key} is {seconds:.1f} s, its build asked >= {low:g} s"), key=key
+        )
+
+
+def _shortest(targets: list[Path]) -> dict[tuple[str, str], float]:
+    """The shortest stream each part of the targets' builds asked for, from their manifests."""
+    shortest: dict[tuple[str, str], float] = {}
+    for target in targets:
+        if target.is_dir() and (target / "manifest.json").is_file():
+            for part in read_manifest(target).get("parts") or []:
+                with contextlib.suppress(KeyError, TypeError, ValueError, IndexError):
+                    low = float(part["config"]["stream_seconds"][0])
+                    shortest[(str(part["capability"]), str(part["split"]))] = low
+    return shortest
+
+
 def _manifest_entries(targets: list[Path]) -> dict[Path, dict[str, Any]]:
     entries = {}
     for target in targets:
-        manifest = target / "manifest.json"
-        if target.is_dir() and manifest.is_file():
-            for shard in json.loads(manifest.read_text(encoding="utf-8"))["shards"]:
-                entries[(target / shard["path"]).resolve()] = shard
+        if target.is_dir() and (target / "manifest.json").is_file():
+            for path, shard in manifest_shards(target):
+                entries[path.resolve()] = shard
     return entries
 
 
 def _check_stream(report: Report, path: Path, key: str, meta: dict[str, Any], flac: bytes, vad: bool) -> None:
     try:
-        audio, sr = sf.read(io.BytesIO(flac), dtype="float32")
+        audio, sr = decode_flac(flac)
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         report.add(Fault("undecodable_audio", f"{path}: {key}.flac cannot be decoded ({exc})"), key=key)
         return

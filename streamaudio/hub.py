@@ -7,7 +7,7 @@ Layout: ``data/<capability>/<split>/*.tar`` (the WebDataset shards, hard-linked 
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import shutil
 from collections import Counter, defaultdict
@@ -18,7 +18,7 @@ import yaml
 
 from streamaudio import __version__
 from streamaudio.errors import StreamAudioError
-from streamaudio.reader import ReadError, iter_samples
+from streamaudio.reader import ReadError, iter_samples, manifest_shards, read_manifest
 
 TASKS = {
     "asr": "automatic-speech-recognition",
@@ -61,14 +61,19 @@ def stage(out: Path, stage_dir: Path, repo: str, license_id: str = "other") -> P
     manifest_path = out / "manifest.json"
     if not manifest_path.is_file():
         raise HubError(f"{out}: no manifest.json (is this a streamaudio output folder?)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    try:
+        manifest = read_manifest(out)
+        shards = manifest_shards(out)
+    except ReadError as exc:
+        raise HubError(str(exc)) from None
     if stage_dir.exists() and any(stage_dir.iterdir()):
         raise HubError(f"{stage_dir}: staging folder is not empty")
+    for src, shard in shards:  # what is uploaded is what the manifest vouches for, byte for byte
+        _verify(src, shard)
     files: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     languages: set[str] = set()
     hours: Counter = Counter()
-    for shard in manifest["shards"]:
-        src = out / shard["path"]
+    for src, shard in shards:
         capability, split = _capability_split(src.name)
         dest = stage_dir / "data" / capability / split / src.name
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +85,19 @@ def stage(out: Path, stage_dir: Path, repo: str, license_id: str = "other") -> P
     card = dataset_card(manifest, repo, files, sorted(languages), hours, license_id)
     (stage_dir / "README.md").write_text(card, encoding="utf-8")
     return stage_dir
+
+
+def _verify(path: Path, entry: dict[str, Any]) -> None:
+    """Raise HubError unless the shard is there with the size and sha256 its manifest entry gives."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+    except OSError as exc:
+        raise HubError(f"{path}: listed in manifest.json, cannot be read ({exc.strerror or exc})") from None
+    if digest.hexdigest() != entry["sha256"]:
+        raise HubError(f"{path}: sha256 differs from manifest.json's (changed since the build); not staged")
 
 
 def _languages(shard: Path) -> set[str]:

@@ -25,7 +25,7 @@ import numpy as np
 
 from streamaudio import protocol as P
 from streamaudio.audio import decode_flac
-from streamaudio.reader import Sample, iter_stream
+from streamaudio.reader import ReadError, Sample, iter_stream
 from streamaudio.tokens import Encode, check_tokenizer, encode_text, layout, load_tokenizer
 
 try:  # torch is optional: without it the same pipeline yields numpy arrays
@@ -130,6 +130,10 @@ class StreamDataset(_Base):
     _seen: dict[int, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if self.max_chunks is not None and self.max_chunks < 1:
+            raise ValueError(f"max_chunks must be at least 1, got {self.max_chunks}")
+        if self.decode not in ("float32", "int16"):
+            raise ValueError(f"decode must be 'float32' or 'int16', got {self.decode!r}")
         self.shards = expand_urls(self.urls)
         self.encode = _encoder(self.tokenizer)
         if self.tensors == "torch" and torch is None:
@@ -162,37 +166,41 @@ class StreamDataset(_Base):
             order = [order[i] for i in np.random.default_rng([self.seed, self.epoch]).permutation(len(order))]
         yield from order[slot::slots]
 
-    def _samples(self) -> Iterator[tuple[int, Sample]]:
+    def _samples(self) -> Iterator[tuple[int, str, Sample]]:
         worker, workers = _worker()
         rank, _ = rank_and_world()
         rng = np.random.default_rng([self.seed, self.epoch, rank, worker])
-        buffer: list[Sample] = []
+        buffer: list[tuple[str, Sample]] = []
         for url in self._my_shards(worker, workers, rng):
             with _open(url) as stream:
                 for sample in iter_stream(stream, url):
                     if not self.shuffle:
-                        yield worker, sample
+                        yield worker, url, sample
                         continue
-                    buffer.append(sample)
+                    buffer.append((url, sample))
                     if len(buffer) >= self.shuffle:
-                        yield worker, buffer.pop(int(rng.integers(len(buffer))))
+                        yield worker, *buffer.pop(int(rng.integers(len(buffer))))
         while buffer:
-            yield worker, buffer.pop(int(rng.integers(len(buffer))))
+            yield worker, *buffer.pop(int(rng.integers(len(buffer))))
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         crop_rng: dict[int, np.random.Generator] = {}
-        for worker, sample in self._samples():
+        for worker, url, sample in self._samples():
             if self._skip.get(worker, 0) > 0:  # resuming: already handed out before the stop
                 self._skip[worker] -= 1
                 continue
             self._seen[worker] = self._seen.get(worker, 0) + 1
             rng = crop_rng.setdefault(worker, np.random.default_rng([self.seed, self.epoch, worker, 0xC0]))
-            yield self.item(sample, rng)
+            try:
+                yield self.item(sample, rng)
+            except (ValueError, RuntimeError, KeyError, TypeError) as exc:  # libsndfile's errors included
+                raise ReadError(f"{url}: {sample.key}: {exc}") from None
 
     def item(self, sample: Sample, rng: np.random.Generator | None = None) -> dict[str, Any]:
         """One sample as a training item."""
-        audio, _ = decode_flac(sample.flac) if self.decode == "float32" else _decode_int16(sample.flac)
+        audio, sr = decode_flac(sample.flac) if self.decode == "float32" else _decode_int16(sample.flac)
         meta = sample.meta
+        _check_audio(audio, sr, meta)
         if self.max_chunks:
             meta, audio = crop(meta, audio, self.max_chunks, rng or np.random.default_rng(self.seed))
         labels = np.frombuffer(meta["chunk_labels"].encode(), dtype=np.uint8) == ord(P.LABEL_REPLY)
@@ -211,11 +219,22 @@ class StreamDataset(_Base):
         return _to_tensors(item) if self.tensors == "torch" else item
 
 
+def _check_audio(audio: np.ndarray, sr: int, meta: dict[str, Any]) -> None:
+    """Raise ValueError unless the audio is what the protocol and the stream's JSON say it is."""
+    if sr != P.SAMPLE_RATE or audio.ndim != 1:
+        channels = 1 if audio.ndim == 1 else audio.shape[1]
+        raise ValueError(f"audio is {sr} Hz with {channels} channels, not {P.SAMPLE_RATE} Hz mono")
+    if audio.size != int(meta["num_chunks"]) * P.CHUNK_SAMPLES:
+        raise ValueError(f"{audio.size} samples, its JSON says {meta['num_chunks']} chunks")
+
+
 def _decode_int16(data: bytes) -> tuple[np.ndarray, int]:
     import io
 
     import soundfile as sf
 
+    if not data[:4] == b"fLaC":
+        raise ValueError("not FLAC data")
     audio, sr = sf.read(io.BytesIO(data), dtype="int16")
     return audio, sr
 

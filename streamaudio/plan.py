@@ -62,10 +62,12 @@ class StreamPlan:
     tail_fill: NoiseSlice | None
     background: Background | None
     reply_delay_chunks: int = 0
+    min_seconds: float = 0.0  # the stream is never shorter: its tail gap is drawn out to reach it
 
     @property
     def estimated_seconds(self) -> float:
-        return self.tail_gap + sum(max(0.0, s.gap_before) + s.seconds for s in self.segments)
+        planned = self.tail_gap + sum(max(0.0, s.gap_before) + s.seconds for s in self.segments)
+        return max(self.min_seconds, planned)
 
     @property
     def clip_count(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -37,8 +37,7 @@ def shard_paths(targets: list[Path]) -> list[Path]:
             manifest = target / "manifest.json"
             found = sorted((target / "shards").glob("*.tar")) or sorted(target.glob("*.tar"))
             if manifest.is_file():  # the manifest's order first, then any shard it does not list
-                shards = json.loads(manifest.read_text(encoding="utf-8"))["shards"]
-                listed = [target / s["path"] for s in shards]
+                listed = [path for path, _ in manifest_shards(target)]
                 paths += listed + [p for p in found if p not in listed]
             else:
                 paths += found
@@ -51,6 +50,37 @@ def shard_paths(targets: list[Path]) -> list[Path]:
     return paths
 
 
+def read_manifest(out: Path) -> dict[str, Any]:
+    """An output folder's ``manifest.json``; one that cannot be read or has no shard list is an error."""
+    path = out / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReadError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ReadError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list):
+        raise ReadError(f"{path}: not a streamaudio manifest (no shards list)")
+    return manifest
+
+
+def manifest_shards(out: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The shards ``manifest.json`` lists, each with its entry; a path that leaves the folder's ``shards/``
+    or an entry without its path, size and sha256 is an error naming it."""
+    manifest_path = out / "manifest.json"
+    root = (out / "shards").resolve()
+    listed = []
+    for n, entry in enumerate(read_manifest(out)["shards"]):
+        fields = isinstance(entry, dict) and isinstance(entry.get("path"), str)
+        if not fields or not isinstance(entry.get("sha256"), str) or not isinstance(entry.get("bytes"), int):
+            raise ReadError(f"{manifest_path}: shard entry {n} lacks its path, bytes or sha256")
+        path = out / entry["path"]
+        if path.resolve().parent != root:
+            raise ReadError(f"{manifest_path}: shard path {entry['path']!r} is outside {out / 'shards'}")
+        listed.append((path, entry))
+    return listed
+
+
 def iter_samples(tar_path: Path) -> Iterator[Sample]:
     """The samples of a WebDataset tar in order (members grouped by key)."""
     try:
@@ -60,8 +90,20 @@ def iter_samples(tar_path: Path) -> Iterator[Sample]:
         raise ReadError(f"{tar_path}: cannot read shard ({exc})") from None
 
 
-def iter_stream(fileobj: BinaryIO, name: str) -> Iterator[Sample]:
-    """The samples of a tar read from any stream (a file, a pipe, a socket), in order."""
+def iter_stream(
+    fileobj: BinaryIO, name: str, on_bad: Callable[[str, str], None] | None = None
+) -> Iterator[Sample]:
+    """The samples of a tar read from any stream (a file, a pipe, a socket), in order. A sample without a
+    readable JSON stops the read, or with ``on_bad`` is reported to it as (key, problem) and skipped."""
+
+    def sample(key: str, parts: dict[str, bytes]) -> Iterator[Sample]:
+        try:
+            yield _sample(name, key, parts)
+        except ReadError as exc:
+            if on_bad is None:
+                raise
+            on_bad(key, str(exc))
+
     try:
         with tarfile.open(fileobj=fileobj, mode="r|") as tar:
             key, parts = None, {}
@@ -70,13 +112,13 @@ def iter_stream(fileobj: BinaryIO, name: str) -> Iterator[Sample]:
                     continue
                 stem, _, ext = member.name.partition(".")
                 if key is not None and stem != key:
-                    yield _sample(name, key, parts)
+                    yield from sample(key, parts)
                     parts = {}
                 key = stem
                 f = tar.extractfile(member)
                 parts[ext] = f.read() if f else b""
             if key is not None:
-                yield _sample(name, key, parts)
+                yield from sample(key, parts)
     except (OSError, tarfile.TarError, EOFError) as exc:
         raise ReadError(f"{name}: cannot read shard ({exc})") from None
 

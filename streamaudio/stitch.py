@@ -304,7 +304,9 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
 
     # every turn's chunk, silent ones too, must lie inside the stream
     turn_chunks = [P.reply_chunk(p.end, plan.reply_delay_chunks) for p in placed]
-    end = max([pos + _seconds(plan.tail_gap), *(p.audio_end for p in placed)])
+    # the stream reaches the length its build asked for: events rarely sound as long as their clips'
+    # durations promise (silence is trimmed, sounds are cut), so the tail's noise fills what is left
+    end = max([pos + _seconds(plan.tail_gap), _seconds(plan.min_seconds), *(p.audio_end for p in placed)])
     if turn_chunks:
         end = max(end, (max(turn_chunks) + 1) * P.CHUNK_SAMPLES)
     num_chunks = max(1, P.chunks_for(end))

@@ -13,7 +13,7 @@ import fastjsonschema
 import numpy as np
 
 from streamaudio import protocol as P
-from streamaudio.audio import level_db, rms
+from streamaudio.audio import MIN_CLIP_SECONDS, level_db, rms
 from streamaudio.manifest import Clip
 from streamaudio.scenarios.base import templates
 from streamaudio.scenarios.proactive import rule_for
@@ -131,6 +131,9 @@ def _check_events(sid: str, meta: dict[str, Any], audio: np.ndarray) -> list[Fau
         if not 0 <= a < b <= length:
             faults.append(Fault("event_bounds", f"{sid}: event {i} spans [{a}, {b}) outside [0, {length})"))
             continue
+        if ev["kind"] != "noise" and b - a < MIN_CLIP_SECONDS * P.SAMPLE_RATE:
+            seconds = (b - a) / P.SAMPLE_RATE
+            faults.append(Fault("short_event", f"{sid}: {ev['kind']} event {i} lasts {seconds:.3f} s"))
         if ev["kind"] != "noise" and audio.ndim == 1 and b <= audio.size:
             level = level_db(rms(audio[a:b]))
             if level < AUDIBLE_DB:

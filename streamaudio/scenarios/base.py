@@ -201,6 +201,7 @@ class Scenario:
             tail_fill=self.gap_fill(rng),
             background=self.background(rng),
             reply_delay_chunks=self.config.reply_delay_chunks,
+            min_seconds=self.config.stream_seconds[0],
         )
 
     # -- building blocks -------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 from streamaudio.manifest import Clip
 from streamaudio.sources.pipeline import Candidate, Reject
 from streamaudio.sources.probe import file_size
-from streamaudio.sources.tsv import SourceError, read_tsv, require
+from streamaudio.sources.tsv import SourceError, malformed, read_tsv, require
 
 SOURCE = "commonvoice"
 MIN_BYTES_PER_SECOND = 2000  # half of the lowest Common Voice MP3 bitrate (32 kbit/s): smaller is truncated
@@ -70,7 +70,7 @@ def scan(
     checked = False
     for line, row, fields in read_tsv(tsv):
         if row is None:
-            yield Reject(f"{tsv.name}:{line}", SOURCE, "malformed_row", f"{len(fields)} fields, line {line}")
+            yield Reject(f"{tsv.name}:{line}", SOURCE, "malformed_row", malformed(fields, line))
             continue
         if not checked:
             require(tsv, row, "path", "sentence")

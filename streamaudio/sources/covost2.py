@@ -9,7 +9,7 @@ from pathlib import Path
 
 from streamaudio.sources.commonvoice import scan as scan_commonvoice
 from streamaudio.sources.pipeline import Candidate, Reject
-from streamaudio.sources.tsv import SourceError, read_tsv, require
+from streamaudio.sources.tsv import SourceError, malformed, read_tsv, require
 
 SOURCE = "covost2"
 NAME = re.compile(r"covost_v2\.(?P<src>[A-Za-z-]+)_(?P<tgt>[A-Za-z-]+)\.tsv$")
@@ -31,7 +31,7 @@ def scan(
     translations: dict[str, tuple[str, str, int]] = {}
     for line, row, fields in read_tsv(tsv):
         if row is None:
-            yield Reject(f"{tsv.name}:{line}", SOURCE, "malformed_row", f"{len(fields)} fields, line {line}")
+            yield Reject(f"{tsv.name}:{line}", SOURCE, "malformed_row", malformed(fields, line))
             continue
         require(tsv, row, "path", "translation", "split")
         if not row["translation"].strip():

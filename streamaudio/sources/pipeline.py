@@ -13,6 +13,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from streamaudio.audio import MIN_SPEECH_SECONDS
 from streamaudio.manifest import Clip, ClipSink
 from streamaudio.rejects import Reject
 from streamaudio.sources.probe import Probe, probe_batch
@@ -133,6 +134,8 @@ def _apply(item: Candidate, probe: Probe) -> Candidate | Reject:
     clip = item.clip
     if probe.reason:
         return Reject(clip.id, clip.source, probe.reason, probe.detail or "", clip.path)
+    if clip.text and probe.duration < MIN_SPEECH_SECONDS and not item.window:
+        return Reject(clip.id, clip.source, "too_short", f"{probe.duration:.4f} s of speech", clip.path)
     clip = replace(clip, sample_rate=probe.sample_rate, channels=probe.channels)
     if item.window and probe.duration >= item.window[1] - WINDOW_SLACK:
         start, end = item.window

@@ -17,9 +17,10 @@ class SourceError(StreamAudioError):
 
 
 def read_tsv(path: Path) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
-    """Yield (line number, row as dict or None when its field count is wrong, raw fields)."""
+    """Yield (line number, row as dict or None when it cannot be one, raw fields); a line that is not UTF-8
+    comes with no fields (``malformed`` says so). A byte-order mark before the header is read as one."""
     try:
-        f = open(path, encoding="utf-8", newline="")  # noqa: SIM115 -- closed below
+        f = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115
     except OSError as exc:
         raise SourceError(f"{path}: cannot open ({exc.strerror or exc})") from None
     with f:
@@ -28,17 +29,30 @@ def read_tsv(path: Path) -> Iterator[tuple[int, dict[str, str] | None, list[str]
             header = next(reader)
         except StopIteration:
             raise SourceError(f"{path}: empty file, expected a header row") from None
-        except UnicodeDecodeError:
-            raise SourceError(f"{path}: not UTF-8 text") from None
+        if not _utf8(header):
+            raise SourceError(f"{path}: the header is not UTF-8 text")
         header = [h.strip() for h in header]
-        try:
-            for fields in reader:
-                if not fields or fields == [""]:
-                    continue
-                row = dict(zip(header, fields, strict=True)) if len(fields) == len(header) else None
-                yield reader.line_num, row, fields
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"{path}:{reader.line_num + 1}: not UTF-8 text ({exc.reason})") from None
+        for fields in reader:
+            if not fields or fields == [""]:
+                continue
+            if not _utf8(fields):
+                yield reader.line_num, None, []
+                continue
+            row = dict(zip(header, fields, strict=True)) if len(fields) == len(header) else None
+            yield reader.line_num, row, fields
+
+
+def _utf8(fields: list[str]) -> bool:
+    try:
+        "".join(fields).encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept as surrogates
+        return False
+    return True
+
+
+def malformed(fields: list[str], line: int) -> str:
+    """Why a line is no row, for its reject."""
+    return f"line {line}: not UTF-8 text" if not fields else f"{len(fields)} fields, line {line}"
 
 
 def require(path: Path, row: dict[str, str], *columns: str) -> None:

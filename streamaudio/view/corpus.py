@@ -38,7 +38,7 @@ class Corpus:
         for at, entry in enumerate(self.streams):
             self.by_key.setdefault(entry.key, entry)
             self._position.setdefault(entry.key, at)
-        self.report = _read_report(report or self.state_dir / KEPT_REPORT)
+        self.report = _read_report(report) if report else _kept_report(self.state_dir / KEPT_REPORT)
         self.faults: dict[str, list[dict[str, Any]]] = (self.report or {}).get("by_stream", {})
         self._stats: dict[str, Any] | None = None
         self._lock = threading.Lock()
@@ -164,12 +164,36 @@ def _stats_summary(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _read_report(path: Path) -> dict[str, Any] | None:
+def _read_report(path: Path) -> dict[str, Any]:
+    """A ``validate --report`` file the user named; one that is not one is an error naming it."""
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise StreamError(f"{path}: cannot read the report ({why})") from None
+    if not _is_report(report):
+        raise StreamError(f"{path}: not a validate report (no by_stream faults by stream)")
+    return report
+
+
+def _kept_report(path: Path) -> dict[str, Any] | None:
+    """The folder's last validate report, if there is a sound one."""
+    try:
+        return _read_report(path)
+    except StreamError:
         return None
-    return report if isinstance(report, dict) else None
+
+
+def _is_report(report: Any) -> bool:
+    if not isinstance(report, dict) or not isinstance(report.get("by_stream", {}), dict):
+        return False
+    def fault(f: Any) -> bool:
+        return isinstance(f, dict) and isinstance(f.get("message"), str)
+
+    by_stream = report.get("by_stream", {}).values()
+    return all(isinstance(found, list) and all(map(fault, found)) for found in by_stream) and all(
+        isinstance(report.get(k, {}), dict) for k in ("faults", "warnings", "examples")
+    )
 
 
 def _report_summary(report: dict[str, Any]) -> dict[str, Any]:

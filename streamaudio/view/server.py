@@ -5,6 +5,7 @@ index, a page or script in a fixed list); none is ever joined onto the file syst
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import re
 import webbrowser
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from streamaudio.errors import StreamAudioError
 from streamaudio.view.corpus import Corpus, StreamError
 
 STATIC = {
@@ -25,16 +27,22 @@ STATIC = {
     "corpus.js": "text/javascript; charset=utf-8",
     "stream.js": "text/javascript; charset=utf-8",
 }
-RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})$")  # more digits than any file has bytes: no range
 COPY = 1 << 16
 
 
 class ViewServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a page opens dozens of requests at once; the default backlog is 5
 
     def __init__(self, corpus: Corpus, address: tuple[str, int]) -> None:
         self.corpus = corpus
         super().__init__(address, Handler)
+        host, port = self.server_address[:2]
+        # what a Host header may say: on this machine's own address only its names (a page of another site
+        # whose name was made to resolve here is refused); served to the network, any (the CLI warns)
+        names = {host, "localhost", "127.0.0.1", "[::1]"}
+        self.hosts = {f"{name}:{port}".lower() for name in names} if is_loopback(host) else None
 
     @property
     def url(self) -> str:
@@ -45,6 +53,7 @@ class ViewServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: ViewServer
     protocol_version = "HTTP/1.1"
+    timeout = 20  # seconds a connection may stay silent (a half-open one is closed, not kept forever)
 
     def do_GET(self) -> None:
         self._answer(head=False)
@@ -56,8 +65,32 @@ class Handler(BaseHTTPRequestHandler):
         """Quiet: a page makes dozens of requests."""
 
     def _answer(self, head: bool) -> None:
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the browser let go (seeking)
-            self._route(head)
+        if not self._host_allowed():  # a page of another site whose name resolves here (DNS rebinding)
+            self._send(HTTPStatus.MISDIRECTED_REQUEST, b"unknown host\n", "text/plain; charset=utf-8", head)
+            return
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):  # the browser let go
+            try:
+                self._route(head)
+            except (StreamAudioError, OSError, ValueError) as exc:  # one stream's problem stays on it
+                self.close_connection = True
+                if not self._sent:
+                    self._json_error(str(exc), head)
+
+    def _host_allowed(self) -> bool:
+        host = (self.headers.get("Host") or "").strip().lower()
+        return self.server.hosts is None or host in self.server.hosts
+
+    def _json_error(self, message: str, head: bool) -> None:
+        data = json.dumps({"error": message}, ensure_ascii=False).encode()
+        self._send(HTTPStatus.INTERNAL_SERVER_ERROR, data, "application/json", head)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._sent = True
+        super().send_response(code, message)
+
+    def handle_one_request(self) -> None:
+        self._sent = False
+        super().handle_one_request()
 
     def _route(self, head: bool) -> None:
         corpus = self.server.corpus
@@ -108,6 +141,8 @@ class Handler(BaseHTTPRequestHandler):
         if "flac" not in entry.members:
             self._send(HTTPStatus.NOT_FOUND, b"no audio\n", "text/plain; charset=utf-8", head)
             return
+        if entry.error:
+            raise StreamError(entry.error)
         offset, size = entry.members["flac"]
         start, end = 0, size - 1
         asked = RANGE.match(self.headers.get("Range", "").strip())
@@ -137,10 +172,19 @@ class Handler(BaseHTTPRequestHandler):
             left = end - start + 1
             while left > 0:
                 chunk = f.read(min(COPY, left))
-                if not chunk:
+                if not chunk:  # the shard shrank since it was indexed: end the connection, never hang it
+                    self.close_connection = True
                     break
                 self.wfile.write(chunk)
                 left -= len(chunk)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address is this machine's own (only this machine can reach it)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def make_server(

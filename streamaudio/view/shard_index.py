@@ -60,9 +60,9 @@ def index_shard(path: Path, state_dir: Path) -> ShardIndex:
     cached = state_dir / INDEX_DIR / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
     if cached.is_file():
         try:
-            return _loads(json.loads(cached.read_text(encoding="utf-8")))
-        except (ValueError, KeyError, TypeError):
-            pass  # a damaged cache entry is made again
+            return _loads(json.loads(cached.read_text(encoding="utf-8")), path, stat.st_size)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass  # a damaged or planted cache entry is made again
     made = _index(path)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +113,7 @@ def _summarize(f: Any, entry: StreamEntry, size: int) -> None:
         if not isinstance(meta, dict):
             raise ValueError("not a JSON object")
         entry.summary = summarize(meta)
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         entry.error = f"{entry.key}.json is not a stream's JSON ({exc})"
 
 
@@ -125,9 +125,15 @@ def _dumps(index: ShardIndex) -> dict[str, Any]:
     }
 
 
-def _loads(data: dict[str, Any]) -> ShardIndex:
-    streams = [
-        StreamEntry(key, data["path"], {k: (int(o), int(s)) for k, (o, s) in members.items()}, summary, err)
-        for key, members, summary, err in data["streams"]
-    ]
-    return ShardIndex(data["path"], streams, data["error"])
+def _loads(data: dict[str, Any], path: Path, size: int) -> ShardIndex:
+    """A kept index, trusted only as far as it agrees with the shard it is kept for: it must name that shard,
+    and every member must lie inside it (raises ValueError otherwise, and the shard is indexed anew)."""
+    if data["path"] != str(path):
+        raise ValueError("the index names another shard")
+    streams = []
+    for key, members, summary, err in data["streams"]:
+        spans = {str(k): (int(o), int(n)) for k, (o, n) in members.items()}
+        if any(o < 0 or n < 0 or o + n > size for o, n in spans.values()):
+            raise ValueError("a member lies outside the shard")
+        streams.append(StreamEntry(str(key), str(path), spans, dict(summary), err))
+    return ShardIndex(str(path), streams, data["error"])
