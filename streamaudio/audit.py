@@ -29,6 +29,7 @@ from streamaudio import protocol as P
 from streamaudio.audio import db_to_gain
 from streamaudio.errors import StreamAudioError
 from streamaudio.reader import iter_samples, shard_paths
+from streamaudio.validate import stream_problem
 
 NUMERIC = ("duration", "level", "gap_before", "position", "background_snr")
 CATEGORICAL = ("source", "voice")
@@ -257,7 +258,12 @@ def audit(targets: list[Path], progress: Callable[[int], None] | None = None) ->
     streams = 0
     for tar in tars:
         for sample in iter_samples(tar):
-            audio, _ = sample.audio()
+            if (problem := stream_problem(sample.meta)) is not None:
+                raise AuditError(f"{tar}: {sample.key}.json is not a stream's JSON ({problem})")
+            try:
+                audio, _ = sample.audio()
+            except (ValueError, RuntimeError) as exc:
+                raise AuditError(f"{tar}: {sample.key}.flac cannot be decoded ({exc})") from None
             meta = sample.meta
             cap = per[meta["capability"]]
             cap.streams += 1

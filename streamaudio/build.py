@@ -19,11 +19,10 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -514,31 +513,13 @@ def _local_shards(
                 raise failed
             break
         try:
-            stats = running[0][1].result(timeout=interrupt.WAIT)  # waiting in steps, so a Ctrl-C is seen
+            stats = pool.result(running[0][1], interrupt.WAIT)  # waiting in steps, so a Ctrl-C is seen
         except FutureTimeout:
             interrupt.check()
             continue
-        except BrokenProcessPool:
-            _lost_worker(pool)
         running.popleft()
         tally.add_many(stats.streams, stats.seconds)
         yield stats
-
-
-def _lost_worker(pool: WorkerPool) -> NoReturn:
-    """A worker died: a stop asked of the whole process group (Ctrl-C, SIGTERM) is taken as asked; any
-    other death (the OOM killer, a kill -9) stops the build with what died where."""
-    deadline = time.monotonic() + LOST_WORKER_GRACE
-    while time.monotonic() < deadline:  # a signal sent to the group reaches this process a moment later
-        interrupt.check()
-        time.sleep(0.02)
-    raise BuildError(
-        f"a worker process died while building {pool.death()}; finished shards are kept: "
-        "run the same command again to resume"
-    )
-
-
-LOST_WORKER_GRACE = 0.3  # seconds
 
 
 OUTPUTS = ("shards", STATE_DIR, "manifest.json", "rejected.jsonl")
@@ -638,7 +619,7 @@ def build(
                     raise
                 if pool is not None:
                     pool.close()
-        except (KeyboardInterrupt, BuildError):  # the workers are ended by now: what they were writing goes
+        except (KeyboardInterrupt, StreamAudioError):  # the workers are ended: what they were writing goes
             _remove_partials(shard_dir)
             raise
     return replace(result, elapsed=time.perf_counter() - started)

@@ -762,7 +762,12 @@ def plot_cmd(
         meta, flac = read_sample(tar, key)
     except InspectError as exc:
         fail(str(exc))
-    audio, _ = decode_flac(flac)
+    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
+        fail(f"{out}: write a .png, .pdf or .svg")
+    try:
+        audio, _ = decode_flac(flac)
+    except (ValueError, RuntimeError) as exc:
+        fail(f"{tar}: {key}.flac cannot be decoded ({exc})")
     typer.echo(f"wrote {plot_stream(meta, audio, out)}")
 
 
@@ -777,10 +782,10 @@ def stats_cmd(
     from rich.table import Table
 
     from streamaudio.plots import corpus_stats, plot_stats
-    from streamaudio.reader import iter_samples, shard_paths
+    from streamaudio.reader import iter_streams
 
     try:
-        stats = corpus_stats([s.meta for tar in shard_paths(targets) for s in iter_samples(tar)])
+        stats = corpus_stats([s.meta for s in iter_streams(targets)])
     except ReadError as exc:
         fail(str(exc))
     table = Table(title="corpus", title_justify="left")

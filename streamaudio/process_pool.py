@@ -12,13 +12,17 @@ import ctypes
 import multiprocessing as mp
 import os
 import signal
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from streamaudio import interrupt
+from streamaudio.errors import StreamAudioError
 
+LOST_WORKER_GRACE = 0.3  # seconds
 _RUNNING_DIR: Path | None = None  # where a worker notes the shard it is on (read when it dies)
 
 
@@ -45,6 +49,10 @@ def _run(task: Callable[..., Any], name: str, args: tuple[Any, ...]) -> Any:
     return task(*args)
 
 
+class WorkerLost(StreamAudioError):
+    """A worker process died (killed, out of memory) while the build ran."""
+
+
 class WorkerPool:
     """``workers`` forked processes, each started by ``initializer(*initargs)``."""
 
@@ -59,7 +67,29 @@ class WorkerPool:
         self._executor = ProcessPoolExecutor(
             workers, mp_context=ctx, initializer=_start, initargs=(running_dir, initializer, initargs)
         )
-        self._executor.submit(int).result()  # start the workers now, while the parent plans
+        try:
+            self._executor.submit(int).result()  # start the workers now, while the parent plans
+        except BrokenProcessPool:
+            self.lost()
+
+    def result(self, future: Future, timeout: float) -> Any:
+        """The future's result; a dead worker raises WorkerLost (or the stop that killed it)."""
+        try:
+            return future.result(timeout=timeout)
+        except BrokenProcessPool:
+            self.lost()
+
+    def lost(self) -> NoReturn:
+        """A worker died: a stop asked of the whole process group (Ctrl-C, SIGTERM) is taken as asked; any
+        other death (the OOM killer, a kill -9) raises WorkerLost naming what died where."""
+        deadline = time.monotonic() + LOST_WORKER_GRACE
+        while time.monotonic() < deadline:  # a signal sent to the group reaches this process a moment later
+            interrupt.check()
+            time.sleep(0.02)
+        raise WorkerLost(
+            f"a worker process died while building {self.death()}; finished shards are kept: "
+            "run the same command again to resume"
+        )
 
     def submit(self, task: Callable[..., Any], name: str, *args: Any) -> Future:
         """Run ``task(*args)`` in a worker; ``name`` (a shard) is what a death of that worker is blamed on."""

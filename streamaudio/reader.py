@@ -131,3 +131,15 @@ def _sample(tar_path: Path | str, key: str, parts: dict[str, bytes]) -> Sample:
     except ValueError as exc:
         raise ReadError(f"{tar_path}: {key}.json is not valid JSON ({exc})") from None
     return Sample(key, meta, parts.get("flac", b""))
+
+
+def iter_streams(targets: list[Path]) -> Iterator[Sample]:
+    """The samples of every shard of the targets whose JSON is a stream's and whose audio decodes; any
+    other raises ReadError naming shard and key."""
+    from streamaudio.validate import stream_problem
+
+    for tar in shard_paths(targets):
+        for sample in iter_samples(tar):
+            if (problem := stream_problem(sample.meta)) is not None:
+                raise ReadError(f"{tar}: {sample.key}.json is not a stream's JSON ({problem})")
+            yield sample

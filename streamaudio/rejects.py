@@ -50,8 +50,9 @@ class Reject:
         return Reject(**{**self.__dict__, "stage": stage})
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.source, self.id)
+    def key(self) -> tuple[str, str, str, str]:
+        """What makes two rejects one: the same clip (by source, id and file) for the same reason."""
+        return (self.source, self.id, self.path or "", self.reason)
 
 
 def read_rejects(path: Path, stage: str | None = None) -> Iterator[Reject]:
@@ -69,8 +70,8 @@ def read_rejects(path: Path, stage: str | None = None) -> Iterator[Reject]:
 
 
 def dedupe(rejects: list[Reject]) -> list[Reject]:
-    """Each (source, id) once, the first kept, sorted by it."""
-    unique: dict[tuple[str, str], Reject] = {}
+    """Each reject once (by ``key``), the first kept, sorted by it."""
+    unique: dict[tuple[str, str, str, str], Reject] = {}
     for r in rejects:
         unique.setdefault(r.key, r)
     return sorted(unique.values(), key=lambda r: r.key)

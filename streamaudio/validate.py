@@ -44,13 +44,20 @@ def _validator(name: str) -> Callable[[Any], Any]:
     return fastjsonschema.compile(schema(name))
 
 
-def check_sample(meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> list[Fault]:
-    """Every contract fault of one stream; an empty list means it is sound."""
-    sid = meta.get("id", "?") if isinstance(meta, dict) else "?"
+def stream_problem(meta: Any) -> str | None:
+    """Why a sample's JSON is not a stream's (its schema), or None when it is one."""
     try:
         _validator("stream")(meta)
     except fastjsonschema.JsonSchemaException as exc:
-        return [Fault("schema", f"{sid}: {exc.message}")]
+        return exc.message
+    return None
+
+
+def check_sample(meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> list[Fault]:
+    """Every contract fault of one stream; an empty list means it is sound."""
+    sid = meta.get("id", "?") if isinstance(meta, dict) else "?"
+    if (problem := stream_problem(meta)) is not None:
+        return [Fault("schema", f"{sid}: {problem}")]
     faults: list[Fault] = []
     faults += _check_audio(sid, meta, audio, sample_rate)
     faults += _check_labels(sid, meta)
