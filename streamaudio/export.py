@@ -122,9 +122,9 @@ class FeatureWriter:
     the whole audio, the audio tower over runs of 40 mel frames, its ``last_hidden_state``."""
 
     def __init__(self, checkpoint: Path, device: str = "cpu") -> None:
-        from streamaudio.harness.checkpoint import load_encoder
+        from streamaudio.harness.checkpoint import load_encoder, torch_device
 
-        self.encoder = load_encoder(checkpoint).to(device)
+        self.encoder = load_encoder(checkpoint).to(torch_device(device))
 
     def __call__(self, audio: np.ndarray, folder: Path) -> None:
         import torch

@@ -320,3 +320,68 @@ def test_two_builds_into_one_folder_at_once(tmp_path: Path) -> None:
 def test_out_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     assert "is a file" in one_error_line(cli(*BUILD, "--streams", "1", "--out", str(tmp_path / "afile")))
+
+
+def test_every_capability_builds_from_prepared_sources_with_their_rejects(tmp_path: Path) -> None:
+    """Every adapter's output (each with rejects of its own) feeds a build of each capability it can."""
+    from test_sources import make_audioset, make_musan
+
+    cv = make_commonvoice(tmp_path / "cv", "v5", durations=False)
+    covost = tmp_path / "covost_v2.en_de.tsv"
+    covost.write_text(
+        "path\ttranslation\tsplit\ncommon_voice_en_0.mp3\tund Herr John Dashwood hatte dann Muße\ttrain\n"
+        "common_voice_en_1.mp3\ter war kein übel gesinnter junger Mann\ttrain\n"
+        "common_voice_en_404.mp3\tnirgends\ttrain\n",
+        encoding="utf-8",
+    )
+    segments, audio = make_audioset(tmp_path / "as")
+    musan = make_musan(tmp_path / "musan")
+    moss = write_jsonl(
+        tmp_path / "moss.jsonl",
+        [
+            {
+                "chat": {
+                    "turn_1": {
+                        "Human": "<|Human|>: what is a fjord?<eoh>",
+                        "MOSS": "<|MOSS|>: a sea inlet.<eom>",
+                    }
+                }
+            },
+            "not JSON",
+        ],
+    )
+    m = tmp_path / "manifests"
+    for args in (
+        ["commonvoice", str(cv), "--out", str(m / "cv.jsonl.gz")],
+        ["covost2", str(covost), "--commonvoice", str(cv), "--out", str(m / "covost.parquet")],
+        ["audioset", str(segments), "--audio-dir", str(audio), "--out", str(m / "as.jsonl")],
+        ["musan", str(musan), "--out", str(m / "musan.jsonl")],
+        ["dialogue", str(moss), "--format", "moss", "--out", str(m / "moss.jsonl")],
+    ):
+        done = cli("prepare", *args)
+        assert done.returncode == 0, done.stderr
+        assert "rejected 0" not in done.stdout, done.stdout  # each adapter met at least one bad input
+    sources = {
+        "asr": ["cv=" + str(m / "cv.jsonl.gz"), "as=" + str(m / "as.jsonl")],
+        "s2tt": ["covost=" + str(m / "covost.parquet")],
+        "chat": ["moss=" + str(m / "moss.jsonl")],
+        "understanding": ["as=" + str(m / "as.jsonl")],
+        "proactive": ["as=" + str(m / "as.jsonl")],
+        "environment": ["cv=" + str(m / "cv.jsonl.gz")],
+        "counting": ["as=" + str(m / "as.jsonl")],
+    }
+    for capability, given in sources.items():
+        out = tmp_path / "o" / capability
+        args = ["build", "--capability", capability, "--streams", "2", "--stream-seconds", "20:30"]
+        args += [x for s in given for x in ("--source", s)] + [
+            "--noise",
+            str(m / "musan.jsonl"),
+            "--out",
+            str(out),
+        ]
+        built = cli(*args)
+        assert built.returncode == 0, (capability, built.stderr)
+        found = rejects(out)
+        assert {r["stage"] for r in found} >= {"prepare"}, capability
+        assert all(set(r) >= {"clip_id", "source", "reason", "detail"} for r in found)
+        assert cli("validate", str(out)).returncode == 0, capability

@@ -249,3 +249,33 @@ def test_errors_are_one_line(corpus: Path, tmp_path: Path, make) -> None:
         items[1] = (items[1][0], b"[1, 2, 3]")
         write_tar(tar, items)
     one_error_line(cli(*args))
+
+
+@pytest.mark.parametrize("damage", ["garbage_pth", "truncated_safetensors", "bad_yaml", "bogus_device"])
+def test_a_damaged_checkpoint_or_device_is_one_line(corpus: Path, tmp_path: Path, damage: str) -> None:
+    pytest.importorskip("torch")
+    from ai_checkpoint import write_checkpoint
+
+    root = write_checkpoint(tmp_path / "ckpt")
+    device = "cpu"
+    if damage == "garbage_pth":
+        next(root.glob("*.pth")).write_bytes(b"this is not a pickle")
+    elif damage == "truncated_safetensors":
+        shard = next(root.glob("*.safetensors"))
+        shard.write_bytes(shard.read_bytes()[:100])
+    elif damage == "bad_yaml":
+        (root / "model_config.yaml").write_text("n_embd: [\n")
+    else:
+        device = "bogus"
+    done = cli(
+        "harness",
+        str(corpus),
+        "--backend",
+        "audio-interaction",
+        "--checkpoint",
+        str(root),
+        "--device",
+        device,
+    )
+    line = one_error_line(done)
+    assert ("bogus" in line) if damage == "bogus_device" else (str(root) in line)

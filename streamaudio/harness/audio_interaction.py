@@ -34,6 +34,7 @@ from streamaudio.harness.checkpoint import (
     load_encoder,
     load_language_model,
     positions_fp16,
+    torch_device,
 )
 from streamaudio.harness.logmel import MEL_FRAMES_PER_CHUNK, log_mel
 from streamaudio.harness.loop import Reply
@@ -86,9 +87,7 @@ class AudioInteractionBackend:
         except ImportError:
             raise HarnessError(INSTALL) from None
         self.torch = torch
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise HarnessError(f"--device {device}: CUDA is not available here")
-        self.device = torch.device(device)
+        self.device = torch_device(device)
         root = Path(checkpoint)
         if not (root / "tokenizer.json").is_file():
             raise HarnessError(f"{root}: not an Audio-Interaction checkpoint (no tokenizer.json)")

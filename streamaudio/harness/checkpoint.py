@@ -100,9 +100,23 @@ def hf_config(lit: dict[str, Any]) -> Any:
     )  # fmt: skip
 
 
+def torch_device(name: str) -> Any:
+    """A torch device by name; one that torch does not know or this machine lacks is a HarnessError."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise HarnessError(f"device {name!r} is not a torch device (cpu, cuda, cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise HarnessError(f"device {name!r}: CUDA is not available on this machine")
+    return device
+
+
 def load_language_model(root: Path) -> Any:
     """transformers' Qwen2ForCausalLM holding the checkpoint's litgpt weights (float32, CPU)."""
     import yaml
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
     from transformers import Qwen2ForCausalLM
 
@@ -112,9 +126,16 @@ def load_language_model(root: Path) -> Any:
         weights = {}
         for shard in sorted(set(index["weight_map"].values())):
             weights.update(load_file(str(root / shard)))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise HarnessError(f"{root}: not an Audio-Interaction checkpoint ({exc})") from None
-    model = Qwen2ForCausalLM(hf_config(lit))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError, SafetensorError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HarnessError(f"{root}: not an Audio-Interaction checkpoint ({first})") from None
+    if not isinstance(lit, dict):
+        raise HarnessError(f"{root / 'model_config.yaml'}: not a litgpt model config")
+    try:
+        config = hf_config(lit)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        raise HarnessError(f"{root / 'model_config.yaml'}: not a litgpt model config ({exc!r})") from None
+    model = Qwen2ForCausalLM(config)
     try:
         model.load_state_dict(litgpt_to_hf(weights, lit), strict=True)
     except RuntimeError as exc:
@@ -149,7 +170,7 @@ def load_encoder(root: Path) -> Any:
                 break
         encoder = Qwen2_5OmniAudioEncoder(config)
         encoder.load_state_dict(torch.load(str(pths[0]), map_location="cpu", weights_only=True), strict=True)
-    except (OSError, ValueError, RuntimeError) as exc:
+    except Exception as exc:  # torch's unpickler raises anything (IndexError…) on a garbage file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HarnessError(f"{pths[0]}: not a Qwen2.5-Omni audio encoder ({first})") from None
     return encoder.requires_grad_(False).eval()
