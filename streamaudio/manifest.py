@@ -122,9 +122,6 @@ def _check_types(row: dict[str, Any]) -> None:
         value = row.get(key)
         if value is not None and not isinstance(value, dict):
             raise ValueError(f"{key} must be an object, got {type(value).__name__}")
-    tts = row.get("tts")
-    if tts and not all(isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in tts.items()):
-        raise ValueError("tts must map names to strings or numbers")
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(Clip))

@@ -116,6 +116,6 @@ class WorkerPool:
             for process in list(getattr(self._executor, "_processes", {}).values()):
                 if process.is_alive():
                     process.terminate()
-        self._executor.shutdown(wait=wait, cancel_futures=not wait)
+        self._executor.shutdown(wait=True, cancel_futures=not wait)  # ended workers: returns at once
         for note in self.running_dir.glob("worker-*"):
             note.unlink(missing_ok=True)

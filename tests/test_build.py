@@ -98,8 +98,9 @@ def test_broken_clip_is_rejected_and_build_goes_on(tmp_path: Path, demo_build: P
     rows = []
     for i, text in enumerate(["The first clip is fine.", "So is the second one.", "And the third."]):
         sf.write(audio_dir / f"ok{i}.wav", espeak.synthesize(text, "en-us"), 16000)
+        seconds = sf.info(audio_dir / f"ok{i}.wav").duration  # a row's duration is checked when decoded
         rows.append(
-            {"id": f"ok{i}", "source": "mine", "path": f"clips/ok{i}.wav", "duration": 2.0, "text": text}
+            {"id": f"ok{i}", "source": "mine", "path": f"clips/ok{i}.wav", "duration": seconds, "text": text}
         )
     (audio_dir / "bad.wav").write_bytes(b"this is not a wav file")
     rows.append({"id": "bad", "source": "mine", "path": "clips/bad.wav", "duration": 2.0, "text": "Broken."})
@@ -117,9 +118,10 @@ def test_broken_clip_is_rejected_and_build_goes_on(tmp_path: Path, demo_build: P
         sources=(("mine", manifest),),
         noise=(noise,),
         config=ScenarioConfig(stream_seconds=(8.0, 12.0)),
+        max_failed_clips=0.5,
     )
     result = build(spec)
-    assert result.streams == 6
+    assert result.dropped and result.streams == 6 - len(result.dropped)  # the streams that drew "bad"
     rejected = [json.loads(line) for line in (spec.out / "rejected.jsonl").read_text().splitlines()]
     assert {(r["clip_id"], r["reason"]) for r in rejected} == {
         ("bad", "decode_error"),

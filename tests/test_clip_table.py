@@ -171,7 +171,7 @@ def test_unusable_rows_are_rejected_by_column(tmp_path: Path) -> None:
     config = ScenarioConfig(stream_seconds=(30.0, 1.45))  # clips of 1.5 s and more are too long
     manifests = _Manifests(tmp_path)
     pools, _ = load_pools(Part("s2tt", sources=(("cv", manifest),), streams=1, config=config), manifests)
-    reasons = {r["clip_id"]: r["reason"] for r in plan_rejects(manifests)}
+    reasons = {r.id: r.reason for r in plan_rejects(manifests)}
     for i in range(500):
         long = 1.0 + (i % 7) / 10 > 1.45
         expected = "no_translation" if i % 11 else ("clip_too_long" if long else None)

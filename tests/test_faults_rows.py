@@ -223,3 +223,24 @@ def test_a_parquet_row_with_a_bad_extra_is_a_reject(tmp_path: Path, speech: list
 )
 def test_options_that_would_do_nothing_are_refused(tmp_path: Path, args: list[str], says: str) -> None:
     assert says in one_error_line(cli(*BUILD, *args, "--out", str(tmp_path / "o")))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(offset=st.integers(20, 43), value=st.binary(min_size=1, max_size=4))
+def test_a_lying_wav_header_is_decoded_or_refused_never_crashes(
+    tmp_path_factory: pytest.TempPathFactory, offset: int, value: bytes
+) -> None:
+    """Any overwrite of the fmt and data fields of a real recording's header: audio of a sane length, or an
+    AudioError with a reject reason."""
+    from streamaudio.audio import AudioError, load_audio
+
+    path = speech_wav(tmp_path_factory.mktemp("hdr") / "a.wav")
+    data = bytearray(path.read_bytes())
+    data[offset : offset + len(value)] = value
+    path.write_bytes(bytes(data))
+    try:
+        audio = load_audio(path)
+    except AudioError as exc:
+        assert exc.reason and str(path) in str(exc)
+        return
+    assert 0 < audio.size <= 16000 * 3600  # never an hour from a few seconds of bytes

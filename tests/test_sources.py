@@ -194,18 +194,21 @@ def test_build_from_prepared_commonvoice_and_musan_noise(tmp_path: Path) -> None
             sources=(("commonvoice", cv),),
             noise=(noise,),
             config=ScenarioConfig(stream_seconds=(20, 30)),
+            max_failed_clips=0.2,  # the garbage file fails where it is drawn: those streams are left out
         )
     )
-    assert result.streams == 4
+    assert result.streams == 4 - len(result.dropped)
     used = set()
     for tar in (out / "shards").glob("*.tar"):
         for meta, audio, sr in read_shard(tar).values():
             assert check_sample(meta, audio, sr) == []
             used |= {e["clip_id"] for e in meta["events"] if e["source"] == "commonvoice"}
             assert {e["source"] for e in meta["events"] if e["kind"] == "noise"} <= {"musan"}
-    assert used == {f"common_voice_en_{i}.mp3" for i in range(5)}
+    good = {f"common_voice_en_{i}.mp3" for i in range(5)}
+    assert used <= good and len(used) >= 4  # (a clip drawn only beside the garbage one left with its stream)
     rejected = {r["clip_id"]: r for r in map(json.loads, (out / "rejected.jsonl").read_text().splitlines())}
     assert rejected["common_voice_en_garbage.mp3"]["reason"] == "decode_error"  # found while building
+    assert rejected["common_voice_en_garbage.mp3"]["stream"] in result.dropped
     assert rejected["common_voice_en_trunc.mp3"]["stage"] == "prepare"  # carried over from prepare
     assert rejected["musan-music-broken"]["reason"] == "undecodable"  # from the noise manifest
 
@@ -422,7 +425,8 @@ def test_dialogue_formats(tmp_path: Path) -> None:
         for row in kept:
             jsonschema.validate(row, schema("dialogue"))
         rejects = [json.loads(line) for line in rejects_path(out).read_text().splitlines()]
-        assert any(r["reason"] == "invalid_json" and r["line"] == len(rows) + 1 for r in rejects)
+        where = f"{src}:{len(rows) + 1}"  # the one reject shape: the row named by file:line
+        assert any(r["reason"] == "invalid_json" and r["clip_id"] == where for r in rejects)
         if fmt == "moss":
             assert kept[0]["turns"] == [
                 {"role": "user", "text": "What is the weather like?"},
@@ -561,6 +565,8 @@ def test_build_counts_decoder_warnings_instead_of_printing_them(tmp_path: Path) 
             "6",
             "--stream-seconds",
             "15:25",
+            "--max-failed-clips",
+            "0.2",
             "--out",
             str(out),
         ],
