@@ -113,7 +113,9 @@ def test_broken_manifest_rows_are_rejects_and_the_build_goes_on(
         sf.write(tmp_path / f"ok{i}.wav", espeak.synthesize(text, "en-us"), 16000)
         seconds = sf.info(tmp_path / f"ok{i}.wav").duration
         rows.append(
-            json.dumps({"id": f"ok{i}", "source": "s", "path": f"ok{i}.wav", "duration": seconds, "text": text})
+            json.dumps(
+                {"id": f"ok{i}", "source": "s", "path": f"ok{i}.wav", "duration": seconds, "text": text}
+            )
         )
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(rows[0] + "\n" + line + "\n" + rows[1] + "\n")
