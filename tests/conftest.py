@@ -3,6 +3,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -64,3 +67,18 @@ def capability_builds(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for cap in CAPABILITIES:
         build(single(cap, root / cap, streams=6, seed=21, config=ScenarioConfig(stream_seconds=(25.0, 50.0))))
     return root
+
+
+PLUGIN = Path(__file__).parent / "plugins" / "streamaudio-tts-command"
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The example TTS plugin (tests/plugins) installed with pip into a folder, and an environment that
+    finds it."""
+    target = tmp_path_factory.mktemp("site")
+    build = tmp_path_factory.mktemp("build")
+    shutil.copytree(PLUGIN, build / "plugin")  # pip builds in place: keep the repository clean
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*pip, "--no-index", "--target", str(target), str(build / "plugin")], check=True)
+    return {**os.environ, "PYTHONPATH": str(target)}

@@ -385,3 +385,23 @@ def test_every_capability_builds_from_prepared_sources_with_their_rejects(tmp_pa
         assert {r["stage"] for r in found} >= {"prepare"}, capability
         assert all(set(r) >= {"clip_id", "source", "reason", "detail"} for r in found)
         assert cli("validate", str(out)).returncode == 0, capability
+
+
+def test_a_shard_that_kills_dask_workers_each_time_stops_the_build_with_its_name(
+    installed: dict[str, str], tmp_path: Path
+) -> None:
+    """The example command plugin told to kill the process that speaks (as a native crash or the OOM killer
+    would): the scheduler retries the shard on fresh workers, then the build stops naming it."""
+    pytest.importorskip("distributed")
+    args = [*BUILD, "--streams", "2", "--executor", "dask", "--workers", "2", "--tts", "command"]
+    args += ["--engine-option", "command=sh -c 'kill -9 $PPID'", "--cache-dir", str(tmp_path / "cache")]
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "streamaudio.cli", *args, "--out", str(tmp_path / "o")],
+        env=installed,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert time.monotonic() - started < 240
+    assert "asr-train-000000.tar killed Dask workers" in one_error_line(done)

@@ -2,7 +2,6 @@
 example plugin in tests/plugins is installed with pip (into a folder on the path) and used by name."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,19 +10,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-PLUGIN = Path(__file__).parent / "plugins" / "streamaudio-tts-command"
-
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs the espeak-ng program")
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    target = tmp_path_factory.mktemp("site")
-    build = tmp_path_factory.mktemp("build")
-    shutil.copytree(PLUGIN, build / "plugin")  # pip builds in place: keep the repository clean
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
-    subprocess.run([*pip, "--no-index", "--target", str(target), str(build / "plugin")], check=True)
-    return {**os.environ, "PYTHONPATH": str(target)}
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
