@@ -39,11 +39,11 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from streamaudio import flac
-from streamaudio.build import build, single
-from streamaudio.demo import DEMO_VOICES, sentences
-from streamaudio.scenarios import ScenarioConfig
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.prepare.demo import DEMO_VOICES, sentences
+from streamaudio.render import flac
 from streamaudio.tts import EspeakEngine
+from streamaudio.write.build import build, single
 
 # shards of 4 streams: 160 streams make 40 shards, as a real build has many; workers take whole shards,
 # so a build with fewer shards than workers cannot keep them all busy

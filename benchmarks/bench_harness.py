@@ -9,9 +9,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from streamaudio.build import build, single
-from streamaudio.harness.backends import OracleBackend, VadBackend
-from streamaudio.harness.run import run_harness
+from streamaudio.use.harness.backends import OracleBackend, VadBackend
+from streamaudio.use.harness.run import run_harness
+from streamaudio.write.build import build, single
 
 
 def main() -> None:

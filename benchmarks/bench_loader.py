@@ -23,11 +23,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from streamaudio.build import build, single
-from streamaudio.loader import StreamDataset
-from streamaudio.reader import iter_samples
-from streamaudio.scenarios import ScenarioConfig
-from streamaudio.shards import ShardWriter, commit_shard, sample_record
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.use.loader import StreamDataset
+from streamaudio.use.reader import iter_samples
+from streamaudio.write.build import build, single
+from streamaudio.write.shards import ShardWriter, commit_shard, sample_record
 
 
 class SharAudio(IterableDataset):

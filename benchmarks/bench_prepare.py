@@ -23,8 +23,8 @@ from pathlib import Path
 import soundfile as sf
 import soxr
 
-from streamaudio.demo import DEMO_VOICES, sentences
-from streamaudio.sources import commonvoice, run_prepare
+from streamaudio.prepare.demo import DEMO_VOICES, sentences
+from streamaudio.prepare.sources import commonvoice, run_prepare
 from streamaudio.tts import EspeakEngine
 
 HEADER = [

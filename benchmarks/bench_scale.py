@@ -31,8 +31,8 @@ import numpy as np
 import psutil
 import soundfile as sf
 
-from streamaudio.demo import sentences, sound_clips
-from streamaudio.sounds import generate
+from streamaudio.prepare.demo import sentences, sound_clips
+from streamaudio.render.sounds import generate
 from streamaudio.tts import EspeakEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +80,7 @@ CHILD = """
 import json, resource, sys, time
 started = time.perf_counter()
 from pathlib import Path
-from streamaudio.build import STATE_DIR, Part, _Manifests, load_pools, plan_part, BuildSpec
+from streamaudio.write.build import STATE_DIR, Part, _Manifests, load_pools, plan_part, BuildSpec
 manifest, out = Path(sys.argv[1]), Path(sys.argv[2])
 spec = BuildSpec(out, (Part("asr", streams=1, sources=(("cv", manifest),)),))
 pools, _ = load_pools(spec.parts[0], _Manifests(out / STATE_DIR))

@@ -26,7 +26,7 @@ import jiwer
 import numpy as np
 import soundfile as sf
 
-from streamaudio.demo import sentences
+from streamaudio.prepare.demo import sentences
 
 ENGINES = {"piper": ["--engine", "piper", "--voice", "joe", "--warp", "1"],
            "espeak-ng": ["--engine", "espeak-ng", "--voice", "en-us+m3@165,45"]}  # fmt: skip

@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from streamaudio.build import BuildSpec, build
-from streamaudio.corpus_check import validate_corpus
-from streamaudio.recipe import load_recipe, recipe_parts
+from streamaudio.check.corpus import validate_corpus
+from streamaudio.plan.recipe import load_recipe, recipe_parts
+from streamaudio.write.build import BuildSpec, build
 
 RECIPE = Path(__file__).resolve().parents[1] / "pipelines" / "streamaudio-2m.yaml"
 

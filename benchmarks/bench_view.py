@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from streamaudio.build import build, single
-from streamaudio.scenarios import ScenarioConfig
-from streamaudio.view import Corpus
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.use.view import Corpus
+from streamaudio.write.build import build, single
 
 
 def main() -> None:

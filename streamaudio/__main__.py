@@ -15,7 +15,7 @@ def _quiet(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     signal.signal(signal.SIGINT, _quiet)  # the imports take a second; no traceback for a Ctrl-C in them
     signal.signal(signal.SIGTERM, _quiet)
-    from streamaudio.cli import main as run
+    from streamaudio.cli.main import main as run
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

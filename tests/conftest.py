@@ -37,8 +37,8 @@ def read_shard(path: Path) -> dict[str, tuple[dict, np.ndarray, int]]:
 @pytest.fixture(scope="session")
 def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo ASR build shared by the read-only tests."""
-    from streamaudio.build import build, single
-    from streamaudio.scenarios import ScenarioConfig
+    from streamaudio.plan.scenarios import ScenarioConfig
+    from streamaudio.write.build import build, single
 
     out = tmp_path_factory.mktemp("demo") / "asr"
     build(
@@ -60,8 +60,8 @@ CAPABILITIES = ["asr", "s2tt", "chat", "understanding", "proactive", "environmen
 @pytest.fixture(scope="session")
 def capability_builds(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A root holding one demo build per capability (6 streams of 25-50 s each, seed 21)."""
-    from streamaudio.build import build, single
-    from streamaudio.scenarios import ScenarioConfig
+    from streamaudio.plan.scenarios import ScenarioConfig
+    from streamaudio.write.build import build, single
 
     root = tmp_path_factory.mktemp("caps")
     for cap in CAPABILITIES:

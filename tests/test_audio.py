@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from streamaudio.audio import AudioError, active_rms, load_audio, rms, to_mono_16k, to_pcm16
+from streamaudio.render.audio import AudioError, active_rms, load_audio, rms, to_mono_16k, to_pcm16
 
 
 def _tone(sr: int, seconds: float, hz: float, channels: int) -> np.ndarray:

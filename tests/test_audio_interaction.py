@@ -17,10 +17,10 @@ from ai_checkpoint import reference_gpt, upstream_rope, write_checkpoint
 from conftest import read_shard
 
 from streamaudio import protocol as P
-from streamaudio.harness.audio_interaction import AudioInteractionBackend
-from streamaudio.harness.backends import HarnessError
-from streamaudio.harness.loop import run_stream
-from streamaudio.harness.run import run_harness
+from streamaudio.use.harness.audio_interaction import AudioInteractionBackend
+from streamaudio.use.harness.backends import HarnessError
+from streamaudio.use.harness.loop import run_stream
+from streamaudio.use.harness.run import run_harness
 
 HARNESS = [sys.executable, "-m", "streamaudio.cli", "harness"]
 GOLDEN = Path(__file__).parent / "golden" / "audio_interaction_decisions.json"
@@ -34,8 +34,8 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def long_stream(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, np.ndarray]:
     """One 125-135 s demo ASR stream (seed 8): long enough to pass position 2048 and the 4096 session cap."""
-    from streamaudio.build import build, single
-    from streamaudio.scenarios import ScenarioConfig
+    from streamaudio.plan.scenarios import ScenarioConfig
+    from streamaudio.write.build import build, single
 
     out = tmp_path_factory.mktemp("long") / "asr"
     build(single("asr", out, streams=1, seed=8, config=ScenarioConfig(stream_seconds=(125.0, 135.0))))
@@ -116,7 +116,7 @@ def test_legacy_interleaved_qkv_checkpoints_load_the_same(checkpoint: Path, tmp_
 def test_log_mel_is_whispers_over_the_whole_stream_and_every_history(long_stream: tuple) -> None:
     import whisper
 
-    from streamaudio.harness.logmel import log_mel
+    from streamaudio.use.harness.logmel import log_mel
 
     _, audio = long_stream
     assert (log_mel(audio) - whisper.log_mel_spectrogram(audio, n_mels=128)).abs().max() < 1e-5

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import CAPABILITIES
 
-from streamaudio.audit import Decision, shortcut_auc
+from streamaudio.check.audit import Decision, shortcut_auc
 
 CLI = [sys.executable, "-m", "streamaudio.cli"]
 RECIPE = Path(__file__).resolve().parents[1] / "pipelines" / "streamaudio-2m.yaml"

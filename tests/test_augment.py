@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from conftest import read_shard
 
-from streamaudio.augment import AugmentSpec
-from streamaudio.build import BuildError, build, single
-from streamaudio.clips import ClipLoader
-from streamaudio.demo import SPEECH_MANIFEST, manifest_path
-from streamaudio.manifest import read_clips
-from streamaudio.scenarios import AsrScenario, Pools, ScenarioConfig
-from streamaudio.stitch import render
+from streamaudio.check.validate import check_sample
+from streamaudio.plan.scenarios import AsrScenario, Pools, ScenarioConfig
+from streamaudio.prepare.demo import SPEECH_MANIFEST, manifest_path
+from streamaudio.prepare.manifest import read_clips
+from streamaudio.render.augment import AugmentSpec
+from streamaudio.render.clips import ClipLoader
+from streamaudio.render.stitch import render
 from streamaudio.tts.voices import VoiceChoice
-from streamaudio.validate import check_sample
+from streamaudio.write.build import BuildError, build, single
 
 
 def _speech_only(chain: tuple[AugmentSpec, ...]) -> tuple[list[dict], np.ndarray]:

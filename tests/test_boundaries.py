@@ -11,13 +11,13 @@ import soundfile as sf
 from conftest import read_shard
 
 from streamaudio import protocol as P
-from streamaudio.audit import away_from, boundaries, level_steps, noise_clips, noise_stem
-from streamaudio.build import build, single
-from streamaudio.clips import ClipLoader
-from streamaudio.manifest import Clip, write_clips
-from streamaudio.scenarios import SCENARIOS, ScenarioConfig
-from streamaudio.scenarios.base import Pools
-from streamaudio.stitch import mix_bed
+from streamaudio.check.audit import away_from, boundaries, level_steps, noise_clips, noise_stem
+from streamaudio.plan.scenarios import SCENARIOS, ScenarioConfig
+from streamaudio.plan.scenarios.base import Pools
+from streamaudio.prepare.manifest import Clip, write_clips
+from streamaudio.render.clips import ClipLoader
+from streamaudio.render.stitch import mix_bed
+from streamaudio.write.build import build, single
 
 
 def coloured_noise(n: int, exponent: float, seed: int) -> np.ndarray:
@@ -124,8 +124,8 @@ def test_voices_keep_their_room_tone_and_labels_follow_the_voice(stationary: tup
 
 
 def test_each_talker_keeps_one_level_and_one_room(tmp_path: Path) -> None:
-    from streamaudio.augment import AugmentSpec
-    from streamaudio.build import Part, _Manifests, load_pools
+    from streamaudio.render.augment import AugmentSpec
+    from streamaudio.write.build import Part, _Manifests, load_pools
 
     config = ScenarioConfig(augment=(AugmentSpec("reverb", 1.0, {"absorption": (0.1, 0.6)}),))
     pools, _ = load_pools(Part("environment", "train", streams=1, config=config), _Manifests(tmp_path))

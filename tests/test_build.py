@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 from conftest import read_shard
 
-from streamaudio.build import STATE_DIR, BuildError, build, single
-from streamaudio.scenarios import ScenarioConfig
-from streamaudio.validate import check_sample, schema
+from streamaudio.check.validate import check_sample, schema
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.write.build import STATE_DIR, BuildError, build, single
 
 SMALL = ScenarioConfig(stream_seconds=(15.0, 30.0))
 
@@ -136,7 +136,7 @@ def test_broken_clip_is_rejected_and_build_goes_on(tmp_path: Path, demo_build: P
 def test_plan_only_says_what_the_build_makes_and_writes_no_shard(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from streamaudio.cli import app
+    from streamaudio.cli.main import app
 
     args = ["build", "--capability", "chat", "--streams", "9", "--shard-streams", "4", "--seed", "3"]
     args += ["--cache-dir", str(tmp_path / "cache")]

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 from conftest import CAPABILITIES, read_shard
 
-from streamaudio.build import BuildError, build, single
-from streamaudio.demo import DIALOGUES_MANIFEST, manifest_path
-from streamaudio.dialogues import read_dialogues
-from streamaudio.ontology import audioset
+from streamaudio.check.validate import check_sample
+from streamaudio.plan.ontology import audioset
+from streamaudio.plan.scenarios import SCENARIOS
+from streamaudio.plan.scenarios.base import templates
+from streamaudio.plan.scenarios.chat import split_options
+from streamaudio.prepare.demo import DIALOGUES_MANIFEST, manifest_path
+from streamaudio.prepare.dialogues import read_dialogues
 from streamaudio.protocol import SAMPLE_RATE
-from streamaudio.scenarios import SCENARIOS
-from streamaudio.scenarios.base import templates
-from streamaudio.scenarios.chat import split_options
-from streamaudio.validate import check_sample
+from streamaudio.write.build import BuildError, build, single
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import read_shard
 
-from streamaudio.validate import check_sample
+from streamaudio.check.validate import check_sample
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -195,7 +195,7 @@ def test_every_install_hint_keeps_its_brackets(capsys: pytest.CaptureFixture[str
 
     import typer
 
-    from streamaudio.cli_common import fail
+    from streamaudio.cli.common import fail
 
     root = Path(__file__).resolve().parents[1] / "streamaudio"
     hints = set()

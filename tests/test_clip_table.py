@@ -9,11 +9,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from streamaudio import build as build_module
-from streamaudio.build import Part, _Manifests, concat, load_pools, plan_rejects
-from streamaudio.clip_table import ClipTable, cached_table, mapped
-from streamaudio.scenarios import ScenarioConfig
-from streamaudio.scenarios.base import Deck
+from streamaudio.plan.clip_table import ClipTable, cached_table, mapped
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.scenarios.base import Deck
+from streamaudio.write import build as build_module
+from streamaudio.write.build import Part, _Manifests, concat, load_pools, plan_rejects
 
 
 def write_manifest(path: Path, rows: int, bad: int = 0) -> Path:
@@ -55,7 +55,7 @@ def test_rows_come_back_as_the_clips_they_were(tmp_path: Path) -> None:
 
 def read_clips_ok(path: Path) -> list:
     """The manifest's good rows as the row reader makes them."""
-    from streamaudio.dialogues import read_source
+    from streamaudio.prepare.dialogues import read_source
 
     return [item for _, item in read_source(path, "cv", on_bad=lambda line, problem: None)]
 

@@ -19,10 +19,10 @@ from ai_checkpoint import EMBED, tokenizer, write_checkpoint
 from conftest import CAPABILITIES, read_shard
 
 from streamaudio import protocol as P
-from streamaudio.build import build, single
-from streamaudio.export import FeatureWriter, export_upstream, plan_lines
-from streamaudio.scenarios import ScenarioConfig
-from streamaudio.tokens import encode_text, layout, load_tokenizer
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.use.export import FeatureWriter, export_upstream, plan_lines
+from streamaudio.use.tokens import encode_text, layout, load_tokenizer
+from streamaudio.write.build import build, single
 
 M = P.IGNORE_INDEX
 EXPORT = [sys.executable, "-m", "streamaudio.cli", "export", "upstream"]
@@ -240,7 +240,7 @@ def test_stream2m_lines(tmp_path: Path, demo_build: Path) -> None:
 
 
 def test_feature_writer_needs_a_checkpoint(tmp_path: Path) -> None:
-    from streamaudio.harness.backends import HarnessError
+    from streamaudio.use.harness.backends import HarnessError
 
     with pytest.raises(HarnessError, match="qwen25OmniConfig"):
         FeatureWriter(tmp_path)

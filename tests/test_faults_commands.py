@@ -20,12 +20,12 @@ import soundfile as sf
 from faults import cli, flip_bytes, get, members, status, wav_bytes, write_tar
 from test_faults import one_error_line
 
-from streamaudio.build import build, single
-from streamaudio.loader import StreamDataset
-from streamaudio.reader import ReadError
-from streamaudio.scenarios import ScenarioConfig
-from streamaudio.view import ViewServer, make_server
-from streamaudio.view.shard_index import INDEX_DIR
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.use.loader import StreamDataset
+from streamaudio.use.reader import ReadError
+from streamaudio.use.view import ViewServer, make_server
+from streamaudio.use.view.shard_index import INDEX_DIR
+from streamaudio.write.build import build, single
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_hostile_ranges_hosts_and_bursts(corpus: Path) -> None:
 
 
 def test_a_half_open_connection_is_closed(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from streamaudio.view import server as server_module
+    from streamaudio.use.view import server as server_module
 
     monkeypatch.setattr(server_module.Handler, "timeout", 1)
     with serving(corpus) as server:

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_faults import one_error_line, rejects
 
-from streamaudio.build import _Manifests
-from streamaudio.manifest import ClipSink
-from streamaudio.sources import run_prepare, user_list
+from streamaudio.prepare.manifest import ClipSink
+from streamaudio.prepare.sources import run_prepare, user_list
+from streamaudio.write.build import _Manifests
 
 BUILD = ["build", "--capability", "asr", "--stream-seconds", "20:30", "--streams", "2"]
 WRONG = {
@@ -232,7 +232,7 @@ def test_a_lying_wav_header_is_decoded_or_refused_never_crashes(
 ) -> None:
     """Any overwrite of the fmt and data fields of a real recording's header: audio of a sane length, or an
     AudioError with a reject reason."""
-    from streamaudio.audio import AudioError, load_audio
+    from streamaudio.render.audio import AudioError, load_audio
 
     path = speech_wav(tmp_path_factory.mktemp("hdr") / "a.wav")
     data = bytearray(path.read_bytes())

@@ -12,8 +12,8 @@ import pytest
 import soundfile as sf
 from conftest import read_shard
 
-from streamaudio import flac
-from streamaudio.audio import to_pcm16
+from streamaudio.render import flac
+from streamaudio.render.audio import to_pcm16
 from streamaudio.tts import EspeakEngine
 
 

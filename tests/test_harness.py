@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streamaudio.harness.backends import HarnessError, OracleBackend, VadBackend, make_backend
-from streamaudio.harness.loop import ChunkFifo, Emission, Reply, run_stream
-from streamaudio.harness.metrics import match, score
-from streamaudio.harness.run import fdb_output, run_harness
 from streamaudio.protocol import CHUNK_SAMPLES
+from streamaudio.use.harness.backends import HarnessError, OracleBackend, VadBackend, make_backend
+from streamaudio.use.harness.loop import ChunkFifo, Emission, Reply, run_stream
+from streamaudio.use.harness.metrics import match, score
+from streamaudio.use.harness.run import fdb_output, run_harness
 
 
 class EveryChunk:

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from datasets import load_dataset
 
-from streamaudio.build import BuildSpec, Part, build
-from streamaudio.hub import HubError, stage
-from streamaudio.reader import iter_samples
-from streamaudio.scenarios import ScenarioConfig
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.use.hub import HubError, stage
+from streamaudio.use.reader import iter_samples
+from streamaudio.write.build import BuildSpec, Part, build
 
 
 @pytest.fixture(scope="module")

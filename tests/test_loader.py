@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from streamaudio import protocol as P
-from streamaudio.build import build, single
-from streamaudio.loader import StreamDataset, StreamLoader, collate, expand_urls
-from streamaudio.scenarios import ScenarioConfig
-from streamaudio.validate import check_sample
+from streamaudio.check.validate import check_sample
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.use.loader import StreamDataset, StreamLoader, collate, expand_urls
+from streamaudio.write.build import build, single
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +96,8 @@ def test_crops_cut_at_turn_boundaries_and_stay_consistent(corpus: Path) -> None:
 
 
 def test_crop_starts_after_a_reply_chunk(corpus: Path) -> None:
-    from streamaudio.loader import crop
-    from streamaudio.reader import iter_samples
+    from streamaudio.use.loader import crop
+    from streamaudio.use.reader import iter_samples
 
     sample = next(iter_samples(next((corpus / "shards").glob("*.tar"))))
     audio, _ = sample.audio()
@@ -162,7 +162,7 @@ def test_urls(corpus: Path) -> None:
 def test_numpy_without_torch(corpus: Path) -> None:
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "from streamaudio.loader import StreamDataset, collate\n"
+        "from streamaudio.use.loader import StreamDataset, collate\n"
         f"items = list(StreamDataset({str(corpus)!r}, shuffle=0))\n"
         "import numpy as np\n"
         "assert isinstance(items[0]['audio'], np.ndarray) and len(items) == 12\n"

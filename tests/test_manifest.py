@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from streamaudio.clips import ClipLoader
-from streamaudio.demo import (
+from streamaudio.check.validate import schema
+from streamaudio.prepare.demo import (
     NOISE_MANIFEST,
     SPEECH_MANIFEST,
     manifest_path,
@@ -18,8 +18,8 @@ from streamaudio.demo import (
     sentences,
     speech_clips,
 )
-from streamaudio.manifest import Clip, ManifestError, read_clips, write_clips
-from streamaudio.validate import schema
+from streamaudio.prepare.manifest import Clip, ManifestError, read_clips, write_clips
+from streamaudio.render.clips import ClipLoader
 
 CLIP = Clip(
     id="a1",
@@ -96,7 +96,7 @@ def test_demo_has_300_distinct_sentences_in_several_voices() -> None:
 
 
 def test_committed_demo_manifests_are_current() -> None:
-    """The manifests in manifests/ are exactly what `python -m streamaudio.demo` writes."""
+    """The manifests in manifests/ are exactly what `python -m streamaudio.prepare.demo` writes."""
     loader = ClipLoader()
     assert list(read_clips(manifest_path(SPEECH_MANIFEST))) == list(speech_clips(loader.speak))
     assert list(read_clips(manifest_path(NOISE_MANIFEST))) == noise_clips()

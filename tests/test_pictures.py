@@ -13,8 +13,8 @@ import numpy as np
 from nbclient import NotebookClient
 from PIL import Image
 
-from streamaudio.plots import corpus_stats
-from streamaudio.reader import iter_samples
+from streamaudio.use.plots import corpus_stats
+from streamaudio.use.reader import iter_samples
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore.ipynb"
 
@@ -78,9 +78,9 @@ def test_busy_streams_get_a_key_not_a_heap(tmp_path: Path) -> None:
     below, so no label is drawn over another; silence in a stream draws no warning."""
     import itertools
 
-    from streamaudio.build import build, single
-    from streamaudio.plots import _key_entries, lane_rows
-    from streamaudio.scenarios import ScenarioConfig
+    from streamaudio.plan.scenarios import ScenarioConfig
+    from streamaudio.use.plots import _key_entries, lane_rows
+    from streamaudio.write.build import build, single
 
     overlapping = 0
     for cap in ("chat", "environment"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pocketsphinx import Decoder
 
-from streamaudio.audio import active_rms, frame_powers, to_mono_16k
+from streamaudio.render.audio import active_rms, frame_powers, to_mono_16k
 from streamaudio.tts import CachedTTS, TTSError, Utterance, Voice, VoiceChoice, get_engine, render
 from streamaudio.tts.cache import PEAK
 

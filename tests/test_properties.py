@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from streamaudio import protocol as P
-from streamaudio.clips import ClipLoader
-from streamaudio.manifest import Clip, under
-from streamaudio.plan import Background, Segment, StreamPlan
-from streamaudio.scenarios.base import uniform
-from streamaudio.sources import SourceError, audioset, commonvoice, dialogue, run_prepare
-from streamaudio.stitch import render
+from streamaudio.plan.scenarios.base import uniform
+from streamaudio.plan.stream_plan import Background, Segment, StreamPlan
+from streamaudio.prepare.manifest import Clip, under
+from streamaudio.prepare.sources import SourceError, audioset, commonvoice, dialogue, run_prepare
+from streamaudio.render.clips import ClipLoader
+from streamaudio.render.stitch import render
 
 SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

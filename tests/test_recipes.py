@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import read_shard
 
-from streamaudio.build import BuildSpec, build
-from streamaudio.recipe import RecipeError, load_recipe, recipe_parts
-from streamaudio.validate import check_sample
+from streamaudio.check.validate import check_sample
+from streamaudio.plan.recipe import RecipeError, load_recipe, recipe_parts
+from streamaudio.write.build import BuildSpec, build
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import webdataset as wds
 
-from streamaudio.shards import TAR_MTIME, ShardWriter, commit_shard, pack, sample_record
+from streamaudio.write.shards import TAR_MTIME, ShardWriter, commit_shard, pack, sample_record
 
 SAMPLES = [
     ("asr-train-000000000", b"fLaC" + bytes(range(256)) * 7, {"id": "a", "text": "naïve café", "n": 1.5}),

@@ -17,10 +17,10 @@ import soundfile as sf
 from conftest import read_shard
 from recordings import ALSA, BUCKLE, FREEDESKTOP, librivox, require, truncate, write_as
 
-from streamaudio.build import build, single
-from streamaudio.manifest import read_clips
-from streamaudio.scenarios import ScenarioConfig
-from streamaudio.sources import (
+from streamaudio.check.validate import check_sample, schema
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.prepare.manifest import read_clips
+from streamaudio.prepare.sources import (
     SourceError,
     audioset,
     commonvoice,
@@ -31,7 +31,7 @@ from streamaudio.sources import (
     run_prepare,
     user_list,
 )
-from streamaudio.validate import check_sample, schema
+from streamaudio.write.build import build, single
 
 ONTOLOGY = Path(__file__).parent / "data" / "audioset_ontology.json"  # the real ontology.json, CC BY-SA 4.0
 

@@ -10,14 +10,14 @@ import pytest
 import soundfile as sf
 
 from streamaudio import protocol as P
-from streamaudio.clips import ClipLoader
-from streamaudio.demo import NOISE_MANIFEST, SPEECH_MANIFEST, manifest_path
-from streamaudio.manifest import Clip, read_clips
-from streamaudio.plan import Background, Segment, StreamPlan
-from streamaudio.scenarios import AsrScenario, Pools, ScenarioConfig
-from streamaudio.stitch import _ENERGY, Scratch, loop_pieces, render
+from streamaudio.check.validate import check_sample
+from streamaudio.plan.scenarios import AsrScenario, Pools, ScenarioConfig
+from streamaudio.plan.stream_plan import Background, Segment, StreamPlan
+from streamaudio.prepare.demo import NOISE_MANIFEST, SPEECH_MANIFEST, manifest_path
+from streamaudio.prepare.manifest import Clip, read_clips
+from streamaudio.render.clips import ClipLoader
+from streamaudio.render.stitch import _ENERGY, Scratch, loop_pieces, render
 from streamaudio.tts.voices import VoiceChoice
-from streamaudio.validate import check_sample
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from streamaudio.build import STATE_DIR, BuildError, build, single
-from streamaudio.cli import app
-from streamaudio.scenarios import ScenarioConfig
-from streamaudio.shards import ShardWriter
+from streamaudio.cli.main import app
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.write.build import STATE_DIR, BuildError, build, single
+from streamaudio.write.shards import ShardWriter
 
 CFG = ScenarioConfig(stream_seconds=(15.0, 25.0))
 # the reference build below, as a command line
@@ -144,7 +144,7 @@ def test_a_stream_that_cannot_be_planned_stops_the_build_cleanly(
 ) -> None:
     """Planning runs ahead of rendering; an error in it still ends the build with a BuildError, and
     the shards finished before it are whole."""
-    from streamaudio.scenarios import AsrScenario, ScenarioError
+    from streamaudio.plan.scenarios import AsrScenario, ScenarioError
 
     real_plan = AsrScenario.plan
 

@@ -13,10 +13,10 @@ import soundfile as sf
 from conftest import CAPABILITIES
 from typer.testing import CliRunner
 
-from streamaudio.cli import app
-from streamaudio.demo import sentences, translations
-from streamaudio.manifest import read_clips
-from streamaudio.reader import iter_samples, shard_paths
+from streamaudio.cli.main import app
+from streamaudio.prepare.demo import sentences, translations
+from streamaudio.prepare.manifest import read_clips
+from streamaudio.use.reader import iter_samples, shard_paths
 
 runner = CliRunner()
 WARPS = "1,1.08"  # two talkers from the shipped voice keep the test short

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from streamaudio.audio import active_rms
+from streamaudio.render.audio import active_rms
 from streamaudio.tts import (
     CachedTTS,
     EspeakEngine,

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from streamaudio.cli import app
-from streamaudio.reader import iter_samples, shard_paths
+from streamaudio.cli.main import app
+from streamaudio.use.reader import iter_samples, shard_paths
 
 runner = CliRunner()
 

@@ -15,8 +15,8 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from streamaudio.cli import app
-from streamaudio.manifest import read_clips
+from streamaudio.cli.main import app
+from streamaudio.prepare.manifest import read_clips
 from streamaudio.tts import Utterance, Voice, get_engine
 from streamaudio.tts.openai import OpenAIEngine
 

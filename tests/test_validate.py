@@ -18,10 +18,10 @@ import soxr
 import webdataset as wds
 from recordings import librivox
 
-from streamaudio.build import build, single
-from streamaudio.corpus_check import vad_findings, validate_corpus
+from streamaudio.check.corpus import vad_findings, validate_corpus
+from streamaudio.plan.scenarios import ScenarioConfig
 from streamaudio.protocol import CHUNK_SAMPLES
-from streamaudio.scenarios import ScenarioConfig
+from streamaudio.write.build import build, single
 
 Members = dict[str, dict[str, bytes]]  # key -> {"json": …, "flac": …}
 

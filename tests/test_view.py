@@ -20,11 +20,11 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from streamaudio.build import STATE_DIR, build, single
-from streamaudio.cli import app
-from streamaudio.scenarios import ScenarioConfig
-from streamaudio.view import Corpus, ViewServer, make_server
-from streamaudio.view.shard_index import INDEX_DIR
+from streamaudio.cli.main import app
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.use.view import Corpus, ViewServer, make_server
+from streamaudio.use.view.shard_index import INDEX_DIR
+from streamaudio.write.build import STATE_DIR, build, single
 
 ARTIFACTS = Path(
     os.environ.get("STREAMAUDIO_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts")

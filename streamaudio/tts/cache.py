@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from streamaudio.audio import active_rms, to_mono_16k
 from streamaudio.protocol import SAMPLE_RATE
+from streamaudio.render.audio import active_rms, to_mono_16k
 from streamaudio.tts.base import TTSError
 from streamaudio.tts.registry import get_engine
 from streamaudio.tts.voices import Voice, content_key

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from streamaudio.audio import to_mono_16k
+from streamaudio.render.audio import to_mono_16k
 from streamaudio.tts.base import TTSError, Utterance
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2

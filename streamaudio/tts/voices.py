@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio.audio import RESAMPLE_QUALITY
+from streamaudio.render.audio import RESAMPLE_QUALITY
 from streamaudio.tts.base import TTSError, Utterance
 
 WARP_RANGE = (0.8, 1.25)

@@ -1,0 +1,1 @@
+"""The ``streamaudio`` command: one module per command group over the library."""

@@ -1,0 +1,122 @@
+"""Build recipes (``pipelines/*.yaml``): a mixture of capabilities by hours, turned into build parts."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from streamaudio.check.validate import schema
+from streamaudio.errors import StreamAudioError
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.render.augment import AugmentSpec
+from streamaudio.tts.voices import VoiceChoice
+from streamaudio.write.build import Part
+
+CONFIG_FIELDS = {f.name for f in fields(ScenarioConfig)}
+RANGE_FIELDS = {"stream_seconds", "gap_seconds", "snr_db", "gap_snr_db", "sound_level_db", "sound_seconds"}
+
+
+class RecipeError(StreamAudioError):
+    """A recipe that cannot be read or does not fit the schema; one line naming file and field."""
+
+
+def load_recipe(path: Path) -> dict[str, Any]:
+    """Read and validate a recipe against ``schemas/pipeline.schema.json``."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RecipeError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema("pipeline")).iter_errors(data), key=lambda e: e.path
+    )
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path) or "(top)"
+        raise RecipeError(f"{path}: {where}: {errors[0].message}")
+    return data
+
+
+def _config(settings: dict[str, Any], base: ScenarioConfig) -> ScenarioConfig:
+    values = {k: tuple(v) if k in RANGE_FIELDS else v for k, v in settings.items() if k in CONFIG_FIELDS}
+    if "augment" in values:
+        values["augment"] = tuple(AugmentSpec.from_recipe(a) for a in values["augment"])
+    if isinstance(values.get("tts"), (str, dict)):
+        values["tts"] = voice_choice(values["tts"])
+    return replace(base, **values)
+
+
+def voice_choice(tts: str | dict[str, Any]) -> VoiceChoice:
+    """A recipe's ``tts:``: an engine name, or a mapping with its voices, warps, prosody and options."""
+    if isinstance(tts, str):
+        return VoiceChoice(tts)
+    prosody = tts.get("prosody")
+    return VoiceChoice(
+        engine=tts["engine"],
+        voices=tuple(tts.get("voices", ())),
+        prosody=None
+        if prosody is None
+        else tuple((k, float(lo), float(hi)) for k, (lo, hi) in prosody.items()),
+        warps=tuple(float(w) for w in tts.get("warps", ())),
+        options=tuple(sorted(tts.get("options", {}).items())),
+    )
+
+
+def recipe_parts(
+    recipe: dict[str, Any],
+    folder: Path,
+    *,
+    hours: float | None = None,
+    streams: int | None = None,
+    only: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[Part, ...]:
+    """The parts of a recipe: each capability's share of the hours (or streams) split by ``splits``.
+
+    ``hours``/``streams`` replace the recipe's totals, ``only`` keeps one capability, and
+    ``overrides`` (ScenarioConfig fields, sources, noise) win over everything in the recipe.
+    """
+    overrides = overrides or {}
+    caps = recipe["capabilities"]
+    if only is not None:
+        if only not in caps:
+            raise RecipeError(f"the recipe has no capability {only!r} (it has {', '.join(caps)})")
+        caps = {only: caps[only]}
+    if hours is None and streams is None:
+        hours, streams = recipe.get("hours"), recipe.get("streams")
+    if hours is None and streams is None:
+        raise RecipeError("the recipe gives neither hours nor streams: pass --hours or --streams")
+    splits = recipe.get("splits") or {"train": 1.0}
+    share_total = sum(c["share"] for c in caps.values())
+    split_total = sum(splits.values())
+    defaults = recipe.get("defaults", {})
+    parts = []
+    for cap, settings in caps.items():
+        merged = {**defaults, **settings}
+        config = _config(
+            {**merged, **{k: v for k, v in overrides.items() if k in CONFIG_FIELDS}}, ScenarioConfig()
+        )
+        sources = overrides.get("sources") or tuple(
+            (name, _resolve(folder, p)) for name, p in merged.get("sources", {}).items()
+        )
+        noise = overrides.get("noise") or tuple(_resolve(folder, p) for p in merged.get("noise", []))
+        for split, split_share in splits.items():
+            share = settings["share"] / share_total * split_share / split_total
+            size = (
+                {"hours": round(hours * share, 9)}
+                if hours is not None
+                else {"streams": max(1, round(streams * share))}
+            )
+            parts.append(
+                Part(cap, split, sources=sources, noise=noise, config=replace(config, split=split), **size)
+            )
+    return tuple(parts)
+
+
+def _resolve(folder: Path, path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else folder / p

@@ -1,0 +1,1 @@
+"""Prepare: source adapters, clip manifests, dialogues, the demo data, synthesis, reject records."""

@@ -1,0 +1,1 @@
+"""Render: a stream plan becomes audio, events and chunk labels; clip loading, audio and DSP."""

@@ -1,6 +1,0 @@
-"""Source adapters: read corpora as released and write clip manifests (see ``streamaudio prepare``)."""
-
-from streamaudio.sources.pipeline import Candidate, PrepareReport, Reject, rejects_path, run_prepare
-from streamaudio.sources.tsv import SourceError
-
-__all__ = ["Candidate", "PrepareReport", "Reject", "SourceError", "rejects_path", "run_prepare"]

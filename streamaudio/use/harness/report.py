@@ -1,0 +1,32 @@
+"""The harness's metrics as a table for people."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from streamaudio.use.harness.run import HarnessResult
+
+
+def show_metrics(result: HarnessResult, backend: str, console: Console) -> None:
+    console.print(
+        f"{backend}: {result.streams} streams, {result.seconds / 3600:.3f} h in {result.elapsed:.1f} s "
+        f"({result.realtime_factor:.0f}x real time)",
+        highlight=False,
+    )
+    table = Table(title="reply decisions", title_justify="left", box=box.SIMPLE, pad_edge=False)
+    for col in ("capability", "refs", "preds", "F1", "F1 ±1", "latency", "takeover", "WER/BLEU"):
+        table.add_column(col, no_wrap=True, justify="left" if col == "capability" else "right")
+    for cap, m in result.metrics.items():
+        f1 = [f"{m[k]['f1']:.2f}" for k in ("exact", "within_1_chunk")]
+        latency = f"{m['latency_ms']['median']:.0f}/{m['latency_ms']['p90']:.0f}" if m["latency_ms"] else "-"
+        takeover = f"{m['takeover_rate']:.2f}" if m["takeover_rate"] is not None else "-"
+        text = f"WER {m['wer']:.3f}" if "wer" in m else (f"BLEU {m['bleu']:.1f}" if "bleu" in m else "-")
+        table.add_row(cap, str(m["references"]), str(m["predictions"]), *f1, latency, takeover, text)
+    console.print(table)
+    console.print(
+        "F1: reply on the labelled chunk; F1 ±1: within one chunk; latency: median/p90 ms after the "
+        "trigger ends; takeover: replies to turns that stay silent. Precision and recall: --report.",
+        highlight=False,
+    )

@@ -1,0 +1,68 @@
+"""Run a backend over a corpus: replay every stream through the loop, score it, write FDB-style output."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from streamaudio.protocol import CHUNK_SECONDS
+from streamaudio.use.harness.loop import Backend, Emission, run_stream
+from streamaudio.use.harness.metrics import score
+from streamaudio.use.reader import iter_samples, shard_paths
+
+WORD_SECONDS = 0.3  # nominal speaking time per word when placing reply words on the timeline
+
+
+@dataclass
+class HarnessResult:
+    streams: int
+    seconds: float
+    elapsed: float
+    metrics: dict[str, Any]
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.seconds / self.elapsed if self.elapsed else float("inf")
+
+
+def fdb_output(emissions: list[Emission]) -> dict[str, Any]:
+    """Full-Duplex-Bench style ``output.json``: the replies' words with timestamps. A reply is emitted
+    after its chunk, so its words start at the chunk's end, ``WORD_SECONDS`` apart."""
+    words = []
+    for e in emissions:
+        start = (e.chunk + 1) * CHUNK_SECONDS
+        for k, word in enumerate(e.text.split() or ["<reply>"]):
+            t0 = start + k * WORD_SECONDS
+            words.append({"text": word, "timestamp": [round(t0, 3), round(t0 + WORD_SECONDS, 3)]})
+    return {"text": " ".join(w["text"] for w in words), "chunks": words}
+
+
+def run_harness(
+    targets: list[Path],
+    backend: Backend,
+    fdb_out: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> HarnessResult:
+    results: list[tuple[dict[str, Any], list[Emission]]] = []
+    seconds = 0.0
+    started = time.perf_counter()
+    for tar in shard_paths(targets):
+        for sample in iter_samples(tar):
+            audio, sr = sample.audio()
+            emissions = run_stream(audio, sample.meta, backend)
+            results.append((sample.meta, emissions))
+            seconds += audio.shape[0] / sr
+            if fdb_out is not None:
+                folder = fdb_out / sample.key
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "output.json").write_text(
+                    json.dumps(fdb_output(emissions), ensure_ascii=False) + "\n"
+                )
+            if progress:
+                progress(len(results))
+    elapsed = time.perf_counter() - started
+    return HarnessResult(len(results), seconds, elapsed, score(results))

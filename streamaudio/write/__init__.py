@@ -1,0 +1,1 @@
+"""Write: shard writer, workers, executors, the output folder and its manifest, the build."""
