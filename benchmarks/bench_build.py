@@ -40,10 +40,11 @@ import soundfile as sf
 import soxr
 
 from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import single
 from streamaudio.prepare.demo import DEMO_VOICES, sentences
 from streamaudio.render import flac
 from streamaudio.tts import EspeakEngine
-from streamaudio.write.build import build, single
+from streamaudio.write.build import build
 
 # shards of 4 streams: 160 streams make 40 shards, as a real build has many; workers take whole shards,
 # so a build with fewer shards than workers cannot keep them all busy

@@ -9,9 +9,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from streamaudio.plan.spec import single
 from streamaudio.use.harness.backends import OracleBackend, VadBackend
 from streamaudio.use.harness.run import run_harness
-from streamaudio.write.build import build, single
+from streamaudio.write.build import build
 
 
 def main() -> None:

@@ -24,9 +24,10 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import single
 from streamaudio.use.loader import StreamDataset
 from streamaudio.use.reader import iter_samples
-from streamaudio.write.build import build, single
+from streamaudio.write.build import build
 from streamaudio.write.shards import ShardWriter, commit_shard, sample_record
 
 

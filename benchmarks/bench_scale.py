@@ -80,10 +80,13 @@ CHILD = """
 import json, resource, sys, time
 started = time.perf_counter()
 from pathlib import Path
-from streamaudio.write.build import STATE_DIR, Part, _Manifests, load_pools, plan_part, BuildSpec
+from streamaudio.write.output import STATE_DIR
+from streamaudio.plan.spec import BuildSpec, Part
+from streamaudio.plan.pools import ManifestCache, load_pools
+from streamaudio.plan.shard_jobs import plan_part
 manifest, out = Path(sys.argv[1]), Path(sys.argv[2])
 spec = BuildSpec(out, (Part("asr", streams=1, sources=(("cv", manifest),)),))
-pools, _ = load_pools(spec.parts[0], _Manifests(out / STATE_DIR))
+pools, _ = load_pools(spec.parts[0], ManifestCache(out / STATE_DIR))
 ready = time.perf_counter() - started
 next(iter(plan_part(spec, spec.parts[0], pools)))
 first = time.perf_counter() - started

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from streamaudio.check.corpus import validate_corpus
 from streamaudio.plan.recipe import load_recipe, recipe_parts
-from streamaudio.write.build import BuildSpec, build
+from streamaudio.plan.spec import BuildSpec
+from streamaudio.write.build import build
 
 RECIPE = Path(__file__).resolve().parents[1] / "pipelines" / "streamaudio-2m.yaml"
 

@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import single
 from streamaudio.use.view import Corpus
-from streamaudio.write.build import build, single
+from streamaudio.write.build import build
 
 
 def main() -> None:

@@ -41,7 +41,6 @@ EMOTION_TOKENS: dict[str, int] = {
     "normal": NORMAL,
     "urgent": URGENT,
 }
-EMOTIONS = tuple(EMOTION_TOKENS)
 
 SYSTEM_PROMPT = (
     "You are a helpful assistant. When there is no user text, if the audio contains a question, "

@@ -38,7 +38,8 @@ def read_shard(path: Path) -> dict[str, tuple[dict, np.ndarray, int]]:
 def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo ASR build shared by the read-only tests."""
     from streamaudio.plan.scenarios import ScenarioConfig
-    from streamaudio.write.build import build, single
+    from streamaudio.plan.spec import single
+    from streamaudio.write.build import build
 
     out = tmp_path_factory.mktemp("demo") / "asr"
     build(
@@ -61,7 +62,8 @@ CAPABILITIES = ["asr", "s2tt", "chat", "understanding", "proactive", "environmen
 def capability_builds(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A root holding one demo build per capability (6 streams of 25-50 s each, seed 21)."""
     from streamaudio.plan.scenarios import ScenarioConfig
-    from streamaudio.write.build import build, single
+    from streamaudio.plan.spec import single
+    from streamaudio.write.build import build
 
     root = tmp_path_factory.mktemp("caps")
     for cap in CAPABILITIES:

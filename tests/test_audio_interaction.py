@@ -35,7 +35,8 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def long_stream(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, np.ndarray]:
     """One 125-135 s demo ASR stream (seed 8): long enough to pass position 2048 and the 4096 session cap."""
     from streamaudio.plan.scenarios import ScenarioConfig
-    from streamaudio.write.build import build, single
+    from streamaudio.plan.spec import single
+    from streamaudio.write.build import build
 
     out = tmp_path_factory.mktemp("long") / "asr"
     build(single("asr", out, streams=1, seed=8, config=ScenarioConfig(stream_seconds=(125.0, 135.0))))

@@ -13,13 +13,14 @@ from conftest import read_shard
 
 from streamaudio.check.validate import check_sample
 from streamaudio.plan.scenarios import AsrScenario, Pools, ScenarioConfig
+from streamaudio.plan.spec import BuildError, single
 from streamaudio.prepare.demo import SPEECH_MANIFEST, manifest_path
 from streamaudio.prepare.manifest import read_clips
 from streamaudio.render.augment import AugmentSpec
 from streamaudio.render.clips import ClipLoader
 from streamaudio.render.stitch import render
 from streamaudio.tts.voices import VoiceChoice
-from streamaudio.write.build import BuildError, build, single
+from streamaudio.write.build import build
 
 
 def _speech_only(chain: tuple[AugmentSpec, ...]) -> tuple[list[dict], np.ndarray]:

@@ -14,10 +14,11 @@ from streamaudio import protocol as P
 from streamaudio.check.audit import away_from, boundaries, level_steps, noise_clips, noise_stem
 from streamaudio.plan.scenarios import SCENARIOS, ScenarioConfig
 from streamaudio.plan.scenarios.base import Pools
+from streamaudio.plan.spec import single
 from streamaudio.prepare.manifest import Clip, write_clips
 from streamaudio.render.clips import ClipLoader
 from streamaudio.render.stitch import mix_bed
-from streamaudio.write.build import build, single
+from streamaudio.write.build import build
 
 
 def coloured_noise(n: int, exponent: float, seed: int) -> np.ndarray:
@@ -124,11 +125,12 @@ def test_voices_keep_their_room_tone_and_labels_follow_the_voice(stationary: tup
 
 
 def test_each_talker_keeps_one_level_and_one_room(tmp_path: Path) -> None:
+    from streamaudio.plan.pools import ManifestCache, load_pools
+    from streamaudio.plan.spec import Part
     from streamaudio.render.augment import AugmentSpec
-    from streamaudio.write.build import Part, _Manifests, load_pools
 
     config = ScenarioConfig(augment=(AugmentSpec("reverb", 1.0, {"absorption": (0.1, 0.6)}),))
-    pools, _ = load_pools(Part("environment", "train", streams=1, config=config), _Manifests(tmp_path))
+    pools, _ = load_pools(Part("environment", "train", streams=1, config=config), ManifestCache(tmp_path))
     scenario = SCENARIOS["environment"](pools, config, seed=3)
     talkers = 0
     for index in range(6):

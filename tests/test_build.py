@@ -12,7 +12,9 @@ from conftest import read_shard
 
 from streamaudio.check.validate import check_sample, schema
 from streamaudio.plan.scenarios import ScenarioConfig
-from streamaudio.write.build import STATE_DIR, BuildError, build, single
+from streamaudio.plan.spec import BuildError, single
+from streamaudio.write.build import build
+from streamaudio.write.output import STATE_DIR
 
 SMALL = ScenarioConfig(stream_seconds=(15.0, 30.0))
 

@@ -19,10 +19,11 @@ from streamaudio.plan.ontology import audioset
 from streamaudio.plan.scenarios import SCENARIOS
 from streamaudio.plan.scenarios.base import templates
 from streamaudio.plan.scenarios.chat import split_options
+from streamaudio.plan.spec import BuildError, single
 from streamaudio.prepare.demo import DIALOGUES_MANIFEST, manifest_path
 from streamaudio.prepare.dialogues import read_dialogues
 from streamaudio.protocol import SAMPLE_RATE
-from streamaudio.write.build import BuildError, build, single
+from streamaudio.write.build import build
 
 
 @pytest.fixture(scope="module")

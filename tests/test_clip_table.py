@@ -10,10 +10,11 @@ import pyarrow as pa
 import pytest
 
 from streamaudio.plan.clip_table import ClipTable, cached_table, mapped
+from streamaudio.plan.pools import ManifestCache, concat, load_pools, plan_rejects
 from streamaudio.plan.scenarios import ScenarioConfig
 from streamaudio.plan.scenarios.base import Deck
+from streamaudio.plan.spec import Part
 from streamaudio.write import build as build_module
-from streamaudio.write.build import Part, _Manifests, concat, load_pools, plan_rejects
 
 
 def write_manifest(path: Path, rows: int, bad: int = 0) -> Path:
@@ -44,7 +45,7 @@ def write_manifest(path: Path, rows: int, bad: int = 0) -> Path:
 
 def test_rows_come_back_as_the_clips_they_were(tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path / "m.jsonl", 300, bad=4)
-    src = _Manifests(tmp_path / "state").source(manifest, "cv")
+    src = ManifestCache(tmp_path / "state").source(manifest, "cv")
     good = read_clips_ok(manifest)
     assert len(src.clips) == len(good) == 300
     assert list(src.clips) == good  # every field: paths resolved, labels, tts, extra, floats exact
@@ -65,7 +66,7 @@ def test_a_second_read_maps_the_file_and_a_changed_manifest_is_read_again(
 ) -> None:
     manifest = write_manifest(tmp_path / "m.jsonl", 50, bad=2)
     state = tmp_path / "state"
-    first = _Manifests(state)
+    first = ManifestCache(state)
     first.source(manifest, "cv")
     assert len(first.bad_rows) == 2
 
@@ -73,12 +74,12 @@ def test_a_second_read_maps_the_file_and_a_changed_manifest_is_read_again(
         raise AssertionError("the manifest was parsed again")
 
     monkeypatch.setattr(build_module, "read_source", no_reading)
-    again = _Manifests(state)
+    again = ManifestCache(state)
     assert len(again.source(manifest, "cv").clips) == 50
     assert len(again.bad_rows) == 2  # the broken rows are still reported, from the table's side file
     monkeypatch.undo()
     write_manifest(manifest, 60)  # a new manifest: new size and time, so it is read anew
-    assert len(_Manifests(state).source(manifest, "cv").clips) == 60
+    assert len(ManifestCache(state).source(manifest, "cv").clips) == 60
 
 
 def test_a_deck_draws_the_same_from_a_table_as_from_a_list(tmp_path: Path) -> None:
@@ -155,9 +156,9 @@ def test_pools_make_no_object_per_row(tmp_path: Path) -> None:
     """Loading a 100 000-row pool allocates a few MB of Python objects, not one clip per row (~1.7 KB)."""
     manifest = write_manifest(tmp_path / "m.jsonl", 100_000)
     part = Part("asr", sources=(("cv", manifest),), streams=1, config=ScenarioConfig())
-    load_pools(part, _Manifests(tmp_path / "state"))  # makes the columnar file
+    load_pools(part, ManifestCache(tmp_path / "state"))  # makes the columnar file
     tracemalloc.start()
-    manifests = _Manifests(tmp_path / "state")
+    manifests = ManifestCache(tmp_path / "state")
     pools, _ = load_pools(part, manifests)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -169,7 +170,7 @@ def test_pools_make_no_object_per_row(tmp_path: Path) -> None:
 def test_unusable_rows_are_rejected_by_column(tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path / "m.jsonl", 500)
     config = ScenarioConfig(stream_seconds=(30.0, 1.45))  # clips of 1.5 s and more are too long
-    manifests = _Manifests(tmp_path)
+    manifests = ManifestCache(tmp_path)
     pools, _ = load_pools(Part("s2tt", sources=(("cv", manifest),), streams=1, config=config), manifests)
     reasons = {r.id: r.reason for r in plan_rejects(manifests)}
     for i in range(500):

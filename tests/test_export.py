@@ -20,9 +20,10 @@ from conftest import CAPABILITIES, read_shard
 
 from streamaudio import protocol as P
 from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import single
 from streamaudio.use.export import FeatureWriter, export_upstream, plan_lines
 from streamaudio.use.tokens import encode_text, layout, load_tokenizer
-from streamaudio.write.build import build, single
+from streamaudio.write.build import build
 
 M = P.IGNORE_INDEX
 EXPORT = [sys.executable, "-m", "streamaudio.cli", "export", "upstream"]

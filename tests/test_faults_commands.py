@@ -21,11 +21,12 @@ from faults import cli, flip_bytes, get, members, status, wav_bytes, write_tar
 from test_faults import one_error_line
 
 from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import single
 from streamaudio.use.loader import StreamDataset
 from streamaudio.use.reader import ReadError
 from streamaudio.use.view import ViewServer, make_server
 from streamaudio.use.view.shard_index import INDEX_DIR
-from streamaudio.write.build import build, single
+from streamaudio.write.build import build
 
 
 @pytest.fixture(scope="module")

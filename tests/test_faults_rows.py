@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_faults import one_error_line, rejects
 
+from streamaudio.plan.pools import ManifestCache
 from streamaudio.prepare.manifest import ClipSink
 from streamaudio.prepare.sources import run_prepare, user_list
-from streamaudio.write.build import _Manifests
 
 BUILD = ["build", "--capability", "asr", "--stream-seconds", "20:30", "--streams", "2"]
 WRONG = {
@@ -49,7 +49,7 @@ def test_a_row_of_a_wrong_type_is_a_reject_naming_its_line(
     rows = [*speech]
     rows.insert(line, bad)
     manifest = write_jsonl(folder / "m.jsonl", [json.dumps(r, allow_nan=True) for r in rows])
-    found = _Manifests(folder / "state")
+    found = ManifestCache(folder / "state")
     source = found.source(manifest, "lab")
     assert len(source.clips) == len(speech)  # every good row kept
     assert [r.reason for r in found.bad_rows] == ["bad_row"]
@@ -207,7 +207,7 @@ def test_a_parquet_row_with_a_bad_extra_is_a_reject(tmp_path: Path, speech: list
         }
     )
     pq.write_table(table, tmp_path / "m.parquet")
-    found = _Manifests(tmp_path / "state")
+    found = ManifestCache(tmp_path / "state")
     assert len(found.source(tmp_path / "m.parquet", "lab").clips) == 1
     assert found.bad_rows[0].detail.startswith(f"{tmp_path / 'm.parquet'}:2: extra is not valid JSON")
 

@@ -13,9 +13,10 @@ import yaml
 from datasets import load_dataset
 
 from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import BuildSpec, Part
 from streamaudio.use.hub import HubError, stage
 from streamaudio.use.reader import iter_samples
-from streamaudio.write.build import BuildSpec, Part, build
+from streamaudio.write.build import build
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ import torch
 from streamaudio import protocol as P
 from streamaudio.check.validate import check_sample
 from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import single
 from streamaudio.use.loader import StreamDataset, StreamLoader, collate, expand_urls
-from streamaudio.write.build import build, single
+from streamaudio.write.build import build
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import numpy as np
 from nbclient import NotebookClient
 from PIL import Image
 
-from streamaudio.use.plots import corpus_stats
 from streamaudio.use.reader import iter_samples
+from streamaudio.use.stats import corpus_stats
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore.ipynb"
 
@@ -79,8 +79,9 @@ def test_busy_streams_get_a_key_not_a_heap(tmp_path: Path) -> None:
     import itertools
 
     from streamaudio.plan.scenarios import ScenarioConfig
+    from streamaudio.plan.spec import single
     from streamaudio.use.plots import _key_entries, lane_rows
-    from streamaudio.write.build import build, single
+    from streamaudio.write.build import build
 
     overlapping = 0
     for cap in ("chat", "environment"):

@@ -13,7 +13,8 @@ from conftest import read_shard
 
 from streamaudio.check.validate import check_sample
 from streamaudio.plan.recipe import RecipeError, load_recipe, recipe_parts
-from streamaudio.write.build import BuildSpec, build
+from streamaudio.plan.spec import BuildSpec
+from streamaudio.write.build import build
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
 

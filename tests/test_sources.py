@@ -19,6 +19,7 @@ from recordings import ALSA, BUCKLE, FREEDESKTOP, librivox, require, truncate, w
 
 from streamaudio.check.validate import check_sample, schema
 from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import single
 from streamaudio.prepare.manifest import read_clips
 from streamaudio.prepare.sources import (
     SourceError,
@@ -31,7 +32,7 @@ from streamaudio.prepare.sources import (
     run_prepare,
     user_list,
 )
-from streamaudio.write.build import build, single
+from streamaudio.write.build import build
 
 ONTOLOGY = Path(__file__).parent / "data" / "audioset_ontology.json"  # the real ontology.json, CC BY-SA 4.0
 

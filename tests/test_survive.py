@@ -18,7 +18,9 @@ from typer.testing import CliRunner
 
 from streamaudio.cli.main import app
 from streamaudio.plan.scenarios import ScenarioConfig
-from streamaudio.write.build import STATE_DIR, BuildError, build, single
+from streamaudio.plan.spec import BuildError, single
+from streamaudio.write.build import build
+from streamaudio.write.output import STATE_DIR
 from streamaudio.write.shards import ShardWriter
 
 CFG = ScenarioConfig(stream_seconds=(15.0, 25.0))

@@ -20,8 +20,9 @@ from recordings import librivox
 
 from streamaudio.check.corpus import vad_findings, validate_corpus
 from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import single
 from streamaudio.protocol import CHUNK_SAMPLES
-from streamaudio.write.build import build, single
+from streamaudio.write.build import build
 
 Members = dict[str, dict[str, bytes]]  # key -> {"json": …, "flac": …}
 

@@ -22,9 +22,11 @@ from typer.testing import CliRunner
 
 from streamaudio.cli.main import app
 from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import single
 from streamaudio.use.view import Corpus, ViewServer, make_server
 from streamaudio.use.view.shard_index import INDEX_DIR
-from streamaudio.write.build import STATE_DIR, build, single
+from streamaudio.write.build import build
+from streamaudio.write.output import STATE_DIR
 
 ARTIFACTS = Path(
     os.environ.get("STREAMAUDIO_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts")

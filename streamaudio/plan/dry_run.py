@@ -15,13 +15,16 @@ from typing import Any
 
 import numpy as np
 
+from streamaudio.plan.pools import ManifestCache, load_pools
 from streamaudio.plan.scenarios import Pools
+from streamaudio.plan.shard_jobs import plan_part
+from streamaudio.plan.spec import BuildSpec, Part
 from streamaudio.plan.stream_plan import StreamPlan
 from streamaudio.render import flac
 from streamaudio.render.clips import ClipLoader
 from streamaudio.render.stitch import Scratch, render
 from streamaudio.write import interrupt
-from streamaudio.write.build import STATE_DIR, BuildSpec, Part, _Manifests, load_pools, plan_part
+from streamaudio.write.output import STATE_DIR
 
 SAMPLE_STREAMS = 4  # rendered to measure the rate and the bytes per second, after as many to warm up
 
@@ -127,7 +130,7 @@ def dry_run(spec: BuildSpec) -> DryRun:
     """Plan every stream of ``spec`` (no audio is written) and measure a few renders."""
     global _SPEC
     started = time.perf_counter()
-    manifests = _Manifests(spec.out / STATE_DIR)  # the columnar pools are kept there for the build
+    manifests = ManifestCache(spec.out / STATE_DIR)  # the columnar pools are kept there for the build
     _POOLS.clear()
     for part in spec.parts:
         _POOLS[part.label] = load_pools(part, manifests)[0]

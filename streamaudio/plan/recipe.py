@@ -12,9 +12,9 @@ import yaml
 from streamaudio.check.validate import schema
 from streamaudio.errors import StreamAudioError
 from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import Part
 from streamaudio.render.augment import AugmentSpec
 from streamaudio.tts.voices import VoiceChoice
-from streamaudio.write.build import Part
 
 CONFIG_FIELDS = {f.name for f in fields(ScenarioConfig)}
 RANGE_FIELDS = {"stream_seconds", "gap_seconds", "snr_db", "gap_snr_db", "sound_level_db", "sound_seconds"}

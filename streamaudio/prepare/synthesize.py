@@ -243,11 +243,11 @@ def _run(
         yield from _checked(map(_speak, jobs))
         return
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    with ctx.Pool(workers, initializer=_start_worker, initargs=(cache_dir, options)) as pool:
+    with ctx.Pool(workers, initializer=start_worker, initargs=(cache_dir, options)) as pool:
         yield from _checked(pool.imap(_speak, jobs, chunksize=4))
 
 
-def _start_worker(cache_dir: Path | None, options: dict[str, dict[str, Any]]) -> None:
+def start_worker(cache_dir: Path | None, options: dict[str, dict[str, Any]]) -> None:
     interrupt.ignore_in_worker()
     _start(cache_dir, options)
 

@@ -209,11 +209,6 @@ def active_mask(powers: np.ndarray) -> np.ndarray:
     return (shifted > _ACTIVE_FLOOR_POWER) & (shifted > shifted.max() * _ACTIVE_RANGE_RATIO)
 
 
-def active_frames(audio: np.ndarray) -> np.ndarray:
-    """Boolean mask of the 20 ms frames that hold active signal."""
-    return active_mask(frame_powers(audio))
-
-
 def active_power(audio: np.ndarray, powers: np.ndarray | None = None, gain: float = 1.0) -> tuple[float, int]:
     """Summed power and count of the active samples of ``audio * gain``, so that signals can be pooled;
     ``powers`` (its ``frame_powers``, if known) saves a pass over the audio."""

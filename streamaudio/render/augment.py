@@ -15,7 +15,6 @@ import numpy as np
 from streamaudio.errors import StreamAudioError
 from streamaudio.protocol import SAMPLE_RATE
 
-NAMES = ("reverb", "telephone", "gain", "lowpass")
 DEFAULT_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "reverb": {
         "room_x": (3.0, 8.0),

@@ -39,10 +39,6 @@ def configure(options: dict[str, dict[str, Any]]) -> None:
     get_engine.cache_clear()
 
 
-def engine_options() -> dict[str, dict[str, Any]]:
-    return {k: dict(v) for k, v in _OPTIONS.items()}
-
-
 def engine_class(name: str) -> type:
     if name in _REGISTERED:
         return _REGISTERED[name]

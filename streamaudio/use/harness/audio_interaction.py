@@ -27,15 +27,14 @@ from typing import Any
 import numpy as np
 
 from streamaudio import protocol as P
-from streamaudio.use.harness.backends import HarnessError
 from streamaudio.use.harness.checkpoint import (
-    INSTALL,
     encode_mel,
     load_encoder,
     load_language_model,
     positions_fp16,
     torch_device,
 )
+from streamaudio.use.harness.errors import NEEDS_MODEL, HarnessError
 from streamaudio.use.harness.logmel import MEL_FRAMES_PER_CHUNK, log_mel
 from streamaudio.use.harness.loop import Reply
 from streamaudio.use.tokens import TokenizerError, load_tokenizer
@@ -85,7 +84,7 @@ class AudioInteractionBackend:
             import torch
             import transformers  # noqa: F401
         except ImportError:
-            raise HarnessError(INSTALL) from None
+            raise HarnessError(NEEDS_MODEL) from None
         self.torch = torch
         self.device = torch_device(device)
         root = Path(checkpoint)

@@ -7,13 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio.errors import StreamAudioError
 from streamaudio.protocol import LABEL_REPLY
+from streamaudio.use.harness.errors import HarnessError
 from streamaudio.use.harness.loop import Reply
-
-
-class HarnessError(StreamAudioError):
-    """A backend that cannot run here (a missing checkpoint or package); one line saying why."""
 
 
 class OracleBackend:

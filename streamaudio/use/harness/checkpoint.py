@@ -22,10 +22,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from streamaudio.use.harness.backends import HarnessError
+from streamaudio.use.harness.errors import HarnessError
 from streamaudio.use.harness.logmel import MEL_FRAMES_PER_CHUNK
 
-INSTALL = "the audio-interaction backend needs: pip install 'streamaudio[audio-interaction]'"
 ENCODER_FILE = "audiointeraction_ChunkwisedEncoder.pth"
 ENCODER_CONFIG = "qwen25OmniConfig"
 LAYER_NAMES = {  # litgpt block weight -> transformers Qwen2 layer weight

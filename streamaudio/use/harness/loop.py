@@ -1,21 +1,15 @@
-"""The streaming loop of the protocol: a FIFO of 0.4 s chunks, a LISTENING/SPEAKING state machine, and
-at most one reply (TEXT_BEGIN … TEXT_END) per chunk."""
+"""The streaming loop of the protocol: a FIFO of 0.4 s chunks and at most one reply (TEXT_BEGIN …
+TEXT_END) per chunk, emitted whole after the chunk that triggered it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Protocol
 
 import numpy as np
 
 from streamaudio.protocol import CHUNK_SAMPLES
-
-
-class State(Enum):
-    LISTENING = "listening"
-    SPEAKING = "speaking"
 
 
 @dataclass(frozen=True)
@@ -69,21 +63,18 @@ def run_stream(
 ) -> list[Emission]:
     """Feed a stream in ``arrival``-sample pieces (as a microphone would) through the FIFO and the backend.
 
-    After each whole chunk the backend decides; a reply moves the loop to SPEAKING, the text is
-    emitted whole after that one chunk, and listening resumes with the next chunk.
+    After each whole chunk the backend decides; a reply's text is emitted whole after that chunk, and
+    the next chunk is heard as usual.
     """
     backend.start(meta)
     fifo = ChunkFifo()
-    state = State.LISTENING
     emitted: list[Emission] = []
     index = 0
     for start in range(0, audio.size, arrival):
         fifo.push(audio[start : start + arrival])
         for chunk in fifo.chunks():
-            reply = backend.step(chunk, index) if state is State.LISTENING else None
+            reply = backend.step(chunk, index)  # a reply is emitted whole after its chunk: no chunk is missed
             if reply is not None:
-                state = State.SPEAKING
                 emitted.append(Emission(index, reply.text, reply.emotion))
-            state = State.LISTENING  # the reply is emitted whole after its chunk
             index += 1
     return emitted

@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 
 from streamaudio.protocol import CHUNK_SECONDS, SAMPLE_RATE
+from streamaudio.use.harness.errors import NEEDS_SCORERS
 from streamaudio.use.harness.loop import Emission
-
-INSTALL = "harness scores need: pip install 'streamaudio[harness]' (jiwer for WER, sacrebleu for BLEU)"
 
 
 def require_scorers() -> None:
@@ -20,7 +19,7 @@ def require_scorers() -> None:
         import jiwer  # noqa: F401
         import sacrebleu  # noqa: F401
     except ImportError:
-        raise ImportError(INSTALL) from None
+        raise ImportError(NEEDS_SCORERS) from None
 
 
 @dataclass

@@ -15,10 +15,10 @@ from streamaudio import protocol as P
 from streamaudio.check.corpus import KEPT_REPORT
 from streamaudio.errors import StreamAudioError
 from streamaudio.render.audio import decode_flac
-from streamaudio.use.plots import corpus_stats
 from streamaudio.use.reader import shard_paths
+from streamaudio.use.stats import corpus_stats
 from streamaudio.use.view.shard_index import ShardIndex, StreamEntry, index_shard
-from streamaudio.write.build import STATE_DIR
+from streamaudio.write.output import STATE_DIR
 
 PEAKS_PER_SECOND = 100  # waveform resolution: the minimum and maximum of each 10 ms
 

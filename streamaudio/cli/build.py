@@ -1,0 +1,422 @@
+"""``streamaudio build``: options to a BuildSpec, a progress bar, the summary."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from tqdm import tqdm
+
+from streamaudio.cli.app import CAPABILITIES, KNOWN_ERRORS, app
+from streamaudio.cli.common import err, fail
+from streamaudio.cli.options import Executor, parse_range, parse_source, positive
+from streamaudio.cli.synthesize import (
+    EngineOptions,
+    ProsodyRanges,
+    Voices,
+    Warps,
+    voice_choice,
+)
+from streamaudio.plan.recipe import RecipeError, load_recipe, recipe_parts
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import BuildSpec, Part
+from streamaudio.tts import TTSError
+from streamaudio.tts.voices import VoiceChoice
+from streamaudio.write.build import TooManyFailures, build
+
+
+@app.command("build")
+def build_cmd(
+    capability: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help=f"What the streams teach: {CAPABILITIES}. \\[default: asr; with --pipeline: all of it]",
+            show_default=False,
+        ),
+    ] = None,
+    pipeline: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="RECIPE", help="A recipe (pipelines/*.yaml): a mixture by hours.", show_default=False
+        ),
+    ] = None,
+    hours: Annotated[
+        float | None,
+        typer.Option(
+            metavar="HOURS",
+            help="Hours of audio to build (instead of --streams).",
+            callback=positive,
+            show_default=False,
+        ),
+    ] = None,
+    streams: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N", min=1, help="Number of streams to build. \\[default: 32]", show_default=False
+        ),
+    ] = None,
+    stream_seconds: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LOW:HIGH",
+            help="Stream length range in seconds, LOW:HIGH. \\[default: 30:90]",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="Seed: the same inputs and seed give identical shards. \\[default: 0]",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(metavar="N", min=1, help="Processes rendering streams.")] = 1,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR", help="Output folder. \\[default: ./streamaudio-out/NAME]", show_default=False
+        ),
+    ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Split name. \\[default: train; with --pipeline: its splits]",
+            show_default=False,
+        ),
+    ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME=MANIFEST",
+            help="Clip or dialogue manifest, NAME=MANIFEST (repeatable). \\[default: built-in demo]",
+            show_default=False,
+        ),
+    ] = None,
+    noise: Annotated[
+        list[Path] | None,
+        typer.Option(
+            metavar="MANIFEST",
+            help="Noise clip manifest (repeatable). \\[default: built-in beds]",
+            show_default=False,
+        ),
+    ] = None,
+    snr: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LOW:HIGH",
+            help="Background SNR range in dB vs. active speech (--snr=-5:5 for negative). \\[default: 5:20]",
+            show_default=False,
+        ),
+    ] = None,
+    background_prob: Annotated[
+        float | None,
+        typer.Option(
+            metavar="P",
+            min=0.0,
+            max=1.0,
+            help="Share of streams with background noise. \\[default: 0.8]",
+            show_default=False,
+        ),
+    ] = None,
+    gap_seconds: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LOW:HIGH",
+            help="Gap length range between events in seconds. \\[default: 0.8:2.4]",
+            show_default=False,
+        ),
+    ] = None,
+    gap_snr: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LOW:HIGH",
+            help="How far below speech the gap noise beds sit, dB. \\[default: 15:30]",
+            show_default=False,
+        ),
+    ] = None,
+    reply_delay_chunks: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="Extra chunks before each reply (the released model: 0). \\[default: 0]",
+            show_default=False,
+        ),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            metavar="CODE", help="Language of the spoken instructions. \\[default: en]", show_default=False
+        ),
+    ] = None,
+    target_language: Annotated[
+        str | None,
+        typer.Option(
+            metavar="CODE", help="s2tt: the language to translate into. \\[default: de]", show_default=False
+        ),
+    ] = None,
+    shard_streams: Annotated[
+        int | None,
+        typer.Option(metavar="N", min=1, help="Most streams per shard. \\[default: 64]", show_default=False),
+    ] = None,
+    shard_mb: Annotated[
+        float | None,
+        typer.Option(
+            metavar="MB",
+            callback=positive,
+            help="Most megabytes per shard, estimated from PCM. \\[default: 512]",
+            show_default=False,
+        ),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Where spoken clips are cached. \\[default: ~/.cache/streamaudio]",
+            show_default=False,
+        ),
+    ] = None,
+    executor: Annotated[
+        Executor, typer.Option(metavar="local|dask", help="local: a process pool; dask: a Dask cluster.")
+    ] = Executor.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="Dask scheduler, tcp://HOST:8786. \\[default: a local cluster]",
+            show_default=False,
+        ),
+    ] = None,
+    max_failed_clips: Annotated[
+        float,
+        typer.Option(
+            metavar="SHARE",
+            min=0.0,
+            max=1.0,
+            help="Share of the drawn clips that may fail to load; their streams are left out, and past it "
+            "the build stops with an error.",
+        ),
+    ] = BuildSpec.max_failed_clips,
+    force: Annotated[
+        bool,
+        typer.Option("--force", metavar="", help="Delete what another build left in --out and start clean."),
+    ] = False,
+    plan_only: Annotated[
+        bool,
+        typer.Option(
+            "--plan-only",
+            metavar="",
+            help="Plan every stream and say what the build would make; write no shard.",
+        ),
+    ] = False,
+    tts_engine: Annotated[
+        str | None,
+        typer.Option(
+            "--tts",
+            metavar="ENGINE",
+            help="Who speaks prompts and dialogues: espeak-ng, piper, openai or a plugin. \\[default: the "
+            "voices of --source clips made by synthesize, else espeak-ng]",
+            show_default=False,
+        ),
+    ] = None,
+    voice: Voices = None,
+    warp: Warps = None,
+    prosody: ProsodyRanges = None,
+    engine_option: EngineOptions = None,
+) -> None:
+    """Build WebDataset shards of labelled streams (resumes when rerun with the same arguments)."""
+    if hours is not None and streams is not None:
+        fail("give --hours or --streams, not both")
+    if tts_engine is None and (voice or warp or prosody or engine_option):
+        fail("--voice, --warp, --prosody and --engine-option choose a TTS engine's voices: add --tts ENGINE")
+    given = {
+        "stream_seconds": stream_seconds and parse_range(stream_seconds, "--stream-seconds"),
+        "gap_seconds": gap_seconds and parse_range(gap_seconds, "--gap-seconds"),
+        "snr_db": snr and parse_range(snr, "--snr", negative=True),
+        "gap_snr_db": gap_snr and parse_range(gap_snr, "--gap-snr", negative=True),
+        "background_prob": background_prob,
+        "reply_delay_chunks": reply_delay_chunks,
+        "language": language,
+        "target_language": target_language,
+        "sources": tuple(parse_source(s) for s in source or ()),
+        "tts": tts_engine and _voice_choice(tts_engine, voice, warp, prosody, engine_option),
+        "noise": tuple(noise or ()),
+    }
+    overrides = {k: v for k, v in given.items() if v not in (None, ())}
+    try:
+        if pipeline is not None:
+            recipe = load_recipe(pipeline)
+            parts = recipe_parts(
+                recipe, pipeline.parent, hours=hours, streams=streams, only=capability, overrides=overrides
+            )
+            parts = tuple(p for p in parts if split is None or p.split == split)
+            name = recipe.get("name") or pipeline.stem
+        else:
+            recipe, name = {}, capability or "asr"
+            config = replace(
+                ScenarioConfig(), **{k: v for k, v in overrides.items() if k not in ("sources", "noise")}
+            )
+            size = {"hours": hours} if hours is not None else {"streams": streams or 32}
+            parts = (
+                Part(
+                    name,
+                    split or "train",
+                    sources=overrides.get("sources", ()),
+                    noise=overrides.get("noise", ()),
+                    config=replace(config, split=split or "train"),
+                    **size,
+                ),
+            )
+    except RecipeError as exc:
+        fail(str(exc))
+    if not parts:
+        fail(f"--split {split!r} is not one of the recipe's splits")
+    spec = BuildSpec(
+        out=out or Path("streamaudio-out") / name,
+        parts=parts,
+        seed=seed if seed is not None else recipe.get("seed", 0),
+        workers=workers,
+        shard_streams=shard_streams or recipe.get("shard_streams", 64),
+        shard_mb=shard_mb or recipe.get("shard_mb", 512.0),
+        cache_dir=cache_dir,
+        command=shlex.join(["streamaudio", *sys.argv[1:]]),
+        executor=executor.value,
+        scheduler=scheduler,
+        max_failed_clips=max_failed_clips,
+    )
+    if plan_only:
+        _show_plan(spec)
+        return
+    _run_build(spec, name, force)
+
+
+def _span(seconds: float) -> str:
+    """A duration as people say it: 40 s, 12.5 min, 3.2 h."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:,.1f} h"
+
+
+def _show_plan(spec: BuildSpec) -> None:
+    """Plan the whole build and print what it would make (``--plan-only``)."""
+    from rich.table import Table
+
+    from streamaudio.plan.dry_run import dry_run, summary_rows
+
+    try:
+        result = dry_run(spec)
+    except KeyboardInterrupt:
+        err.print("interrupted: no shard was written")
+        raise typer.Exit(130) from None
+    except KNOWN_ERRORS as exc:
+        fail(str(exc))
+    table = Table(title=f"plan of {spec.out} (no shard written)", title_justify="left")
+    for col in ("capability/split", "streams", "hours", "turns", "replies", "shards"):
+        table.add_column(col, justify="left" if col == "capability/split" else "right")
+    for row in summary_rows(result):
+        table.add_row(
+            row["part"].replace("-", "/", 1), f"{row['streams']:,}", f"{row['hours']:,.1f}",
+            f"{row['turns']:,}", f"{row['replies']:,}", f"{row['shards']:,}",
+        )  # fmt: skip
+    console = Console()
+    console.print(table)
+    hours = result.seconds / 3600
+    line = f"{result.streams:,} streams, {hours:,.1f} h, planned in {result.elapsed:.1f} s"
+    if (bps := result.bytes_per_second) and (rate := result.render_rate):
+        cpu = result.seconds / rate
+        line += (
+            f"; about {bps * result.seconds / 1e9:,.1f} GB of shards ({bps * 3600 / 1e6:,.0f} MB per hour "
+            f"of audio); rendering at {rate:,.0f}x real time per process (measured on "
+            f"{result.sample_seconds:.0f} s here) takes {_span(cpu)} of CPU, about "
+            f"{_span(cpu / spec.workers)} with --workers {spec.workers}"
+        )
+    console.print(line, highlight=False)
+    for source, r in result.reuse().items():
+        console.print(
+            f"{source}: {r['draws']:,} draws of {r['distinct']:,} clips, each drawn {r['mean']:.1f} times "
+            f"on average, at most {r['most']:,}",
+            highlight=False,
+        )
+
+
+def _voice_choice(
+    engine: str,
+    voices: list[str] | None,
+    warps: str | None,
+    prosody: list[str] | None,
+    options: list[str] | None,
+) -> VoiceChoice:
+    try:
+        return voice_choice(engine, voices, warps, prosody, options)
+    except TTSError as exc:
+        fail(str(exc))
+
+
+def _run_build(spec: BuildSpec, name: str, force: bool = False) -> None:
+    """Run a build with a progress bar (made on the first stream) and print its summary."""
+    bar: tqdm | None = None
+    by_streams = all(p.streams is not None for p in spec.parts)
+    total = sum(p.streams or 0 for p in spec.parts) if by_streams else sum(p.hours or 0 for p in spec.parts)
+
+    def progress(done: int, seconds: float) -> None:
+        nonlocal bar
+        if bar is None:  # by streams, or by hours of audio: either way with a total, a share and an ETA
+            unit, fmt = ("stream", "{n_fmt}/{total_fmt}") if by_streams else ("h", "{n:.2f}/{total:.2f} h")
+            bar = tqdm(
+                total=total,
+                unit=unit,
+                desc=f"build {name}",
+                dynamic_ncols=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| " + fmt + " [{elapsed}<{remaining}{postfix}]",
+            )
+        bar.n = done if by_streams else min(seconds / 3600, total)
+        bar.set_postfix_str(
+            f"{seconds / 3600:.2f} h audio" if by_streams else f"{done} streams", refresh=False
+        )
+        bar.update(0)
+
+    try:
+        result = build(spec, progress, force=force)
+    except KeyboardInterrupt as exc:  # Ctrl-C (130) or SIGTERM (143), taken between streams
+        if bar is not None:
+            bar.close()
+        err.print("interrupted: finished shards are kept; run the same command again to resume")
+        raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
+    except TooManyFailures as exc:
+        if bar is not None:
+            bar.close()
+        fail(f"{exc} (--max-failed-clips {spec.max_failed_clips:g}; see {spec.out / 'rejected.jsonl'})")
+    except (*KNOWN_ERRORS, OSError) as exc:
+        if bar is not None:
+            bar.close()
+        if isinstance(exc, KNOWN_ERRORS):
+            fail(str(exc))
+        fail(f"{exc.filename or spec.out}: {exc.strerror or exc}")
+    if bar is not None:
+        bar.close()
+    if result.dropped:
+        err.print(
+            f"[bold yellow]warning:[/] {len(result.dropped)} streams left out, a clip of theirs could not be "
+            f"used (the first: {escape(result.first_failure)}); see {escape(str(result.out))}/rejected.jsonl",
+            highlight=False,
+            soft_wrap=True,
+        )
+    resumed = f" ({result.skipped_shards} already built)" if result.skipped_shards else ""
+    left_out = f" ({len(result.dropped)} left out)" if result.dropped else ""
+    if result.decoder_warnings:
+        resumed += f", {result.decoder_warnings} decoder warnings (see manifest.json)"
+    typer.echo(
+        f"built {result.streams} streams{left_out}, {result.hours:.3f} h, {result.replies} replies, "
+        f"{result.shards} shards{resumed}, {result.rejected} rejected clips in {result.elapsed:.1f} s "
+        f"({result.realtime_factor:.0f}x real time) -> {result.out}"
+    )

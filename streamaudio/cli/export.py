@@ -1,0 +1,98 @@
+"""``streamaudio export upstream``: lines and features the released code reads."""
+
+from __future__ import annotations
+
+import textwrap
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from streamaudio.cli.common import fail
+from streamaudio.use.export import FORMATS as EXPORT_FORMATS
+from streamaudio.use.export import MAX_TOKENS, FeatureWriter, export_upstream
+from streamaudio.use.harness.errors import NEEDS_MODEL, HarnessError
+from streamaudio.use.reader import ReadError, shard_paths
+from streamaudio.use.tokens import TokenizerError, encode_text, load_tokenizer
+
+export_app = typer.Typer(no_args_is_help=True, help="Write a corpus in other tools' formats.")
+
+
+ExportFormat = Enum("ExportFormat", {f: f for f in EXPORT_FORMATS}, type=str)
+
+
+@export_app.command("upstream")
+def export_upstream_cmd(
+    out: Annotated[Path, typer.Argument(help="A streamaudio output folder (or shards).")],
+    to: Annotated[Path, typer.Option("--to", help="Folder to write into.", metavar="PATH")],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="Builder line format: online or stream2m.")
+    ] = ExportFormat.online,
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option(
+            help="The released tokenizer.json: write tokens/tokens.jsonl for the trainer.", metavar="PATH"
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="A released checkpoint folder: write features/<line>/AudioFeat.pt (and tokens).",
+            metavar="PATH",
+        ),
+    ] = None,
+    max_tokens: Annotated[
+        int,
+        typer.Option(
+            min=64, help="Longest training line; longer streams are cut at turn boundaries.", metavar="N"
+        ),
+    ] = MAX_TOKENS,
+    device: Annotated[
+        str, typer.Option(help="Where the audio tower runs with --checkpoint: cpu or cuda.", metavar="TEXT")
+    ] = "cpu",
+) -> None:
+    """Write what the released Audio-Interaction code trains on: tokens, features, WAVs, builder lines."""
+    encode = features = None
+    try:
+        if tokenizer is None and checkpoint is not None:
+            tokenizer = checkpoint / "tokenizer.json"
+        if tokenizer is not None:
+            encode = encode_text(load_tokenizer(tokenizer))
+        if checkpoint is not None:
+            features = FeatureWriter(checkpoint, device)
+        tars = shard_paths([out])
+    except (HarnessError, ReadError, TokenizerError) as exc:
+        fail(str(exc))
+    except ImportError:
+        fail(NEEDS_MODEL)
+    bar = tqdm(unit="stream", desc="export upstream", dynamic_ncols=True, leave=False)
+    try:
+        result = export_upstream(
+            tars, to, fmt.value, encode, features, max_tokens, progress=lambda n: bar.update(n - bar.n)
+        )
+    except (ReadError, OSError) as exc:
+        bar.close()
+        fail(str(exc) if isinstance(exc, ReadError) else f"{exc.filename or to}: {exc.strerror or exc}")
+    bar.close()
+    notes = []
+    if encode and result.split_streams:
+        notes.append(f"{result.split_streams} streams cut at turn boundaries to fit {max_tokens} tokens.")
+    if result.over_limit:
+        notes.append(
+            f"Warning: {len(result.over_limit)} lines are still longer than {max_tokens} tokens (one turn "
+            f"runs past it; the trainer will cut them): {', '.join(result.over_limit[:5])}."
+        )
+    if not encode:
+        notes.append("No tokens: give --tokenizer (the released tokenizer.json) or --checkpoint.")
+    if features is None:
+        notes.append(
+            "No features yet: run the released feature step (step3_extract_features) on "
+            f"{to / 'step2.jsonl'} with features_dir {to / 'features'}, or give --checkpoint."
+        )
+    typer.echo(f"exported {result.streams} streams ({result.turns} turns) as {result.lines} training lines")
+    for note in notes:
+        typer.echo(textwrap.fill(note, 80, initial_indent="  ", subsequent_indent="    "))
+    for f in result.files:
+        typer.echo(f"  {f}")

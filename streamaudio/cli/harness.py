@@ -1,0 +1,105 @@
+"""``streamaudio harness``: replay a corpus through a model backend and score its decisions."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from tqdm import tqdm
+
+from streamaudio.check.vad import VadError
+from streamaudio.cli.app import app
+from streamaudio.cli.common import fail
+from streamaudio.use.harness.backends import make_backend
+from streamaudio.use.harness.errors import HarnessError
+from streamaudio.use.harness.metrics import require_scorers
+from streamaudio.use.harness.report import show_metrics
+from streamaudio.use.harness.run import run_harness
+from streamaudio.use.reader import ReadError
+
+
+class BackendName(str, Enum):
+    oracle = "oracle"
+    vad = "vad"
+    audio_interaction = "audio-interaction"
+
+
+@app.command("harness")
+def harness_cmd(
+    targets: Annotated[list[Path], typer.Argument(help="Output folders or shards.")],
+    backend: Annotated[BackendName, typer.Option(help="oracle, vad or audio-interaction.")],
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="audio-interaction: the checkpoint folder.", metavar="PATH")
+    ] = None,
+    device: Annotated[str, typer.Option(help="audio-interaction: cpu or cuda.", metavar="TEXT")] = "cpu",
+    dtype: Annotated[
+        str,
+        typer.Option(
+            help="audio-interaction: auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16, float16.",
+            metavar="TEXT",
+        ),
+    ] = "auto",
+    max_reply_tokens: Annotated[
+        int,
+        typer.Option(
+            min=1, help="audio-interaction: longest reply, in tokens (the released server: 512).", metavar="N"
+        ),
+    ] = 512,
+    session_tokens: Annotated[
+        int,
+        typer.Option(
+            min=64,
+            help="audio-interaction: positions per session before it restarts (trained at 4096).",
+            metavar="N",
+        ),
+    ] = 4096,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the metrics as JSON here.", metavar="PATH")
+    ] = None,
+    fdb_out: Annotated[
+        Path | None, typer.Option(help="Write Full-Duplex-Bench output.json per stream.", metavar="PATH")
+    ] = None,
+) -> None:
+    """Replay streams chunk by chunk through a backend and score when it speaks."""
+    try:
+        options = (
+            {
+                "checkpoint": checkpoint,
+                "device": device,
+                "dtype": dtype,
+                "max_reply_tokens": max_reply_tokens,
+                "session_tokens": session_tokens,
+            }
+            if backend is BackendName.audio_interaction
+            else {}
+        )
+        require_scorers()
+        model = make_backend(backend.value, **options)
+    except (VadError, HarnessError, ImportError) as exc:
+        fail(str(exc))
+    bar = tqdm(unit=" streams", desc=f"harness {backend.value}", dynamic_ncols=True, leave=False)
+    try:
+        result = run_harness(targets, model, fdb_out, progress=lambda n: bar.update(n - bar.n))
+    except ReadError as exc:
+        bar.close()
+        fail(str(exc))
+    bar.close()
+    if report is not None:
+        report.write_text(
+            json.dumps(
+                {
+                    "backend": backend.value,
+                    "streams": result.streams,
+                    "hours": round(result.seconds / 3600, 6),
+                    "metrics": result.metrics,
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+    show_metrics(result, backend.value, Console())

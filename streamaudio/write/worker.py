@@ -1,0 +1,129 @@
+"""What a worker process does: render the streams of a shard job, encode them and write its tar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streamaudio import tts
+from streamaudio.plan.shard_jobs import ShardJob
+from streamaudio.plan.stream_plan import StreamPlan
+from streamaudio.protocol import CHUNK_SAMPLES, CHUNK_SECONDS, LABEL_REPLY
+from streamaudio.render import flac
+from streamaudio.render.audio import DecoderWarnings
+from streamaudio.render.clips import ClipLoader
+from streamaudio.render.stitch import Scratch, render
+from streamaudio.write import interrupt
+from streamaudio.write.shards import (
+    ShardStats,
+    ShardWriter,
+    commit_shard,
+    sample_record,
+    save_stats,
+)
+
+_LOADER: ClipLoader | None = None
+
+
+_SCRATCH = Scratch()
+
+
+_ENCODER = flac.Encoder()
+
+
+def init_worker(cache_dir: Path | None, tts_options: dict[str, dict[str, Any]] | None = None) -> None:
+    global _LOADER
+    tts.configure(tts_options or {})
+    _LOADER = ClipLoader(cache_dir)
+
+
+def start_worker(cache_dir: Path | None, tts_options: dict[str, dict[str, Any]]) -> None:
+    """A pool process's start: its loader, and one tiny encode so that libFLAC's first-call costs are paid
+    while the parent is still planning. Ctrl-C is the parent's to handle: it ends the pool."""
+    init_worker(cache_dir, tts_options)
+    _ENCODER.encode(np.zeros(CHUNK_SAMPLES, dtype=np.float32))
+
+
+def render_stream(
+    plan: StreamPlan,
+) -> tuple[list[bytes | memoryview], dict[str, Any], list[dict[str, Any]], int]:
+    """Render one stream and encode it as its tar members; returns the record (valid until the next
+    call: write it first), the sample JSON, rejects, and how many lines the decoders printed."""
+    if _LOADER is None:
+        init_worker(None)
+    with DecoderWarnings() as warnings:
+        rendered = render(plan, _LOADER, _SCRATCH)
+    record = sample_record(plan.id, _ENCODER.encode(rendered.audio, consume=True), rendered.meta)
+    return record, rendered.meta, rendered.rejects, warnings.lines
+
+
+@dataclass
+class Tally:
+    """Streams and audio seconds done so far, reported to the progress callback."""
+
+    progress: Callable[[int, float], None] | None
+    streams: int = 0
+    seconds: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.add_many(1, seconds)
+
+    def add_many(self, streams: int, seconds: float) -> None:
+        self.streams += streams
+        self.seconds += seconds
+        if self.progress:
+            self.progress(self.streams, self.seconds)
+        interrupt.check()  # after each stream (or shard, from workers): a safe place to stop
+
+
+def build_shard(
+    job: ShardJob, shard_dir: Path, cache_dir: Path | None, tts_options: dict[str, dict[str, Any]]
+) -> ShardStats:
+    """Render, write and commit one whole shard in this process: the unit of work on a cluster."""
+    init_worker(cache_dir, tts_options)
+    stats = shard_task(job, shard_dir)
+    commit_shard(shard_dir / job.name)
+    return stats
+
+
+def commit_and_record(path: Path, stats: ShardStats, state_dir: Path) -> None:
+    """Make a written shard durable under its final name, then record it as done (in that order)."""
+    commit_shard(path)
+    save_stats(state_dir, stats)
+
+
+def shard_task(job: ShardJob, shard_dir: Path, tally: Tally | None = None) -> ShardStats:
+    """Render a job's streams and write them into its tar, still under the partial name (``commit_shard``
+    puts it in place); nothing partial survives an error. A stream one of whose clips cannot be used is
+    left out (its clips are rejected): a stream never silently loses what its plan put in it."""
+    tally = tally or Tally(None)
+    writer = ShardWriter(shard_dir / job.name)
+    seconds, replies, warnings, rejects, dropped = 0.0, 0, 0, [], []
+    try:
+        for plan in job.plans:
+            record, meta, clip_rejects, stream_warnings = render_stream(plan)
+            warnings += stream_warnings
+            rejects.extend(clip_rejects)
+            if clip_rejects:
+                dropped.append(plan.id)
+                tally.add_many(0, 0.0)
+                continue
+            writer.write(record)
+            stream_seconds = meta["num_chunks"] * CHUNK_SECONDS
+            seconds += stream_seconds
+            replies += meta["chunk_labels"].count(LABEL_REPLY)
+            tally.add(stream_seconds)
+        size, sha = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    streams = len(job.plans) - len(dropped)
+    clips = sum(plan.clip_count for plan in job.plans)
+    return ShardStats(
+        job.name, streams, round(seconds, 3), replies, size, sha, job.spec_sha256, rejects, warnings, clips,
+        dropped,
+    )  # fmt: skip
