@@ -55,7 +55,9 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-CAPABILITIES = ["asr", "s2tt", "chat", "understanding", "proactive", "environment", "counting"]
+from streamaudio.plan.scenarios import SCENARIOS  # noqa: E402
+
+CAPABILITIES = list(SCENARIOS)  # every registered capability
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import fastjsonschema
 import numpy as np
 
 from streamaudio import protocol as P
+from streamaudio.plan.scenarios import SCENARIOS
 from streamaudio.plan.scenarios.base import templates
 from streamaudio.plan.scenarios.proactive import rule_for
 from streamaudio.prepare.manifest import Clip
@@ -30,18 +31,31 @@ class Fault:
     message: str
 
 
-@cache
 def schema(name: str) -> dict[str, Any]:
-    """A JSON Schema from ``schemas/`` (``stream`` or ``clip``)."""
-    return json.loads(
-        files("streamaudio.schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
-    )
+    """A JSON Schema from ``schemas/`` (``stream``, ``clip``, ``pipeline``…), with the capabilities that are
+    registered now as the only ones a stream or a recipe may name."""
+    return _schema(name, tuple(SCENARIOS))
 
 
 @cache
+def _schema(name: str, capabilities: tuple[str, ...]) -> dict[str, Any]:
+    text = files("streamaudio.schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
+    found = json.loads(text)
+    if name == "stream":
+        found["properties"]["capability"] = {"enum": list(capabilities)}
+    elif name == "pipeline":
+        found["properties"]["capabilities"]["propertyNames"] = {"enum": list(capabilities)}
+    return found
+
+
 def _validator(name: str) -> Callable[[Any], Any]:
     """A compiled validator (fastjsonschema: ~20x faster than jsonschema on stream samples)."""
-    return fastjsonschema.compile(schema(name))
+    return _compiled(name, tuple(SCENARIOS))
+
+
+@cache
+def _compiled(name: str, capabilities: tuple[str, ...]) -> Callable[[Any], Any]:
+    return fastjsonschema.compile(_schema(name, capabilities))
 
 
 def stream_problem(meta: Any) -> str | None:
@@ -113,7 +127,7 @@ def _check_labels(sid: str, meta: dict[str, Any]) -> list[Fault]:
                 Fault("bad_turn_event", f"{sid}: turn {i} names event {turn['event']} of {len(events)}")
             )
             continue
-        want = P.reply_chunk(events[turn["event"]]["end_sample"], delay)
+        want = P.reply_chunk(events[turn["event"]]["end_sample"], delay) + turn.get("after_chunks", 0)
         if turn["chunk"] != want:
             faults.append(
                 Fault(

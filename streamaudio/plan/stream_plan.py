@@ -32,6 +32,7 @@ class Segment:
     info: dict[str, Any] = field(default_factory=dict)  # extra fields for the event's JSON
     augment: tuple[tuple[str, dict[str, float]], ...] = ()  # (name, parameters), applied in order
     max_seconds: float | None = None  # sounds: the active part is cut to this long (faded out after it)
+    reply_after_chunks: int = 0  # the reply comes this many chunks after the protocol's rule puts it
 
     @property
     def seconds(self) -> float:

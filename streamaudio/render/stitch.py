@@ -276,8 +276,8 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
         size = v1 - v0
         start = max(pos + _seconds(seg.gap_before), last_start)  # an overlap never reaches back past it
         if seg.respond:  # at most one reply per chunk: push the event later if its reply would collide
-            start += max(0, min_end_for_chunk(last_reply + 1) - (start + size))
-            last_reply = P.reply_chunk(start + size)
+            start += max(0, min_end_for_chunk(last_reply + 1 - seg.reply_after_chunks) - (start + size))
+            last_reply = P.reply_chunk(start + size) + seg.reply_after_chunks
         pre = min(pre, start)
         audio = raw[v0 - pre : v1 + post]
         augmented = False
@@ -303,7 +303,7 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
         last_start = start
 
     # every turn's chunk, silent ones too, must lie inside the stream
-    turn_chunks = [P.reply_chunk(p.end, plan.reply_delay_chunks) for p in placed]
+    turn_chunks = [_turn_chunk(plan, p) for p in placed]
     # the stream reaches the length its build asked for: events rarely sound as long as their clips'
     # durations promise (silence is trimmed, sounds are cut), so the tail's noise fills what is left
     end = max([pos + _seconds(plan.tail_gap), _seconds(plan.min_seconds), *(p.audio_end for p in placed)])
@@ -339,6 +339,12 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
 
     meta = _sample_json(plan, placed, beds, bg_gain_db, master_db, num_chunks)
     return Rendered(mix, meta, rejects)
+
+
+def _turn_chunk(plan: StreamPlan, placed: _Placed) -> int:
+    """The chunk a turn is decided on: the protocol's rule from the end of its voice, as late as the plan
+    asked (the stream's reply delay, and the turn's own: a timer answers seconds after it was set)."""
+    return P.reply_chunk(placed.end, plan.reply_delay_chunks) + placed.segment.reply_after_chunks
 
 
 def _draw_samples(rng: np.random.Generator, seconds: tuple[float, float]) -> int:
@@ -452,8 +458,10 @@ def _sample_json(
             ev["augment"] = [{"name": name, **params} for name, params in seg.augment]
         ev.update(seg.info)
         events.append(ev)
-        chunk = P.reply_chunk(p.end, plan.reply_delay_chunks)
+        chunk = _turn_chunk(plan, p)
         turn: dict[str, Any] = {"event": i, "chunk": chunk, "respond": seg.respond}
+        if seg.reply_after_chunks:
+            turn["after_chunks"] = seg.reply_after_chunks
         if seg.respond:
             turn["text"] = seg.reply
             turn["emotion"] = P.normalize_emotion(seg.emotion)

@@ -58,10 +58,12 @@ class Line:
 
 
 def voice_end_frame(meta: dict[str, Any], turn: dict[str, Any]) -> int:
-    """The frame after which the released builder's rule puts this turn's decision: the first whole frame
-    after its trigger event (plus the stream's reply delay in chunks)."""
+    """The frame after which the released builder's rule puts this turn's decision on the turn's chunk:
+    the first whole frame after its trigger event, moved on by as many chunks as the turn replies late
+    (the stream's reply delay, and the turn's own)."""
     end = meta["events"][turn["event"]]["end_sample"]
-    return -(-end // P.FRAME_SAMPLES) + P.FRAMES_PER_CHUNK * meta.get("reply_delay_chunks", 0)
+    late = turn["chunk"] - P.reply_chunk(end)
+    return -(-end // P.FRAME_SAMPLES) + P.FRAMES_PER_CHUNK * late
 
 
 def turn_cuts(meta: dict[str, Any]) -> list[int]:

@@ -18,26 +18,8 @@ import yaml
 
 from streamaudio import __version__
 from streamaudio.errors import StreamAudioError
+from streamaudio.plan.scenarios import SCENARIOS
 from streamaudio.use.reader import ReadError, iter_samples, manifest_shards, read_manifest
-
-TASKS = {
-    "asr": "automatic-speech-recognition",
-    "s2tt": "translation",
-    "chat": "audio-text-to-text",
-    "environment": "audio-text-to-text",
-    "understanding": "audio-classification",
-    "proactive": "audio-classification",
-    "counting": "audio-classification",
-}
-CAPABILITY_TEXT = {
-    "asr": "transcribe each utterance after an instruction; stay silent on other sounds",
-    "s2tt": "translate each utterance into the language the instruction names",
-    "chat": "answer each user turn of a spoken dialogue; stay silent through thinking pauses",
-    "understanding": "answer a spoken question about a sound heard before or after it",
-    "proactive": "speak up for sounds that need help (alarms, coughs, breaking glass); ignore the rest",
-    "environment": "answer speech addressed to the assistant; ignore background talk",
-    "counting": "count a repeated sound aloud: once!, twice!, …",
-}
 
 
 class HubError(StreamAudioError):
@@ -155,14 +137,14 @@ def dataset_card(
     meta = {
         "license": license_id,
         "language": languages or ["en"],
-        "task_categories": sorted({TASKS[c] for c in files}),
+        "task_categories": sorted({SCENARIOS[c].hub_task for c in files if c in SCENARIOS}),
         "size_categories": [size_category(manifest["streams"])],
         "tags": ["audio", "streaming", "full-duplex", "webdataset", "streamaudio"],
         "configs": configs,
         # the audio stays undecoded bytes and the labels arbitrary JSON: no codec or schema inference needed
         "dataset_info": [{"config_name": c["config_name"], "features": features} for c in configs],
     }
-    rows = "\n".join(f"| `{c}` | {CAPABILITY_TEXT[c]} | {hours[c]:.2f} |" for c in sorted(files))
+    rows = "\n".join(f"| `{c}` | {_summary(c)} | {hours[c]:.2f} |" for c in sorted(files))
     return f"""---
 {yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip()}
 ---
@@ -234,3 +216,8 @@ def upload(stage_dir: Path, repo: str, private: bool = False, token: str | None 
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HubError(f"upload to {repo} failed: {first}") from None
     return f"https://huggingface.co/datasets/{repo}"
+
+
+def _summary(capability: str) -> str:
+    scenario = SCENARIOS.get(capability)
+    return scenario.summary if scenario is not None and scenario.summary else capability

@@ -9,6 +9,7 @@ from streamaudio.plan.scenarios.proactive import ProactiveScenario
 from streamaudio.plan.scenarios.s2tt import S2ttScenario
 from streamaudio.plan.scenarios.understanding import UnderstandingScenario
 
+# the one list of capabilities: the schemas, the Hub's configs and the tests read it
 SCENARIOS: dict[str, type[Scenario]] = {
     s.name: s
     for s in (
@@ -22,4 +23,16 @@ SCENARIOS: dict[str, type[Scenario]] = {
     )
 }
 
-__all__ = ["SCENARIOS", "AsrScenario", "Pools", "Scenario", "ScenarioConfig", "ScenarioError"]
+
+def register_capability(scenario: type[Scenario]) -> type[Scenario]:
+    """Make a capability buildable by its ``name``: its streams validate, export, upload and score like the
+    built-in ones. Usable as a class decorator."""
+    if not scenario.name:
+        raise ScenarioError(f"{scenario.__name__} has no name")
+    SCENARIOS[scenario.name] = scenario
+    return scenario
+
+
+__all__ = [
+    "SCENARIOS", "AsrScenario", "Pools", "Scenario", "ScenarioConfig", "ScenarioError", "register_capability",
+]  # fmt: skip

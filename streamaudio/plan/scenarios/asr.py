@@ -14,6 +14,8 @@ from streamaudio.plan.stream_plan import Segment
 
 class AsrScenario(Scenario):
     name = "asr"
+    hub_task = "automatic-speech-recognition"
+    summary = "transcribe each utterance after an instruction; stay silent on other sounds"
     needs = ("speech",)
 
     @classmethod

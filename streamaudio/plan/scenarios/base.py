@@ -151,6 +151,8 @@ class Scenario:
 
     name = ""
     needs: tuple[str, ...] = ()
+    hub_task = "audio-text-to-text"  # the Hub's task category for a dataset of its streams
+    summary = ""  # what its streams teach, in one line (the dataset card says it)
 
     def __init__(self, pools: Pools, config: ScenarioConfig, seed: int) -> None:
         for pool in self.needs:

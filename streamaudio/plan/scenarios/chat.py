@@ -52,6 +52,8 @@ def user_texts(dialogue: Dialogue) -> list[str]:
 
 class ChatScenario(Scenario):
     name = "chat"
+    hub_task = "audio-text-to-text"
+    summary = "answer each user turn of a spoken dialogue; stay silent through thinking pauses"
     needs = ("dialogues",)
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:

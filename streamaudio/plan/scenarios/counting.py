@@ -22,6 +22,8 @@ REPEATS = (2, 8)
 
 class CountingScenario(Scenario):
     name = "counting"
+    hub_task = "audio-classification"
+    summary = "count a repeated sound aloud: once!, twice!, …"
     needs = ("sounds",)
 
     @classmethod

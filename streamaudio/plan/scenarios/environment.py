@@ -36,6 +36,8 @@ TALK_FIRST_SHARE = 0.5  # share of blocks where the others talk before the user'
 
 class EnvironmentScenario(Scenario):
     name = "environment"
+    hub_task = "audio-text-to-text"
+    summary = "answer speech addressed to the assistant; ignore background talk"
     needs = ("speech",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

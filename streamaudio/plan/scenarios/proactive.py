@@ -52,6 +52,8 @@ def rule_for(clip: Clip) -> Rule | None:
 
 class ProactiveScenario(Scenario):
     name = "proactive"
+    hub_task = "audio-classification"
+    summary = "speak up for sounds that need help (alarms, coughs, breaking glass); ignore the rest"
     needs = ("sounds",)
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:

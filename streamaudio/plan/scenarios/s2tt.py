@@ -36,6 +36,8 @@ def language_name(code: str) -> str:
 
 class S2ttScenario(Scenario):
     name = "s2tt"
+    hub_task = "translation"
+    summary = "translate each utterance into the language the instruction names"
     needs = ("speech",)
 
     @classmethod

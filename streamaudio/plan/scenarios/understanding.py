@@ -40,6 +40,8 @@ def question_and_answer(rng: np.random.Generator, sound: Clip) -> tuple[str, str
 
 class UnderstandingScenario(Scenario):
     name = "understanding"
+    hub_task = "audio-classification"
+    summary = "answer a spoken question about a sound heard before or after it"
     needs = ("sounds",)
 
     @classmethod
