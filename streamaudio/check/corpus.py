@@ -46,7 +46,8 @@ class Report:
     shards: list[dict[str, Any]] = field(default_factory=list)
     by_stream: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # key -> its findings
 
-    def add(self, fault: Fault, warning: bool = False, key: str | None = None) -> None:
+    def add(self, fault: Fault, key: str | None = None) -> None:
+        warning = fault.warning
         (self.warnings if warning else self.faults)[fault.kind] += 1
         if len(self.examples[fault.kind]) < EXAMPLES:
             self.examples[fault.kind].append(fault.message)
@@ -110,7 +111,7 @@ def validate_corpus(
             seen[key] = path
         entry = expected.get(path.resolve())
         if entry is None and expected:
-            report.add(Fault("unlisted_shard", f"{path}: not in manifest.json"), warning=True)
+            report.add(Fault("unlisted_shard", f"{path}: not in manifest.json", warning=True))
         elif entry is not None:
             if entry["sha256"] != digest:
                 report.add(
@@ -222,7 +223,7 @@ def _check_stream(report: Report, path: Path, key: str, meta: dict[str, Any], fl
         report.add(fault, key=key)
     if vad and not faults and audio.ndim == 1 and sr == P.SAMPLE_RATE:
         for fault in vad_findings(meta, audio):
-            report.add(fault, warning=True, key=key)
+            report.add(fault, key=key)
 
 
 def vad_findings(meta: dict[str, Any], audio: np.ndarray) -> list[Fault]:
@@ -245,11 +246,17 @@ def vad_findings(meta: dict[str, Any], audio: np.ndarray) -> list[Fault]:
         if ev["kind"] in SPEECH_KINDS and ev.get("addressed", True) and span(a, b).mean() < VAD_MIN_SPEECH:
             share = span(a, b).mean()
             found.append(
-                Fault("vad_not_speech", f"{sid}: {ev['kind']} event {i} is {share:.0%} speech to the VAD")
+                Fault(
+                    "vad_not_speech",
+                    f"{sid}: {ev['kind']} event {i} is {share:.0%} speech to the VAD",
+                    warning=True,
+                )
             )
         quiet_gap = ev.get("role") == "gap" and not _speechlike(ev) and not babble_under
         if quiet_gap and _longest_run(span(a, b)) * WINDOW / P.SAMPLE_RATE > VAD_GAP_SECONDS:
-            found.append(Fault("vad_speech_in_gap", f"{sid}: gap event {i} [{a}, {b}) holds speech"))
+            found.append(
+                Fault("vad_speech_in_gap", f"{sid}: gap event {i} [{a}, {b}) holds speech", warning=True)
+            )
     for t in meta["turns"]:
         ev = events[t["event"]]
         if not t["respond"] or ev["kind"] not in SPEECH_KINDS or babble_under:
@@ -258,7 +265,7 @@ def vad_findings(meta: dict[str, Any], audio: np.ndarray) -> list[Fault]:
         judged = span(end + int(VAD_HANGOVER * P.SAMPLE_RATE), reply_at)  # after the VAD's own decay
         if judged.size >= 2 and judged.mean() >= VAD_STILL_SPEAKING and not _masked(events, end, reply_at):
             message = f"{sid}: the reply on chunk {t['chunk']} lands while event {t['event']} still speaks"
-            found.append(Fault("vad_reply_during_speech", message))
+            found.append(Fault("vad_reply_during_speech", message, warning=True))
     return found
 
 

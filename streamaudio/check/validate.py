@@ -25,10 +25,12 @@ AUDIBLE_DB = -55.0  # an event quieter than this (RMS over its span) is silent
 
 @dataclass(frozen=True)
 class Fault:
-    """One broken rule: a short kind and a message naming where."""
+    """One finding: a short kind and a message naming where. A warning is advice (what VAD doubts, a shard
+    the manifest does not list); ``validate`` fails on faults, and with ``--strict`` on warnings too."""
 
     kind: str
     message: str
+    warning: bool = False
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -72,12 +74,7 @@ def check_sample(meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> l
     sid = meta.get("id", "?") if isinstance(meta, dict) else "?"
     if (problem := stream_problem(meta)) is not None:
         return [Fault("schema", f"{sid}: {problem}")]
-    faults: list[Fault] = []
-    faults += _check_audio(sid, meta, audio, sample_rate)
-    faults += _check_labels(sid, meta)
-    faults += _check_events(sid, meta, audio)
-    faults += _check_semantics(sid, meta)
-    return faults
+    return [fault for check in STREAM_CHECKS for fault in check(sid, meta, audio, sample_rate)]
 
 
 def _check_audio(sid: str, meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> list[Fault]:
@@ -102,7 +99,7 @@ def _check_audio(sid: str, meta: dict[str, Any], audio: np.ndarray, sample_rate:
     return faults
 
 
-def _check_labels(sid: str, meta: dict[str, Any]) -> list[Fault]:
+def _check_labels(sid: str, meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> list[Fault]:
     faults = []
     labels, n = meta["chunk_labels"], meta["num_chunks"]
     if len(labels) != n:
@@ -144,7 +141,7 @@ def _check_labels(sid: str, meta: dict[str, Any]) -> list[Fault]:
     return faults
 
 
-def _check_events(sid: str, meta: dict[str, Any], audio: np.ndarray) -> list[Fault]:
+def _check_events(sid: str, meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> list[Fault]:
     faults = []
     length = meta["num_chunks"] * P.CHUNK_SAMPLES
     for i, ev in enumerate(meta["events"]):
@@ -167,7 +164,7 @@ def _check_events(sid: str, meta: dict[str, Any], audio: np.ndarray) -> list[Fau
     return faults
 
 
-def _check_semantics(sid: str, meta: dict[str, Any]) -> list[Fault]:
+def _check_semantics(sid: str, meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> list[Fault]:
     faults = []
     events, cap = meta["events"], meta["capability"]
     count = 0
@@ -238,3 +235,8 @@ def _check_policy(sid: str, i: int, ev: dict[str, Any], turn: dict[str, Any]) ->
     if should and turn.get("text") not in rule.replies:
         return [Fault("policy_reply", f"{sid}: turn {i}: {turn.get('text')!r} is not a {rule.name} reply")]
     return []
+
+
+StreamCheck = Callable[[str, dict[str, Any], np.ndarray, int], list[Fault]]
+# the checks every stream gets, in order: (id, JSON, audio, sample rate) -> findings; add one here
+STREAM_CHECKS: list[StreamCheck] = [_check_audio, _check_labels, _check_events, _check_semantics]
