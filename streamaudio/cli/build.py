@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -23,9 +22,8 @@ from streamaudio.cli.synthesize import (
     Warps,
     voice_choice,
 )
-from streamaudio.plan.recipe import RecipeError, load_recipe, recipe_parts
-from streamaudio.plan.scenarios import ScenarioConfig
-from streamaudio.plan.spec import BuildSpec, Part
+from streamaudio.plan.recipe import RecipeError, requested_build
+from streamaudio.plan.spec import BuildSpec
 from streamaudio.tts import TTSError
 from streamaudio.tts.voices import VoiceChoice
 from streamaudio.write.build import TooManyFailures, build
@@ -252,48 +250,15 @@ def build_cmd(
         "tts": tts_engine and _voice_choice(tts_engine, voice, warp, prosody, engine_option),
         "noise": tuple(noise or ()),
     }
-    overrides = {k: v for k, v in given.items() if v not in (None, ())}
     try:
-        if pipeline is not None:
-            recipe = load_recipe(pipeline)
-            parts = recipe_parts(
-                recipe, pipeline.parent, hours=hours, streams=streams, only=capability, overrides=overrides
-            )
-            parts = tuple(p for p in parts if split is None or p.split == split)
-            name = recipe.get("name") or pipeline.stem
-        else:
-            recipe, name = {}, capability or "asr"
-            config = replace(
-                ScenarioConfig(), **{k: v for k, v in overrides.items() if k not in ("sources", "noise")}
-            )
-            size = {"hours": hours} if hours is not None else {"streams": streams or 32}
-            parts = (
-                Part(
-                    name,
-                    split or "train",
-                    sources=overrides.get("sources", ()),
-                    noise=overrides.get("noise", ()),
-                    config=replace(config, split=split or "train"),
-                    **size,
-                ),
-            )
+        spec, name = requested_build(
+            out, capability=capability, pipeline=pipeline, streams=streams, hours=hours, split=split,
+            overrides=given, seed=seed, shard_streams=shard_streams, shard_mb=shard_mb, workers=workers,
+            cache_dir=cache_dir, command=shlex.join(["streamaudio", *sys.argv[1:]]), executor=executor.value,
+            scheduler=scheduler, max_failed_clips=max_failed_clips,
+        )  # fmt: skip
     except RecipeError as exc:
         fail(str(exc))
-    if not parts:
-        fail(f"--split {split!r} is not one of the recipe's splits")
-    spec = BuildSpec(
-        out=out or Path("streamaudio-out") / name,
-        parts=parts,
-        seed=seed if seed is not None else recipe.get("seed", 0),
-        workers=workers,
-        shard_streams=shard_streams or recipe.get("shard_streams", 64),
-        shard_mb=shard_mb or recipe.get("shard_mb", 512.0),
-        cache_dir=cache_dir,
-        command=shlex.join(["streamaudio", *sys.argv[1:]]),
-        executor=executor.value,
-        scheduler=scheduler,
-        max_failed_clips=max_failed_clips,
-    )
     if plan_only:
         _show_plan(spec)
         return

@@ -12,7 +12,7 @@ import yaml
 from streamaudio.check.validate import schema
 from streamaudio.errors import StreamAudioError
 from streamaudio.plan.scenarios import ScenarioConfig
-from streamaudio.plan.spec import Part
+from streamaudio.plan.spec import DEFAULT_CAPABILITY, BuildSpec, Part, single
 from streamaudio.render.augment import AugmentSpec
 from streamaudio.tts.voices import VoiceChoice
 
@@ -120,3 +120,47 @@ def recipe_parts(
 def _resolve(folder: Path, path: str) -> Path:
     p = Path(path)
     return p if p.is_absolute() else folder / p
+
+
+def requested_build(
+    out: Path | None = None,
+    *,
+    capability: str | None = None,
+    pipeline: Path | None = None,
+    streams: int | None = None,
+    hours: float | None = None,
+    split: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    seed: int | None = None,
+    shard_streams: int | None = None,
+    shard_mb: float | None = None,
+    **options: Any,
+) -> tuple[BuildSpec, str]:
+    """The build a command line asks for, and its name: one capability and split (``single``), or a recipe's
+    parts (``pipeline``, only ``capability`` and ``split`` of it when given). ``overrides`` (ScenarioConfig
+    fields, ``sources``, ``noise``) win over the recipe; what nobody gives takes the recipe's value, else
+    the library's default. ``out`` defaults to ``streamaudio-out/NAME``."""
+    overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, ())}
+    if hours is not None and streams is not None:
+        raise RecipeError("give hours or streams, not both")
+    recipe: dict[str, Any] = {}
+    if pipeline is not None:
+        recipe = load_recipe(pipeline)
+        parts = recipe_parts(recipe, pipeline.parent, hours=hours, streams=streams, only=capability,
+                             overrides=overrides)  # fmt: skip
+        parts = tuple(p for p in parts if split is None or p.split == split)
+        if not parts:
+            raise RecipeError(f"split {split!r} is not one of the recipe's splits")
+        name = recipe.get("name") or pipeline.stem
+    else:
+        name = capability or DEFAULT_CAPABILITY
+        config = replace(ScenarioConfig(), **{k: v for k, v in overrides.items() if k in CONFIG_FIELDS})
+        sized = {"hours": hours} if hours is not None else {"streams": streams} if streams is not None else {}
+        parts = single(name, Path(), split=split or "train", sources=overrides.get("sources", ()),
+                       noise=overrides.get("noise", ()), config=config, **sized).parts  # fmt: skip
+    given = {"seed": seed, "shard_streams": shard_streams, "shard_mb": shard_mb}
+    for key, value in given.items():  # the command line's, else the recipe's, else the spec's default
+        if value is None and key in recipe:
+            given[key] = recipe[key]
+    settings = {k: v for k, v in given.items() if v is not None}
+    return BuildSpec(out or Path("streamaudio-out") / name, parts, **settings, **options), name

@@ -15,6 +15,10 @@ class BuildError(StreamAudioError):
     """A build that cannot start or go on; the message is one line naming the problem."""
 
 
+DEFAULT_STREAMS = 32  # a build of one capability that names no size
+DEFAULT_CAPABILITY = "asr"
+
+
 @dataclass(frozen=True)
 class Part:
     """One capability and split of a build, sized by a stream count or by hours of audio."""
@@ -58,14 +62,17 @@ def single(
     capability: str,
     out: Path,
     *,
-    streams: int = 32,
+    streams: int | None = DEFAULT_STREAMS,
+    hours: float | None = None,
     split: str = "train",
     sources: tuple[tuple[str, Path], ...] = (),
     noise: tuple[Path, ...] = (),
     config: ScenarioConfig | None = None,
     **options: Any,
 ) -> BuildSpec:
-    """A build of one capability and split: the shape of ``streamaudio build --capability X``."""
+    """A build of one capability and split: the shape of ``streamaudio build --capability X``; sized by
+    ``hours`` when given, else by ``streams``."""
     config = replace(config or ScenarioConfig(), split=split)
-    part = Part(capability, split, streams=streams, sources=sources, noise=noise, config=config)
+    size = {"hours": hours} if hours is not None else {"streams": streams}
+    part = Part(capability, split, sources=sources, noise=noise, config=config, **size)
     return BuildSpec(out, (part,), **options)
