@@ -17,7 +17,7 @@ from streamaudio.plan.scenarios.base import Pools
 from streamaudio.plan.spec import single
 from streamaudio.prepare.manifest import Clip, write_clips
 from streamaudio.render.clips import ClipLoader
-from streamaudio.render.stitch import mix_bed
+from streamaudio.render.dsp import mix_bed
 from streamaudio.write.build import build
 
 

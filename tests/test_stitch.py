@@ -16,7 +16,8 @@ from streamaudio.plan.stream_plan import Background, Segment, StreamPlan
 from streamaudio.prepare.demo import NOISE_MANIFEST, SPEECH_MANIFEST, manifest_path
 from streamaudio.prepare.manifest import Clip, read_clips
 from streamaudio.render.clips import ClipLoader
-from streamaudio.render.stitch import _ENERGY, Scratch, loop_pieces, render
+from streamaudio.render.dsp import NOISE_ENERGY, Scratch, loop_pieces
+from streamaudio.render.stitch import render
 from streamaudio.tts.voices import VoiceChoice
 
 
@@ -202,7 +203,7 @@ def test_looped_noise_slice_rms_is_the_rms_of_its_samples(offset: float, length:
     samples = np.concatenate(pieces).astype(np.float64)
     assert samples.size == length
     expected = np.sqrt(np.mean(samples**2))  # frames are summed in float32: about 1e-8 off
-    assert _ENERGY.slice_rms(noise, offset, length) == pytest.approx(expected, rel=1e-6)
+    assert NOISE_ENERGY.slice_rms(noise, offset, length) == pytest.approx(expected, rel=1e-6)
 
 
 def test_rendering_into_a_reused_buffer_changes_nothing(pools: Pools, loader: ClipLoader) -> None:

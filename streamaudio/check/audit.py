@@ -174,7 +174,7 @@ def noise_clips(out: Path) -> dict[str, Any]:
 
 def noise_stem(meta: dict[str, Any], load: Callable[[str], np.ndarray | None]) -> np.ndarray | None:
     """The stream's background and gap beds rendered again from its JSON; None if a clip is missing."""
-    from streamaudio.render.stitch import mix_bed
+    from streamaudio.render.dsp import mix_bed
 
     length = meta["num_chunks"] * P.CHUNK_SAMPLES
     stem = np.zeros(length, dtype=np.float32)
@@ -195,7 +195,7 @@ def noise_stem(meta: dict[str, Any], load: Callable[[str], np.ndarray | None]) -
 
 def boundaries(meta: dict[str, Any], sizes: dict[str, int]) -> list[int]:
     """Every sample where the stitcher started, ended, faded or looped something."""
-    from streamaudio.render.stitch import crossfaded_pieces
+    from streamaudio.render.dsp import crossfaded_pieces
 
     found = set()
     for ev in meta["events"]:

@@ -22,7 +22,8 @@ from streamaudio.plan.spec import BuildSpec, Part
 from streamaudio.plan.stream_plan import StreamPlan
 from streamaudio.render import flac
 from streamaudio.render.clips import ClipLoader
-from streamaudio.render.stitch import Scratch, render
+from streamaudio.render.dsp import Scratch
+from streamaudio.render.stitch import render
 from streamaudio.write import interrupt
 from streamaudio.write.output import STATE_DIR
 

@@ -16,7 +16,8 @@ from streamaudio.protocol import CHUNK_SAMPLES, CHUNK_SECONDS, LABEL_REPLY
 from streamaudio.render import flac
 from streamaudio.render.audio import DecoderWarnings
 from streamaudio.render.clips import ClipLoader
-from streamaudio.render.stitch import Scratch, render
+from streamaudio.render.dsp import Scratch
+from streamaudio.render.stitch import render
 from streamaudio.write import interrupt
 from streamaudio.write.shards import (
     ShardStats,
