@@ -1,37 +1,20 @@
 from __future__ import annotations
 
-import io
-import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
+from helpers import CAPABILITIES
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Every test session synthesizes into its own TTS cache."""
     os.environ["STREAMAUDIO_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-
-
-def read_shard(path: Path) -> dict[str, tuple[dict, np.ndarray, int]]:
-    """key -> (meta, audio, sample rate) of every sample in a tar."""
-    members: dict[str, dict[str, bytes]] = {}
-    with tarfile.open(path) as tar:
-        for m in tar:
-            key, _, ext = m.name.partition(".")
-            members.setdefault(key, {})[ext] = tar.extractfile(m).read()
-    out = {}
-    for key, parts in members.items():
-        audio, sr = sf.read(io.BytesIO(parts["flac"]), dtype="float32")
-        out[key] = (json.loads(parts["json"]), audio, sr)
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -53,11 +36,6 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     )
     return out
-
-
-from streamaudio.plan.scenarios import SCENARIOS  # noqa: E402
-
-CAPABILITIES = list(SCENARIOS)  # every registered capability
 
 
 @pytest.fixture(scope="session")
@@ -86,3 +64,35 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
     subprocess.run([*pip, "--no-index", "--target", str(target), str(build / "plugin")], check=True)
     return {**os.environ, "PYTHONPATH": str(target)}
+
+
+@pytest.fixture(scope="session")
+def corpus_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Demo builds made once per session and shared: ``corpus_factory("asr", streams=6, …)`` gives the
+    folder of that build (copy it before damaging it)."""
+    from streamaudio.plan.scenarios import ScenarioConfig
+    from streamaudio.plan.spec import single
+    from streamaudio.write.build import build
+
+    made: dict[tuple, Path] = {}
+
+    def make(
+        capability: str = "asr",
+        streams: int = 6,
+        seed: int = 2,
+        shard_streams: int = 64,
+        stream_seconds: tuple[float, float] = (20.0, 30.0),
+    ) -> Path:
+        key = (capability, streams, seed, shard_streams, stream_seconds)
+        if key not in made:
+            out = tmp_path_factory.mktemp("corpus") / capability
+            config = ScenarioConfig(stream_seconds=stream_seconds)
+            build(
+                single(
+                    capability, out, streams=streams, seed=seed, shard_streams=shard_streams, config=config
+                )
+            )
+            made[key] = out
+        return made[key]
+
+    return make

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from ai_checkpoint import reference_gpt, upstream_rope, write_checkpoint
-from conftest import read_shard
+from helpers import read_shard
 
 from streamaudio import protocol as P
 from streamaudio.use.harness.audio_interaction import AudioInteractionBackend

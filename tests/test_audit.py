@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CAPABILITIES
+from helpers import CAPABILITIES
 
 from streamaudio.check.audit import Decision, shortcut_auc
 

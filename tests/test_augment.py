@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_shard
+from helpers import read_shard
 
 from streamaudio.check.validate import check_sample
 from streamaudio.plan.scenarios import AsrScenario, Pools, ScenarioConfig

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import read_shard
+from helpers import read_shard
 
 from streamaudio import protocol as P
 from streamaudio.check.audit import away_from, boundaries, level_steps, noise_clips, noise_stem

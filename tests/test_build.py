@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import read_shard
+from helpers import read_shard
 
 from streamaudio.check.validate import check_sample, schema
 from streamaudio.plan.scenarios import ScenarioConfig

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CAPABILITIES, read_shard
+from helpers import CAPABILITIES, read_shard
 
 from streamaudio.check.validate import check_sample
 from streamaudio.plan.ontology import audioset

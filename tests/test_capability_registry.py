@@ -62,7 +62,7 @@ def test_a_registered_capability_builds_validates_exports_and_scores(timer: None
     export = tmp_path / "export"
     export_upstream([out], export)
     lines = [json.loads(line) for line in (export / "online.jsonl").read_text().splitlines()]
-    from conftest import read_shard
+    from helpers import read_shard
 
     metas = {
         meta["id"]: meta for meta, _, _ in read_shard(out / "shards" / "timer-train-000000.tar").values()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import read_shard
+from helpers import read_shard
 
 from streamaudio.check.validate import check_sample
 

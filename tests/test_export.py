@@ -16,7 +16,7 @@ import soundfile as sf
 import torch
 import upstream_rules as U
 from ai_checkpoint import EMBED, tokenizer, write_checkpoint
-from conftest import CAPABILITIES, read_shard
+from helpers import CAPABILITIES, read_shard
 
 from streamaudio import protocol as P
 from streamaudio.plan.scenarios import ScenarioConfig

@@ -43,7 +43,7 @@ def one_error_line(proc: subprocess.CompletedProcess) -> str:
 
 
 def stream_lengths(out: Path) -> list[float]:
-    from conftest import read_shard
+    from helpers import read_shard
 
     return [
         meta["num_chunks"] * 0.4

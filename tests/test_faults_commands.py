@@ -20,22 +20,15 @@ import soundfile as sf
 from faults import cli, flip_bytes, get, members, status, wav_bytes, write_tar
 from test_faults import one_error_line
 
-from streamaudio.plan.scenarios import ScenarioConfig
-from streamaudio.plan.spec import single
 from streamaudio.use.loader import StreamDataset
 from streamaudio.use.reader import ReadError
 from streamaudio.use.view import ViewServer, make_server
 from streamaudio.use.view.shard_index import INDEX_DIR
-from streamaudio.write.build import build
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("faults") / "o"
-    build(
-        single("asr", out, streams=6, seed=2, shard_streams=3, config=ScenarioConfig(stream_seconds=(20, 30)))
-    )
-    return out
+def built(corpus_factory) -> Path:
+    return corpus_factory("asr", streams=6, seed=2, shard_streams=3)
 
 
 @pytest.fixture

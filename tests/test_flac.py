@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import read_shard
+from helpers import read_shard
 
 from streamaudio.render import flac
 from streamaudio.render.audio import to_pcm16

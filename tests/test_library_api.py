@@ -24,15 +24,16 @@ from streamaudio.write.build import build
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("api") / "asr"
+def corpus(corpus_factory) -> Path:
+    return corpus_factory("asr", streams=3, seed=2, stream_seconds=(12.0, 16.0))
+
+
+def test_a_build_is_asked_for_as_the_command_asks(tmp_path: Path) -> None:
     spec, name = requested_build(
-        out, capability="asr", streams=3, seed=2, overrides={"stream_seconds": (12.0, 16.0)}
+        tmp_path / "o", capability="asr", streams=3, seed=2, overrides={"stream_seconds": (12.0, 16.0)}
     )
     assert name == "asr" and spec.parts[0].config.stream_seconds == (12.0, 16.0)
-    result = build(spec)
-    assert result.streams == 3
-    return out
+    assert build(spec).streams == 3
 
 
 def test_a_recipe_build_is_asked_for_the_same_way(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_each_command_is_a_library_call(corpus: Path, tmp_path: Path) -> None:
 
 
 def test_prepare_is_a_library_call(corpus: Path, tmp_path: Path) -> None:
-    from conftest import read_shard
+    from helpers import read_shard
 
     tar = shard_paths([corpus])[0]
     _, audio, sr = next(iter(read_shard(tar).values()))

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import read_shard
+from helpers import read_shard
 
 from streamaudio.check.validate import check_sample
 from streamaudio.plan.recipe import RecipeError, load_recipe, recipe_parts

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
-from conftest import read_shard
+from helpers import read_shard
 from recordings import ALSA, BUCKLE, FREEDESKTOP, librivox, require, truncate, write_as
 
 from streamaudio.check.validate import check_sample, schema

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import CAPABILITIES
+from helpers import CAPABILITIES
 from typer.testing import CliRunner
 
 from streamaudio.cli.main import app
