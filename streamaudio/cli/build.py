@@ -24,8 +24,6 @@ from streamaudio.cli.synthesize import (
 )
 from streamaudio.plan.recipe import RecipeError, requested_build
 from streamaudio.plan.spec import BuildSpec
-from streamaudio.tts import TTSError
-from streamaudio.tts.voices import VoiceChoice
 from streamaudio.write.build import TooManyFailures, build
 
 
@@ -247,7 +245,7 @@ def build_cmd(
         "language": language,
         "target_language": target_language,
         "sources": tuple(parse_source(s) for s in source or ()),
-        "tts": tts_engine and _voice_choice(tts_engine, voice, warp, prosody, engine_option),
+        "tts": tts_engine and voice_choice(tts_engine, voice, warp, prosody, engine_option),
         "noise": tuple(noise or ()),
     }
     try:
@@ -312,19 +310,6 @@ def _show_plan(spec: BuildSpec) -> None:
             f"on average, at most {r['most']:,}",
             highlight=False,
         )
-
-
-def _voice_choice(
-    engine: str,
-    voices: list[str] | None,
-    warps: str | None,
-    prosody: list[str] | None,
-    options: list[str] | None,
-) -> VoiceChoice:
-    try:
-        return voice_choice(engine, voices, warps, prosody, options)
-    except TTSError as exc:
-        fail(str(exc))
 
 
 def _run_build(spec: BuildSpec, name: str, force: bool = False) -> None:
