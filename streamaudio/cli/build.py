@@ -23,8 +23,15 @@ from streamaudio.cli.synthesize import (
     voice_choice,
 )
 from streamaudio.plan.recipe import RecipeError, requested_build
-from streamaudio.plan.spec import BuildSpec
+from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.spec import DEFAULT_CAPABILITY, DEFAULT_STREAMS, BuildSpec
 from streamaudio.write.build import TooManyFailures, build
+
+CONFIG = ScenarioConfig()  # the defaults the help shows are the library's own
+
+
+def _range(bounds: tuple[float, float]) -> str:
+    return f"{bounds[0]:g}:{bounds[1]:g}"
 
 
 @app.command("build")
@@ -33,7 +40,8 @@ def build_cmd(
         str | None,
         typer.Option(
             metavar="NAME",
-            help=f"What the streams teach: {CAPABILITIES}. \\[default: asr; with --pipeline: all of it]",
+            help=f"What the streams teach: {CAPABILITIES}. "
+            f"\\[default: {DEFAULT_CAPABILITY}; with --pipeline: all of it]",
             show_default=False,
         ),
     ] = None,
@@ -55,14 +63,17 @@ def build_cmd(
     streams: Annotated[
         int | None,
         typer.Option(
-            metavar="N", min=1, help="Number of streams to build. \\[default: 32]", show_default=False
+            metavar="N",
+            min=1,
+            help=f"Number of streams to build. \\[default: {DEFAULT_STREAMS}]",
+            show_default=False,
         ),
     ] = None,
     stream_seconds: Annotated[
         str | None,
         typer.Option(
             metavar="LOW:HIGH",
-            help="Stream length range in seconds, LOW:HIGH. \\[default: 30:90]",
+            help=f"Stream length range in seconds, LOW:HIGH. \\[default: {_range(CONFIG.stream_seconds)}]",
             show_default=False,
         ),
     ] = None,
@@ -71,7 +82,7 @@ def build_cmd(
         typer.Option(
             metavar="N",
             min=0,
-            help="Seed: the same inputs and seed give identical shards. \\[default: 0]",
+            help=f"Seed: the same inputs and seed give identical shards. \\[default: {BuildSpec.seed}]",
             show_default=False,
         ),
     ] = None,
@@ -110,7 +121,8 @@ def build_cmd(
         str | None,
         typer.Option(
             metavar="LOW:HIGH",
-            help="Background SNR range in dB vs. active speech (--snr=-5:5 for negative). \\[default: 5:20]",
+            help="Background SNR range in dB vs. active speech (--snr=-5:5 for negative). "
+            f"\\[default: {_range(CONFIG.snr_db)}]",
             show_default=False,
         ),
     ] = None,
@@ -120,7 +132,7 @@ def build_cmd(
             metavar="P",
             min=0.0,
             max=1.0,
-            help="Share of streams with background noise. \\[default: 0.8]",
+            help=f"Share of streams with background noise. \\[default: {CONFIG.background_prob:g}]",
             show_default=False,
         ),
     ] = None,
@@ -128,7 +140,7 @@ def build_cmd(
         str | None,
         typer.Option(
             metavar="LOW:HIGH",
-            help="Gap length range between events in seconds. \\[default: 0.8:2.4]",
+            help=f"Gap length range between events in seconds. \\[default: {_range(CONFIG.gap_seconds)}]",
             show_default=False,
         ),
     ] = None,
@@ -136,7 +148,7 @@ def build_cmd(
         str | None,
         typer.Option(
             metavar="LOW:HIGH",
-            help="How far below speech the gap noise beds sit, dB. \\[default: 15:30]",
+            help=f"How far below speech the gap noise beds sit, dB. \\[default: {_range(CONFIG.gap_snr_db)}]",
             show_default=False,
         ),
     ] = None,
@@ -145,14 +157,17 @@ def build_cmd(
         typer.Option(
             metavar="N",
             min=0,
-            help="Extra chunks before each reply (the released model: 0). \\[default: 0]",
+            help="Extra chunks before each reply (the released model: 0). "
+            f"\\[default: {CONFIG.reply_delay_chunks}]",
             show_default=False,
         ),
     ] = None,
     language: Annotated[
         str | None,
         typer.Option(
-            metavar="CODE", help="Language of the spoken instructions. \\[default: en]", show_default=False
+            metavar="CODE",
+            help=f"Language of the spoken instructions. \\[default: {CONFIG.language}]",
+            show_default=False,
         ),
     ] = None,
     target_language: Annotated[
@@ -163,14 +178,19 @@ def build_cmd(
     ] = None,
     shard_streams: Annotated[
         int | None,
-        typer.Option(metavar="N", min=1, help="Most streams per shard. \\[default: 64]", show_default=False),
+        typer.Option(
+            metavar="N",
+            min=1,
+            help=f"Most streams per shard. \\[default: {BuildSpec.shard_streams}]",
+            show_default=False,
+        ),
     ] = None,
     shard_mb: Annotated[
         float | None,
         typer.Option(
             metavar="MB",
             callback=positive,
-            help="Most megabytes per shard, estimated from PCM. \\[default: 512]",
+            help=f"Most megabytes per shard, estimated from PCM. \\[default: {BuildSpec.shard_mb:g}]",
             show_default=False,
         ),
     ] = None,
