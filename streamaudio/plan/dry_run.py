@@ -111,7 +111,7 @@ def _plan_part(part: Part) -> PartPlan:
     assert _SPEC is not None
     started = time.perf_counter()
     out = PartPlan(part.label)
-    for job in plan_part(_SPEC, part, _POOLS[part.label], identify=False):
+    for job in plan_part(_SPEC, part, _POOLS[part.label], with_digest=False):
         out.shards += 1
         for plan in job.plans:
             out.add(plan)

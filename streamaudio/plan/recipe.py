@@ -46,11 +46,11 @@ def _config(settings: dict[str, Any], base: ScenarioConfig) -> ScenarioConfig:
     if "augment" in values:
         values["augment"] = tuple(AugmentSpec.from_recipe(a) for a in values["augment"])
     if isinstance(values.get("tts"), (str, dict)):
-        values["tts"] = voice_choice(values["tts"])
+        values["tts"] = recipe_voices(values["tts"])
     return replace(base, **values)
 
 
-def voice_choice(tts: str | dict[str, Any]) -> VoiceChoice:
+def recipe_voices(tts: str | dict[str, Any]) -> VoiceChoice:
     """A recipe's ``tts:``: an engine name, or a mapping with its voices, warps, prosody and options."""
     if isinstance(tts, str):
         return VoiceChoice(tts)

@@ -33,18 +33,18 @@ def part_seed(seed: int, part: Part) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(part.label.encode())]).generate_state(1)[0])
 
 
-def plan_part(spec: BuildSpec, part: Part, pools: Pools, identify: bool = True) -> Iterator[ShardJob]:
+def plan_part(spec: BuildSpec, part: Part, pools: Pools, with_digest: bool = True) -> Iterator[ShardJob]:
     """Plan a part's streams (a count, or until the estimated hours are reached) and pack them into
     shards, yielding each shard's job as soon as it is full: rendering starts while planning goes on.
-    Without ``identify`` the jobs carry no digest of their plans (nothing will be written or resumed)."""
+    Without ``with_digest`` the jobs carry no digest of their plans (nothing will be written or resumed)."""
     try:
         scenario = SCENARIOS[part.capability](pools, part.config, part_seed(spec.seed, part))
     except ScenarioError as exc:
         raise BuildError(str(exc)) from None
-    return _shard_jobs(spec, part, scenario, identify)
+    return _shard_jobs(spec, part, scenario, with_digest)
 
 
-def _shard_jobs(spec: BuildSpec, part: Part, scenario: Scenario, identify: bool) -> Iterator[ShardJob]:
+def _shard_jobs(spec: BuildSpec, part: Part, scenario: Scenario, with_digest: bool) -> Iterator[ShardJob]:
     """Plans packed into shard jobs as they come; only the plans of the shard being packed are held, so
     planning millions of streams is flat in memory."""
     held: list[StreamPlan] = []  # planned, not yet in a job: the shard being packed and the next plan
@@ -70,7 +70,7 @@ def _shard_jobs(spec: BuildSpec, part: Part, scenario: Scenario, identify: bool)
         del held[: len(group)]
         first += len(group)
         digest = ""
-        if identify:  # the plans' pickle identifies them as their repr would, at a third of the cost
+        if with_digest:  # the plans' pickle identifies them as their repr would, at a third of the cost
             identity = pickle.dumps((__version__, flac.ENCODER, chosen), protocol=5)
             digest = hashlib.sha256(identity).hexdigest()
         yield ShardJob(shard_name(part.capability, part.split, n), chosen, digest)

@@ -29,7 +29,7 @@ from streamaudio.write.shards import (
     write_json_atomic,
     write_text_atomic,
 )
-from streamaudio.write.worker import Tally, commit_and_record, start_worker
+from streamaudio.write.worker import Progress, commit_and_record, start_worker
 
 
 @dataclass
@@ -130,7 +130,7 @@ def _build(
                     skipped.append(job.name)
                     tally.add_many(stats.streams, stats.seconds)  # progress counts what is there
 
-    tally = Tally(progress)
+    tally = Progress(progress)
     failures = _Failures(spec.max_failed_clips)
 
     def finish(rejected: list[Reject]) -> list[Reject]:

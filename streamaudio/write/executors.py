@@ -17,11 +17,11 @@ from streamaudio.write.process_pool import WorkerPool
 from streamaudio.write.shards import (
     ShardStats,
 )
-from streamaudio.write.worker import Tally, build_shard, init_worker, shard_task
+from streamaudio.write.worker import Progress, build_shard, init_worker, shard_task
 
 
 def local_shards(
-    jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec, pool: WorkerPool | None, tally: Tally
+    jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec, pool: WorkerPool | None, tally: Progress
 ) -> Iterator[ShardStats]:
     """Shards written (not yet committed) in plan order: in this process without a pool, else by pool
     processes that each render and write whole shards, so that only their stats come back."""

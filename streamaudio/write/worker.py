@@ -63,7 +63,7 @@ def render_stream(
 
 
 @dataclass
-class Tally:
+class Progress:
     """Streams and audio seconds done so far, reported to the progress callback."""
 
     progress: Callable[[int, float], None] | None
@@ -97,11 +97,11 @@ def commit_and_record(path: Path, stats: ShardStats, state_dir: Path) -> None:
     save_stats(state_dir, stats)
 
 
-def shard_task(job: ShardJob, shard_dir: Path, tally: Tally | None = None) -> ShardStats:
+def shard_task(job: ShardJob, shard_dir: Path, tally: Progress | None = None) -> ShardStats:
     """Render a job's streams and write them into its tar, still under the partial name (``commit_shard``
     puts it in place); nothing partial survives an error. A stream one of whose clips cannot be used is
     left out (its clips are rejected): a stream never silently loses what its plan put in it."""
-    tally = tally or Tally(None)
+    tally = tally or Progress(None)
     writer = ShardWriter(shard_dir / job.name)
     seconds, replies, warnings, rejects, dropped = 0.0, 0, 0, [], []
     try:
