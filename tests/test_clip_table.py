@@ -14,7 +14,7 @@ from streamaudio.plan.pools import ManifestCache, concat, load_pools, plan_rejec
 from streamaudio.plan.scenarios import ScenarioConfig
 from streamaudio.plan.scenarios.base import Deck
 from streamaudio.plan.spec import Part
-from streamaudio.write import build as build_module
+from streamaudio.plan import pools as pools_module
 
 
 def write_manifest(path: Path, rows: int, bad: int = 0) -> Path:
@@ -73,7 +73,7 @@ def test_a_second_read_maps_the_file_and_a_changed_manifest_is_read_again(
     def no_reading(*args: object, **kwargs: object) -> None:
         raise AssertionError("the manifest was parsed again")
 
-    monkeypatch.setattr(build_module, "read_source", no_reading)
+    monkeypatch.setattr(pools_module, "read_source", no_reading)
     again = ManifestCache(state)
     assert len(again.source(manifest, "cv").clips) == 50
     assert len(again.bad_rows) == 2  # the broken rows are still reported, from the table's side file
