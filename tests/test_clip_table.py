@@ -9,12 +9,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from streamaudio.plan import pools as pools_module
 from streamaudio.plan.clip_table import ClipTable, cached_table, mapped
 from streamaudio.plan.pools import ManifestCache, concat, load_pools, plan_rejects
 from streamaudio.plan.scenarios import ScenarioConfig
 from streamaudio.plan.scenarios.base import Deck
 from streamaudio.plan.spec import Part
-from streamaudio.plan import pools as pools_module
 
 
 def write_manifest(path: Path, rows: int, bad: int = 0) -> Path:
