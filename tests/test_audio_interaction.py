@@ -16,7 +16,7 @@ import torch
 from ai_checkpoint import reference_gpt, upstream_rope, write_checkpoint
 from helpers import read_shard
 
-from streamaudio import protocol as P
+from streamaudio.protocol import CHUNK_SAMPLES, SAD, TEXT_BEGIN, TEXT_END
 from streamaudio.use.harness.audio_interaction import AudioInteractionBackend
 from streamaudio.use.harness.backends import HarnessError
 from streamaudio.use.harness.loop import run_stream
@@ -75,10 +75,10 @@ def test_logits_equal_litgpt_with_the_released_rotary_positions(checkpoint: Path
     model = backend(checkpoint)
     rec = Recorder(model)
     model.start(meta)
-    for index in range(audio.size // P.CHUNK_SAMPLES):
+    for index in range(audio.size // CHUNK_SAMPLES):
         if model.position + 13 > 4096:
             break
-        model.step(audio[index * P.CHUNK_SAMPLES : (index + 1) * P.CHUNK_SAMPLES], index)
+        model.step(audio[index * CHUNK_SAMPLES : (index + 1) * CHUNK_SAMPLES], index)
     embeds = torch.cat(rec.embeds, dim=1)
     assert embeds.shape[1] > 4000
 
@@ -104,7 +104,7 @@ def test_legacy_interleaved_qkv_checkpoints_load_the_same(checkpoint: Path, tmp_
     legacy = write_checkpoint(tmp_path / "legacy", legacy_qkv=True)
     index = json.loads((legacy / "model.safetensors.index.json").read_text())
     assert any(".attn.attn." in k for k in index["weight_map"])
-    chunk = 0.1 * np.random.default_rng(0).standard_normal(P.CHUNK_SAMPLES).astype(np.float32)
+    chunk = 0.1 * np.random.default_rng(0).standard_normal(CHUNK_SAMPLES).astype(np.float32)
     got = []
     for root in (checkpoint, legacy):
         model = backend(root)
@@ -122,7 +122,7 @@ def test_log_mel_is_whispers_over_the_whole_stream_and_every_history(long_stream
     _, audio = long_stream
     assert (log_mel(audio) - whisper.log_mel_spectrogram(audio, n_mels=128)).abs().max() < 1e-5
     for chunks in range(1, 40):
-        history = audio[: chunks * P.CHUNK_SAMPLES]
+        history = audio[: chunks * CHUNK_SAMPLES]
         assert (log_mel(history) - whisper.log_mel_spectrogram(history, n_mels=128)).abs().max() < 1e-5
 
 
@@ -135,7 +135,7 @@ def test_chunk_features_are_what_the_released_server_encodes(checkpoint: Path, l
     model = backend(checkpoint)
     model.start({})
     for index in (0, 1, 2, 30):
-        history = audio[: (index + 1) * P.CHUNK_SAMPLES]
+        history = audio[: (index + 1) * CHUNK_SAMPLES]
         model._history = [history]
         mel = whisper.log_mel_spectrogram(history, n_mels=128)
         frames = mel.shape[-1]
@@ -170,11 +170,11 @@ def test_decisions_equal_the_golden_record(checkpoint: Path, long_stream: tuple)
 def test_emotion_is_optional_and_replies_are_capped(checkpoint: Path) -> None:
     model = backend(checkpoint, max_reply_tokens=3)
     hello = model.tokenizer.token_to_id("hello")
-    chunk = np.zeros(P.CHUNK_SAMPLES, np.float32)
+    chunk = np.zeros(CHUNK_SAMPLES, np.float32)
     for script, want in (
-        ([P.TEXT_BEGIN, P.SAD, hello, P.TEXT_END], ("hello", "sad")),
-        ([P.TEXT_BEGIN, hello, hello, P.TEXT_END], ("hello hello", "normal")),  # no emotion token
-        ([P.TEXT_BEGIN, hello, hello, hello, hello], ("hello hello hello", "normal")),  # the cap
+        ([TEXT_BEGIN, SAD, hello, TEXT_END], ("hello", "sad")),
+        ([TEXT_BEGIN, hello, hello, TEXT_END], ("hello hello", "normal")),  # no emotion token
+        ([TEXT_BEGIN, hello, hello, hello, hello], ("hello hello hello", "normal")),  # the cap
     ):
         model.start({})
         tokens = iter(script)
@@ -189,14 +189,14 @@ def test_the_session_restarts_at_its_cap(checkpoint: Path, long_stream: tuple) -
     model.start({})
     highest = 0
     for index in range(80):
-        model.step(audio[index * P.CHUNK_SAMPLES : (index + 1) * P.CHUNK_SAMPLES], index)
+        model.step(audio[index * CHUNK_SAMPLES : (index + 1) * CHUNK_SAMPLES], index)
         highest = max(highest, model.position)
     assert model.resets >= 2 and highest <= 400
-    assert sum(h.size for h in model._history) < 80 * P.CHUNK_SAMPLES  # the audio history restarts too
+    assert sum(h.size for h in model._history) < 80 * CHUNK_SAMPLES  # the audio history restarts too
 
 
 def test_dtypes(checkpoint: Path) -> None:
-    chunk = np.zeros(P.CHUNK_SAMPLES, np.float32)
+    chunk = np.zeros(CHUNK_SAMPLES, np.float32)
     model = backend(checkpoint, dtype="bfloat16")
     assert model.model.dtype == torch.bfloat16 and model.encoder.dtype == torch.float32
     model.start({})
@@ -211,7 +211,7 @@ def test_runs_on_cuda_in_bfloat16(checkpoint: Path, long_stream: tuple) -> None:
     model = backend(checkpoint, device="cuda")
     assert model.model.dtype == torch.bfloat16
     meta, audio = long_stream
-    assert len(run_stream(audio[: 20 * P.CHUNK_SAMPLES], meta, model)) <= 20
+    assert len(run_stream(audio[: 20 * CHUNK_SAMPLES], meta, model)) <= 20
 
 
 def test_runs_the_protocol_loop_through_the_harness(checkpoint: Path, demo_build: Path) -> None:
@@ -244,8 +244,8 @@ def test_the_audio_reaches_the_model(checkpoint: Path) -> None:
     model = backend(checkpoint)
     decisions = []
     for chunk in (
-        np.zeros(P.CHUNK_SAMPLES, np.float32),
-        0.3 * np.random.default_rng(0).standard_normal(P.CHUNK_SAMPLES).astype(np.float32),
+        np.zeros(CHUNK_SAMPLES, np.float32),
+        0.3 * np.random.default_rng(0).standard_normal(CHUNK_SAMPLES).astype(np.float32),
     ):
         model.start({})
         model.step(chunk, 0)

@@ -10,12 +10,12 @@ import pytest
 import soundfile as sf
 from helpers import read_shard
 
-from streamaudio import protocol as P
 from streamaudio.check.audit import away_from, boundaries, level_steps, noise_clips, noise_stem
 from streamaudio.plan.scenarios import SCENARIOS, ScenarioConfig
 from streamaudio.plan.scenarios.base import Pools
 from streamaudio.plan.spec import single
 from streamaudio.prepare.manifest import Clip, write_clips
+from streamaudio.protocol import CHUNK_SAMPLES, SAMPLE_RATE
 from streamaudio.render.clips import ClipLoader
 from streamaudio.render.dsp import mix_bed
 from streamaudio.write.build import build
@@ -24,7 +24,7 @@ from streamaudio.write.build import build
 def coloured_noise(n: int, exponent: float, seed: int) -> np.ndarray:
     """Stationary noise with a 1/f^exponent spectrum above 100 Hz (0 white, 1 pink), unit RMS."""
     spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
-    hz = np.maximum(np.fft.rfftfreq(n, 1 / P.SAMPLE_RATE), 100.0)
+    hz = np.maximum(np.fft.rfftfreq(n, 1 / SAMPLE_RATE), 100.0)
     x = np.fft.irfft(spectrum / hz ** (exponent / 2), n)
     return (x / np.sqrt(np.mean(x**2))).astype(np.float32)
 
@@ -37,7 +37,7 @@ def stationary(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     clips = []
     for k, (exponent, seconds) in enumerate([(0.0, 2.5), (1.0, 4.0), (0.5, 7.0), (1.0, 3.0)]):
         path = root / f"noise{k}.wav"
-        sf.write(path, 0.1 * coloured_noise(int(seconds * P.SAMPLE_RATE), exponent, k), P.SAMPLE_RATE)
+        sf.write(path, 0.1 * coloured_noise(int(seconds * SAMPLE_RATE), exponent, k), SAMPLE_RATE)
         clips.append(Clip(id=f"noise{k}", source="test-noise", duration=seconds, path=str(path)))
     manifest = root / "noise.jsonl.gz"
     write_clips(manifest, clips)
@@ -85,7 +85,7 @@ def test_the_test_catches_beds_that_switch_with_the_voice(stationary: tuple[Path
     meta = stems(out)[0][0]
     loader = ClipLoader()
     audio_of = {k: loader.load(c) for k, c in noise_clips(out).items()}
-    hard = np.zeros(meta["num_chunks"] * P.CHUNK_SAMPLES, dtype=np.float32)
+    hard = np.zeros(meta["num_chunks"] * CHUNK_SAMPLES, dtype=np.float32)
     gaps = [e for e in meta["events"] if e.get("role") == "gap"]
     for e in gaps:
         noise = audio_of[e["clip_id"]]
@@ -108,7 +108,7 @@ def test_the_stem_is_what_the_stream_holds_between_events(stationary: tuple[Path
         checked += int(quiet.sum())
         residual = audio[quiet] - stem[quiet]
         assert np.sqrt(np.mean(residual**2)) < 1e-3 * np.sqrt(np.mean(stem[quiet] ** 2)) + 1e-4  # 16-bit
-    assert checked > 10 * P.SAMPLE_RATE
+    assert checked > 10 * SAMPLE_RATE
 
 
 def test_voices_keep_their_room_tone_and_labels_follow_the_voice(stationary: tuple[Path, Path]) -> None:

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from streamaudio import protocol as P
 from streamaudio.check.corpus import validate_corpus
 from streamaudio.check.validate import schema
 from streamaudio.plan.scenarios import SCENARIOS, Scenario, ScenarioConfig, register_capability
 from streamaudio.plan.scenarios.base import Planned
 from streamaudio.plan.spec import single
 from streamaudio.plan.stream_plan import Segment
+from streamaudio.protocol import CHUNK_SAMPLES, CHUNK_SECONDS, SAMPLE_RATE, reply_chunk
 from streamaudio.use.export import export_upstream
 from streamaudio.use.harness.backends import OracleBackend
 from streamaudio.use.harness.run import run_harness
@@ -35,7 +35,7 @@ class TimerScenario(Scenario):
     summary = "answer when a timer set by voice runs out"
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
-        after = round(TIMER_SECONDS / P.CHUNK_SECONDS)
+        after = round(TIMER_SECONDS / CHUNK_SECONDS)
         segs = Planned()
         while not segs or segs.seconds + TIMER_SECONDS < target:
             ask = self.spoken("Set a timer for four seconds.", self.voice(rng))
@@ -77,11 +77,8 @@ def test_a_registered_capability_builds_validates_exports_and_scores(timer: None
         for piece, turn in zip(line["conversation"], replies, strict=False):
             elapsed += sf.info(piece["audio_path"]).frames
             trigger_end = meta["events"][turn["event"]]["end_sample"]
-            assert P.reply_chunk(elapsed) == turn["chunk"]  # the builder's rule lands on the timer's chunk
-            assert (
-                turn["chunk"] * P.CHUNK_SAMPLES
-                >= trigger_end + TIMER_SECONDS * P.SAMPLE_RATE - P.CHUNK_SAMPLES
-            )
+            assert reply_chunk(elapsed) == turn["chunk"]  # the builder's rule lands on the timer's chunk
+            assert turn["chunk"] * CHUNK_SAMPLES >= trigger_end + TIMER_SECONDS * SAMPLE_RATE - CHUNK_SAMPLES
     scored = run_harness([out], OracleBackend()).metrics["timer"]
     assert scored["exact"]["f1"] == 1.0
     assert TIMER_SECONDS * 1000 <= scored["latency_ms"]["median"] < TIMER_SECONDS * 1000 + 500

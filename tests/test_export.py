@@ -18,14 +18,27 @@ import upstream_rules as U
 from ai_checkpoint import EMBED, tokenizer, write_checkpoint
 from helpers import CAPABILITIES, read_shard
 
-from streamaudio import protocol as P
 from streamaudio.plan.scenarios import ScenarioConfig
 from streamaudio.plan.spec import single
+from streamaudio.protocol import (
+    ASSISTANT,
+    AUDIO_BEGIN,
+    ENGLISH,
+    FRAME_SAMPLES,
+    IGNORE_INDEX,
+    KEEP_SILENCE,
+    ONLINE,
+    PAD,
+    SYSTEM,
+    TEXT_BEGIN,
+    TEXT_END,
+    URGENT,
+)
 from streamaudio.use.export import FeatureWriter, export_upstream, plan_lines
 from streamaudio.use.tokens import encode_text, layout, load_tokenizer
 from streamaudio.write.build import build
 
-M = P.IGNORE_INDEX
+M = IGNORE_INDEX
 EXPORT = [sys.executable, "-m", "streamaudio.cli", "export", "upstream"]
 
 
@@ -44,18 +57,18 @@ def test_token_layout_is_pinned() -> None:
         ],
     }
     tok = layout(meta, lambda text: [words[w] for w in text.split()])
-    listen = [P.AUDIO_BEGIN, *[P.PAD] * 10, P.ASSISTANT]
+    listen = [AUDIO_BEGIN, *[PAD] * 10, ASSISTANT]
     assert tok.input_ids == [
-        P.ONLINE, P.ENGLISH, P.SYSTEM, P.TEXT_BEGIN, 7, 8, P.TEXT_END,
-        *listen, P.KEEP_SILENCE,
-        *listen, P.TEXT_BEGIN, P.URGENT, 9, 10, P.TEXT_END,
-        *listen, P.KEEP_SILENCE,
+        ONLINE, ENGLISH, SYSTEM, TEXT_BEGIN, 7, 8, TEXT_END,
+        *listen, KEEP_SILENCE,
+        *listen, TEXT_BEGIN, URGENT, 9, 10, TEXT_END,
+        *listen, KEEP_SILENCE,
     ]  # fmt: skip
     assert tok.labels == [
         *[M] * 7,
-        *[M] * 12, P.KEEP_SILENCE,
-        *[M] * 12, P.TEXT_BEGIN, P.URGENT, 9, 10, P.TEXT_END,
-        *[M] * 12, P.KEEP_SILENCE,
+        *[M] * 12, KEEP_SILENCE,
+        *[M] * 12, TEXT_BEGIN, URGENT, 9, 10, TEXT_END,
+        *[M] * 12, KEEP_SILENCE,
     ]  # fmt: skip
     assert tok.audio_pos == [(8, 18), (21, 31), (38, 48)]
     assert layout(meta, lambda text: [words[w] for w in text.split()], 1, 2).audio_pos == [(8, 18)]
@@ -122,15 +135,15 @@ def test_turn_map_truncation_ends_on_each_reply(exported: Path) -> None:
     cuts = 0
     for item in items:
         turn_map = item["turn_audio_end_map"]
-        replies = [b for _, b in item["audio_pos"] if item["input_ids"][b + 1] == P.TEXT_BEGIN]
+        replies = [b for _, b in item["audio_pos"] if item["input_ids"][b + 1] == TEXT_BEGIN]
         assert len(turn_map) == len(replies)
         for key, chunks in turn_map.items():
             got = U.get_item(item, turn=key)
-            ids = got["input_ids"][: len(got["input_ids"]) - got["input_ids"][::-1].index(P.TEXT_END)]
+            ids = got["input_ids"][: len(got["input_ids"]) - got["input_ids"][::-1].index(TEXT_END)]
             assert len(got["audio_pos"]) == chunks
             last_listen = got["audio_pos"][-1][1]
-            assert ids[last_listen + 1] == P.TEXT_BEGIN  # the line ends on this chunk's reply
-            assert got["labels"][len(ids) - 1] == P.TEXT_END and set(got["labels"][len(ids) :]) == {M}
+            assert ids[last_listen + 1] == TEXT_BEGIN  # the line ends on this chunk's reply
+            assert got["labels"][len(ids) - 1] == TEXT_END and set(got["labels"][len(ids) :]) == {M}
             cuts += 1
     assert cuts > 0
 
@@ -165,7 +178,7 @@ def test_the_builders_arithmetic_gives_back_our_labels(
             {"audio_frames": U.output_len(p.size), "assistant": t["assistant"]}
             for p, t in zip(pieces, line["conversation"], strict=True)
         ]
-        assert all(p.size % P.FRAME_SAMPLES == 0 for p in pieces)
+        assert all(p.size % FRAME_SAMPLES == 0 for p in pieces)
         assert U.builder_labels(turns, U.output_len(tail.size)) == meta["chunk_labels"], line["id"]
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from streamaudio import protocol as P
 from streamaudio.check.validate import check_sample
 from streamaudio.plan.scenarios import ScenarioConfig
 from streamaudio.plan.spec import single
+from streamaudio.protocol import IGNORE_INDEX, PAD
 from streamaudio.use.loader import StreamDataset, StreamLoader, collate, expand_urls
 from streamaudio.write.build import build
 
@@ -48,7 +48,7 @@ def test_items(corpus: Path) -> None:
         and len(item["audio_pos"]) == item["meta"]["num_chunks"]
     )
     a, b = item["audio_pos"][0].tolist()
-    assert item["input_ids"][a:b].tolist() == [P.PAD] * 10
+    assert item["input_ids"][a:b].tolist() == [PAD] * 10
 
 
 def test_each_sample_once_per_epoch_across_ranks_and_workers(
@@ -120,8 +120,8 @@ def test_collate_pads_and_masks(corpus: Path) -> None:
     )
     assert batch["chunk_labels"].shape[1] == longest // 6400
     assert (batch["chunk_labels"][~batch["chunk_mask"]] == -1).all()
-    assert (batch["labels"][~batch["attention_mask"]] == P.IGNORE_INDEX).all()
-    assert batch["input_ids"][~batch["attention_mask"]].eq(P.PAD).all()
+    assert (batch["labels"][~batch["attention_mask"]] == IGNORE_INDEX).all()
+    assert batch["input_ids"][~batch["attention_mask"]].eq(PAD).all()
 
 
 def test_resume_mid_epoch_with_workers(corpus: Path) -> None:

@@ -10,11 +10,11 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from streamaudio import protocol as P
 from streamaudio.plan.scenarios.base import uniform
 from streamaudio.plan.stream_plan import Background, Segment, StreamPlan
 from streamaudio.prepare.manifest import Clip, under
 from streamaudio.prepare.sources import audioset, commonvoice, dialogue, run_prepare
+from streamaudio.protocol import CHUNK_SAMPLES, SAMPLE_RATE, reply_chunk
 from streamaudio.render.clips import ClipLoader
 from streamaudio.render.stitch import render
 
@@ -27,10 +27,10 @@ class SynthLoader(ClipLoader):
     """Clips of exactly their duration: a tone for speech (never trimmed), seeded noise for noise."""
 
     def _load(self, clip: Clip) -> np.ndarray:
-        n = round(clip.duration * P.SAMPLE_RATE)
+        n = round(clip.duration * SAMPLE_RATE)
         if clip.source == "noise":
             return np.random.default_rng(len(clip.id)).standard_normal(n).astype(np.float32)
-        t = np.arange(n) / P.SAMPLE_RATE
+        t = np.arange(n) / SAMPLE_RATE
         return (0.5 * np.sin(2 * np.pi * (200 + 10 * len(clip.id)) * t)).astype(np.float32)
 
 
@@ -61,8 +61,8 @@ def check_stitched(
     segments = tuple(
         Segment(
             "speech",
-            Clip(id=f"c{i}", source="t", duration=n / P.SAMPLE_RATE, path="x", text=f"u{i}"),
-            gap / P.SAMPLE_RATE,
+            Clip(id=f"c{i}", source="t", duration=n / SAMPLE_RATE, path="x", text=f"u{i}"),
+            gap / SAMPLE_RATE,
             None,
             level,
             respond,
@@ -75,10 +75,10 @@ def check_stitched(
         if snr is not None
         else None
     )
-    plan = StreamPlan("p", "asr", "train", "en", 1, segments, tail / P.SAMPLE_RATE, None, noise, delay)
+    plan = StreamPlan("p", "asr", "train", "en", 1, segments, tail / SAMPLE_RATE, None, noise, delay)
     r = render(plan, SynthLoader())
     meta, audio = r.meta, r.audio
-    assert audio.size == meta["num_chunks"] * P.CHUNK_SAMPLES  # whole chunks
+    assert audio.size == meta["num_chunks"] * CHUNK_SAMPLES  # whole chunks
     assert audio.size >= sum(n for n, *_ in specs)  # every clip fits
     assert np.max(np.abs(audio)) <= 0.98 + 1e-6  # never clipped
     replying = [t for t in meta["turns"] if t["respond"]]
@@ -87,7 +87,7 @@ def check_stitched(
     assert {i for i, c in enumerate(meta["chunk_labels"]) if c == "B"} == set(chunks)
     for t in meta["turns"]:
         ev = meta["events"][t["event"]]
-        assert t["chunk"] == P.reply_chunk(ev["end_sample"], delay) < meta["num_chunks"]
+        assert t["chunk"] == reply_chunk(ev["end_sample"], delay) < meta["num_chunks"]
         assert 0 <= ev["start_sample"] < ev["end_sample"] <= audio.size
     if snr is not None and min(n for n, *_ in specs) >= 8000:  # SNR is defined over 20 ms analysis frames
         bg = next(e for e in meta["events"] if e.get("role") == "background")
@@ -96,7 +96,7 @@ def check_stitched(
             if e["kind"] == "speech":
                 clip = SynthLoader().load(Clip(id=e["clip_id"], source="t", duration=1.0, path="x"))
                 n = e["end_sample"] - e["start_sample"]
-                tone = 0.5 * np.sin(2 * np.pi * (200 + 10 * len(e["clip_id"])) * np.arange(n) / P.SAMPLE_RATE)
+                tone = 0.5 * np.sin(2 * np.pi * (200 + 10 * len(e["clip_id"])) * np.arange(n) / SAMPLE_RATE)
                 for k, edge in (
                     (e["fade_in_samples"], slice(None)),
                     (e["fade_out_samples"], slice(None, None, -1)),

@@ -1,6 +1,27 @@
 import pytest
 
-from streamaudio import protocol as P
+from streamaudio.protocol import (
+    ASSISTANT,
+    AUDIO_BEGIN,
+    AUDIO_END,
+    AUDIO_PAD,
+    CHUNK_SAMPLES,
+    EMOTION_TOKENS,
+    ENGLISH,
+    FRAME_SAMPLES,
+    KEEP_SILENCE,
+    OFFLINE,
+    ONLINE,
+    PAD,
+    SAMPLE_RATE,
+    SYSTEM,
+    TEXT_BEGIN,
+    TEXT_END,
+    USER,
+    chunks_for,
+    normalize_emotion,
+    reply_chunk,
+)
 
 
 @pytest.mark.parametrize(
@@ -21,43 +42,43 @@ from streamaudio import protocol as P
     ],
 )
 def test_reply_chunk_rule_on_frame_and_chunk_boundaries(end: int, chunk: int) -> None:
-    assert P.reply_chunk(end) == chunk
+    assert reply_chunk(end) == chunk
 
 
 def test_reply_chunk_delay_and_latency_bounds() -> None:
-    assert P.reply_chunk(6400, delay_chunks=2) == 3
-    for end in range(1, 40 * P.CHUNK_SAMPLES, 97):
-        reply_at = (P.reply_chunk(end) + 1) * P.CHUNK_SAMPLES  # the reply follows its chunk
-        latency = (reply_at - end) / P.SAMPLE_RATE
+    assert reply_chunk(6400, delay_chunks=2) == 3
+    for end in range(1, 40 * CHUNK_SAMPLES, 97):
+        reply_at = (reply_chunk(end) + 1) * CHUNK_SAMPLES  # the reply follows its chunk
+        latency = (reply_at - end) / SAMPLE_RATE
         assert 0.0 < latency <= 0.44 + 1e-9
     with pytest.raises(ValueError):
-        P.reply_chunk(-1)
+        reply_chunk(-1)
 
 
 def test_chunk_geometry_and_tokens() -> None:
-    assert P.CHUNK_SAMPLES == 6400 and P.FRAME_SAMPLES * 10 == P.CHUNK_SAMPLES
-    assert P.chunks_for(1) == 1 and P.chunks_for(6400) == 1 and P.chunks_for(6401) == 2
-    assert P.SYSTEM == P.TEXT_BEGIN == 151644
+    assert CHUNK_SAMPLES == 6400 and FRAME_SAMPLES * 10 == CHUNK_SAMPLES
+    assert chunks_for(1) == 1 and chunks_for(6400) == 1 and chunks_for(6401) == 2
+    assert SYSTEM == TEXT_BEGIN == 151644
     ids = [
-        P.USER,
-        P.ASSISTANT,
-        P.KEEP_SILENCE,
-        P.PAD,
-        P.ONLINE,
-        P.OFFLINE,
-        P.ENGLISH,
-        P.TEXT_END,
-        P.TEXT_BEGIN,
-        P.AUDIO_PAD,
-        P.AUDIO_BEGIN,
-        P.AUDIO_END,
-        *P.EMOTION_TOKENS.values(),
+        USER,
+        ASSISTANT,
+        KEEP_SILENCE,
+        PAD,
+        ONLINE,
+        OFFLINE,
+        ENGLISH,
+        TEXT_END,
+        TEXT_BEGIN,
+        AUDIO_PAD,
+        AUDIO_BEGIN,
+        AUDIO_END,
+        *EMOTION_TOKENS.values(),
     ]
     assert len(set(ids)) == len(ids)
-    assert P.EMOTION_TOKENS["urgent"] == 151619
+    assert EMOTION_TOKENS["urgent"] == 151619
 
 
 def test_emotions_fold_to_normal() -> None:
-    assert P.normalize_emotion("Happy ") == "happy"
-    assert P.normalize_emotion("bored") == "normal"
-    assert P.normalize_emotion(None) == "normal"
+    assert normalize_emotion("Happy ") == "happy"
+    assert normalize_emotion("bored") == "normal"
+    assert normalize_emotion(None) == "normal"

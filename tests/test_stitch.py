@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from streamaudio import protocol as P
 from streamaudio.check.validate import check_sample
 from streamaudio.plan.scenarios import AsrScenario, Pools, ScenarioConfig
 from streamaudio.plan.stream_plan import Background, Segment, StreamPlan
 from streamaudio.prepare.demo import NOISE_MANIFEST, SPEECH_MANIFEST, manifest_path
 from streamaudio.prepare.manifest import Clip, read_clips
+from streamaudio.protocol import CHUNK_SAMPLES, SAMPLE_RATE, reply_chunk
 from streamaudio.render.clips import ClipLoader
 from streamaudio.render.dsp import NOISE_ENERGY, Scratch, loop_pieces
 from streamaudio.render.stitch import render
@@ -43,15 +43,15 @@ def test_rendered_asr_streams_obey_the_contract(pools: Pools, loader: ClipLoader
     scenario = AsrScenario(pools, ScenarioConfig(stream_seconds=(20, 60)), seed=11)
     for i in range(6):
         r = render(scenario.plan(i, f"asr-train-{i:09d}"), loader)
-        assert r.audio.size == r.meta["num_chunks"] * P.CHUNK_SAMPLES
-        assert check_sample(r.meta, _quantize(r.audio), P.SAMPLE_RATE) == []
+        assert r.audio.size == r.meta["num_chunks"] * CHUNK_SAMPLES
+        assert check_sample(r.meta, _quantize(r.audio), SAMPLE_RATE) == []
         b = [i for i, c in enumerate(r.meta["chunk_labels"]) if c == "B"]
         assert b == [t["chunk"] for t in r.meta["turns"] if t["respond"]]
         speech = [e for e in r.meta["events"] if e["kind"] == "speech"]
         assert len(speech) >= 1 and r.meta["events"][0]["kind"] == "instruction"
         for t in r.meta["turns"]:
             ev = r.meta["events"][t["event"]]
-            assert t["chunk"] == P.reply_chunk(ev["end_sample"])
+            assert t["chunk"] == reply_chunk(ev["end_sample"])
             if ev["kind"] == "speech":
                 assert t["text"] == ev["text"]
 
@@ -112,16 +112,16 @@ class ToneLoader(ClipLoader):
     """Clips whose audio is a steady tone of exactly ``duration`` seconds (no silence to trim)."""
 
     def _load(self, clip: Clip) -> np.ndarray:
-        n = round(clip.duration * P.SAMPLE_RATE)
-        return (0.3 * np.sin(2 * np.pi * 330 * np.arange(n) / P.SAMPLE_RATE)).astype(np.float32)
+        n = round(clip.duration * SAMPLE_RATE)
+        return (0.3 * np.sin(2 * np.pi * 330 * np.arange(n) / SAMPLE_RATE)).astype(np.float32)
 
 
 def _tone_plan(lengths: list[int], gaps: list[int], delay: int = 0) -> StreamPlan:
     segments = tuple(
         Segment(
             "speech",
-            Clip(id=f"c{i}", source="t", duration=n / P.SAMPLE_RATE, text=f"u{i}", path="x"),
-            gap_before=g / P.SAMPLE_RATE,
+            Clip(id=f"c{i}", source="t", duration=n / SAMPLE_RATE, text=f"u{i}", path="x"),
+            gap_before=g / SAMPLE_RATE,
             gap_fill=None,
             level_db=-20.0,
             respond=True,
@@ -150,7 +150,7 @@ def test_events_ending_on_frame_and_chunk_boundaries() -> None:
     assert ends == [6400, 19840, 32000]
     assert [t["chunk"] for t in r.meta["turns"]] == [1, 3, 5]
     assert r.meta["chunk_labels"] == "SBSBSB"
-    assert r.audio.size == 6 * P.CHUNK_SAMPLES  # padded so the last reply chunk exists
+    assert r.audio.size == 6 * CHUNK_SAMPLES  # padded so the last reply chunk exists
 
 
 def test_replies_that_would_share_a_chunk_are_pushed_apart() -> None:
@@ -158,8 +158,8 @@ def test_replies_that_would_share_a_chunk_are_pushed_apart() -> None:
     chunks = [t["chunk"] for t in r.meta["turns"]]
     assert len(set(chunks)) == 3
     for t in r.meta["turns"]:
-        assert t["chunk"] == P.reply_chunk(r.meta["events"][t["event"]]["end_sample"])
-    assert check_sample(r.meta, r.audio, P.SAMPLE_RATE) == []
+        assert t["chunk"] == reply_chunk(r.meta["events"][t["event"]]["end_sample"])
+    assert check_sample(r.meta, r.audio, SAMPLE_RATE) == []
 
 
 def test_reply_delay_shifts_every_reply() -> None:

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio import protocol as P
 from streamaudio.check.validate import stream_problem
 from streamaudio.errors import StreamAudioError
+from streamaudio.protocol import CHUNK_SAMPLES, SAMPLE_RATE
 from streamaudio.render.audio import db_to_gain
 from streamaudio.use.reader import iter_samples, shard_paths
 
@@ -75,10 +75,10 @@ def decisions(meta: dict[str, Any], audio: np.ndarray) -> list[Decision]:
             Decision(
                 bool(turn["respond"]),
                 {
-                    "duration": (b - a) / P.SAMPLE_RATE,
+                    "duration": (b - a) / SAMPLE_RATE,
                     "level": 10 * np.log10(power + 1e-12),
-                    "gap_before": (a - previous_end) / P.SAMPLE_RATE,
-                    "position": a / P.SAMPLE_RATE,
+                    "gap_before": (a - previous_end) / SAMPLE_RATE,
+                    "position": a / SAMPLE_RATE,
                     "background_snr": snr,
                     "source": ev["source"],
                     "voice": ev.get("talker") or ev.get("speaker") or "",
@@ -176,7 +176,7 @@ def noise_stem(meta: dict[str, Any], load: Callable[[str], np.ndarray | None]) -
     """The stream's background and gap beds rendered again from its JSON; None if a clip is missing."""
     from streamaudio.render.dsp import mix_bed
 
-    length = meta["num_chunks"] * P.CHUNK_SAMPLES
+    length = meta["num_chunks"] * CHUNK_SAMPLES
     stem = np.zeros(length, dtype=np.float32)
     for ev in meta["events"]:
         if ev["kind"] != "noise":
@@ -223,9 +223,9 @@ def level_steps(stem: np.ndarray, at: Iterable[int]) -> list[float]:
     return steps
 
 
-def away_from(edges: list[int], length: int, every: int = P.CHUNK_SAMPLES // 2) -> list[int]:
+def away_from(edges: list[int], length: int, every: int = CHUNK_SAMPLES // 2) -> list[int]:
     """Positions on a grid at least 50 ms from every boundary: where the noise's own steps are measured."""
-    margin = P.SAMPLE_RATE // 20
+    margin = SAMPLE_RATE // 20
     edges_arr = np.array(edges or [-(10**9)])
     grid = np.arange(every, length - every, every)
     distance = np.min(np.abs(grid[:, None] - edges_arr[None, :]), axis=1)

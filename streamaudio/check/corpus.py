@@ -19,8 +19,8 @@ import soundfile as sf
 from rich.console import Console
 from rich.table import Table
 
-from streamaudio import protocol as P
 from streamaudio.check.validate import Fault, check_sample
+from streamaudio.protocol import CHUNK_SAMPLES, CHUNK_SECONDS, LABEL_REPLY, SAMPLE_RATE
 from streamaudio.render.audio import decode_flac
 from streamaudio.use.reader import ReadError, iter_stream, manifest_shards, read_manifest, shard_paths
 
@@ -177,8 +177,8 @@ def _check_length(
         return
     low = shortest.get((str(meta.get("capability")), str(meta.get("split"))))
     chunks = meta.get("num_chunks")
-    if low is not None and isinstance(chunks, int) and chunks * P.CHUNK_SECONDS < low - 1e-6:
-        seconds = chunks * P.CHUNK_SECONDS
+    if low is not None and isinstance(chunks, int) and chunks * CHUNK_SECONDS < low - 1e-6:
+        seconds = chunks * CHUNK_SECONDS
         report.add(
             Fault("short_stream", f"{path}: {key} is {seconds:.1f} s, its build asked >= {low:g} s"), key=key
         )
@@ -215,13 +215,13 @@ def _check_stream(report: Report, path: Path, key: str, meta: dict[str, Any], fl
     report.seconds += audio.shape[0] / sr
     if isinstance(meta, dict):
         report.streams_by_capability[meta.get("capability", "?")] += 1
-        report.replies[meta.get("capability", "?")] += str(meta.get("chunk_labels", "")).count(P.LABEL_REPLY)
+        report.replies[meta.get("capability", "?")] += str(meta.get("chunk_labels", "")).count(LABEL_REPLY)
     if isinstance(meta, dict) and meta.get("id") != key:
         report.add(Fault("key_mismatch", f"{path}: sample {key} carries id {meta.get('id')!r}"), key=key)
     faults = check_sample(meta, audio, sr)
     for fault in faults:
         report.add(fault, key=key)
-    if vad and not faults and audio.ndim == 1 and sr == P.SAMPLE_RATE:
+    if vad and not faults and audio.ndim == 1 and sr == SAMPLE_RATE:
         for fault in vad_findings(meta, audio):
             report.add(fault, key=key)
 
@@ -253,7 +253,7 @@ def vad_findings(meta: dict[str, Any], audio: np.ndarray) -> list[Fault]:
                 )
             )
         quiet_gap = ev.get("role") == "gap" and not _speechlike(ev) and not babble_under
-        if quiet_gap and _longest_run(span(a, b)) * WINDOW / P.SAMPLE_RATE > VAD_GAP_SECONDS:
+        if quiet_gap and _longest_run(span(a, b)) * WINDOW / SAMPLE_RATE > VAD_GAP_SECONDS:
             found.append(
                 Fault("vad_speech_in_gap", f"{sid}: gap event {i} [{a}, {b}) holds speech", warning=True)
             )
@@ -261,8 +261,8 @@ def vad_findings(meta: dict[str, Any], audio: np.ndarray) -> list[Fault]:
         ev = events[t["event"]]
         if not t["respond"] or ev["kind"] not in SPEECH_KINDS or babble_under:
             continue
-        end, reply_at = ev["end_sample"], (t["chunk"] + 1) * P.CHUNK_SAMPLES
-        judged = span(end + int(VAD_HANGOVER * P.SAMPLE_RATE), reply_at)  # after the VAD's own decay
+        end, reply_at = ev["end_sample"], (t["chunk"] + 1) * CHUNK_SAMPLES
+        judged = span(end + int(VAD_HANGOVER * SAMPLE_RATE), reply_at)  # after the VAD's own decay
         if judged.size >= 2 and judged.mean() >= VAD_STILL_SPEAKING and not _masked(events, end, reply_at):
             message = f"{sid}: the reply on chunk {t['chunk']} lands while event {t['event']} still speaks"
             found.append(Fault("vad_reply_during_speech", message, warning=True))

@@ -12,11 +12,11 @@ from typing import Any
 import fastjsonschema
 import numpy as np
 
-from streamaudio import protocol as P
 from streamaudio.plan.scenarios import SCENARIOS
 from streamaudio.plan.scenarios.base import templates
 from streamaudio.plan.scenarios.proactive import rule_for
 from streamaudio.prepare.manifest import Clip
+from streamaudio.protocol import CHUNK_SAMPLES, LABEL_REPLY, SAMPLE_RATE, reply_chunk
 from streamaudio.render.audio import MIN_CLIP_SECONDS, level_db, rms
 
 CLIP_LIMIT = 0.999  # a sample at or above this magnitude counts as clipped
@@ -79,17 +79,17 @@ def check_sample(meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> l
 
 def _check_audio(sid: str, meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> list[Fault]:
     faults = []
-    if sample_rate != P.SAMPLE_RATE:
-        faults.append(Fault("sample_rate", f"{sid}: audio is {sample_rate} Hz, not {P.SAMPLE_RATE}"))
+    if sample_rate != SAMPLE_RATE:
+        faults.append(Fault("sample_rate", f"{sid}: audio is {sample_rate} Hz, not {SAMPLE_RATE}"))
     if audio.ndim != 1:
         faults.append(Fault("channels", f"{sid}: audio has {audio.shape[1]} channels, not 1"))
         return faults
-    expected = meta["num_chunks"] * P.CHUNK_SAMPLES
+    expected = meta["num_chunks"] * CHUNK_SAMPLES
     if audio.size != expected:
         faults.append(
             Fault(
                 "audio_length",
-                f"{sid}: {audio.size} samples, expected num_chunks x {P.CHUNK_SAMPLES} = {expected}",
+                f"{sid}: {audio.size} samples, expected num_chunks x {CHUNK_SAMPLES} = {expected}",
             )
         )
     if not np.isfinite(audio).all():
@@ -104,7 +104,7 @@ def _check_labels(sid: str, meta: dict[str, Any], audio: np.ndarray, sample_rate
     labels, n = meta["chunk_labels"], meta["num_chunks"]
     if len(labels) != n:
         faults.append(Fault("label_length", f"{sid}: {len(labels)} chunk labels for {n} chunks"))
-    b_chunks = {i for i, c in enumerate(labels) if c == P.LABEL_REPLY}
+    b_chunks = {i for i, c in enumerate(labels) if c == LABEL_REPLY}
     replying = [t["chunk"] for t in meta["turns"] if t["respond"]]
     seen: set[int] = set()
     for c in replying:
@@ -124,7 +124,7 @@ def _check_labels(sid: str, meta: dict[str, Any], audio: np.ndarray, sample_rate
                 Fault("bad_turn_event", f"{sid}: turn {i} names event {turn['event']} of {len(events)}")
             )
             continue
-        want = P.reply_chunk(events[turn["event"]]["end_sample"], delay) + turn.get("after_chunks", 0)
+        want = reply_chunk(events[turn["event"]]["end_sample"], delay) + turn.get("after_chunks", 0)
         if turn["chunk"] != want:
             faults.append(
                 Fault(
@@ -143,14 +143,14 @@ def _check_labels(sid: str, meta: dict[str, Any], audio: np.ndarray, sample_rate
 
 def _check_events(sid: str, meta: dict[str, Any], audio: np.ndarray, sample_rate: int) -> list[Fault]:
     faults = []
-    length = meta["num_chunks"] * P.CHUNK_SAMPLES
+    length = meta["num_chunks"] * CHUNK_SAMPLES
     for i, ev in enumerate(meta["events"]):
         a, b = ev["start_sample"], ev["end_sample"]
         if not 0 <= a < b <= length:
             faults.append(Fault("event_bounds", f"{sid}: event {i} spans [{a}, {b}) outside [0, {length})"))
             continue
-        if ev["kind"] != "noise" and b - a < MIN_CLIP_SECONDS * P.SAMPLE_RATE:
-            seconds = (b - a) / P.SAMPLE_RATE
+        if ev["kind"] != "noise" and b - a < MIN_CLIP_SECONDS * SAMPLE_RATE:
+            seconds = (b - a) / SAMPLE_RATE
             faults.append(Fault("short_event", f"{sid}: {ev['kind']} event {i} lasts {seconds:.3f} s"))
         if ev["kind"] != "noise" and audio.ndim == 1 and b <= audio.size:
             level = level_db(rms(audio[a:b]))

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio import protocol as P
+from streamaudio.protocol import SAMPLE_RATE
 from streamaudio.render.audio import (
     ACTIVE_FRAME,
     frame_powers,
@@ -153,4 +153,4 @@ NOISE_ENERGY = _NoiseEnergy()
 
 
 def to_samples(s: float) -> int:
-    return round(s * P.SAMPLE_RATE)
+    return round(s * SAMPLE_RATE)

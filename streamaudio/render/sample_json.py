@@ -8,8 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio import protocol as P
 from streamaudio.plan.stream_plan import NoiseSlice, Segment, StreamPlan
+from streamaudio.protocol import (
+    CHUNK_SAMPLES,
+    LABEL_REPLY,
+    LABEL_SILENT,
+    SAMPLE_RATE,
+    SCHEMA_STREAM,
+    SYSTEM_PROMPT,
+    normalize_emotion,
+    reply_chunk,
+)
 from streamaudio.render.audio import (
     level_db,
 )
@@ -52,7 +61,7 @@ class Bed:
 def turn_chunk(plan: StreamPlan, placed: Placed) -> int:
     """The chunk a turn is decided on: the protocol's rule from the end of its voice, as late as the plan
     asked (the stream's reply delay, and the turn's own: a timer answers seconds after it was set)."""
-    return P.reply_chunk(placed.end, plan.reply_delay_chunks) + placed.segment.reply_after_chunks
+    return reply_chunk(placed.end, plan.reply_delay_chunks) + placed.segment.reply_after_chunks
 
 
 def _audio_fields(span: tuple[int, int], fades: tuple[int, int]) -> dict[str, int]:
@@ -75,7 +84,7 @@ def sample_json(
 ) -> dict[str, Any]:
     events: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
-    labels = [P.LABEL_SILENT] * num_chunks
+    labels = [LABEL_SILENT] * num_chunks
     for i, p in enumerate(placed):
         clip, seg = p.segment.clip, p.segment
         ev: dict[str, Any] = {
@@ -108,8 +117,8 @@ def sample_json(
             turn["after_chunks"] = seg.reply_after_chunks
         if seg.respond:
             turn["text"] = seg.reply
-            turn["emotion"] = P.normalize_emotion(seg.emotion)
-            labels[chunk] = P.LABEL_REPLY
+            turn["emotion"] = normalize_emotion(seg.emotion)
+            labels[chunk] = LABEL_REPLY
         turns.append(turn)
     for bed in beds:
         events.append(
@@ -132,7 +141,7 @@ def sample_json(
                 "kind": "noise",
                 "role": "background",
                 "start_sample": 0,
-                "end_sample": num_chunks * P.CHUNK_SAMPLES,
+                "end_sample": num_chunks * CHUNK_SAMPLES,
                 "source": plan.background.clip.source,
                 "clip_id": plan.background.clip.id,
                 **({"category": plan.background.clip.category} if plan.background.clip.category else {}),
@@ -142,15 +151,15 @@ def sample_json(
             }
         )
     return {
-        "schema": P.SCHEMA_STREAM,
+        "schema": SCHEMA_STREAM,
         "id": plan.id,
         "capability": plan.capability,
         "split": plan.split,
         "language": plan.language,
-        "sample_rate": P.SAMPLE_RATE,
+        "sample_rate": SAMPLE_RATE,
         "num_chunks": num_chunks,
         "reply_delay_chunks": plan.reply_delay_chunks,
-        "system_prompt": P.SYSTEM_PROMPT,
+        "system_prompt": SYSTEM_PROMPT,
         "chunk_labels": "".join(labels),
         "events": events,
         "turns": turns,

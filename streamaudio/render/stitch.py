@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio import protocol as P
 from streamaudio.plan.stream_plan import NoiseSlice, StreamPlan
 from streamaudio.prepare.manifest import Clip
 from streamaudio.prepare.rejects import Reject
+from streamaudio.protocol import CHUNK_SAMPLES, FRAME_SAMPLES, FRAMES_PER_CHUNK, chunks_for, reply_chunk
 from streamaudio.render import augment
 from streamaudio.render.audio import (
     ACTIVE_FRAME,
@@ -75,7 +75,7 @@ def voice_bounds(powers: np.ndarray, size: int) -> tuple[int, int]:
 
 def min_end_for_chunk(chunk: int) -> int:
     """Smallest end sample whose reply (without delay) lands on ``chunk`` or later."""
-    return 0 if chunk <= 0 else P.FRAME_SAMPLES * (P.FRAMES_PER_CHUNK * chunk - 1) + 1
+    return 0 if chunk <= 0 else FRAME_SAMPLES * (FRAMES_PER_CHUNK * chunk - 1) + 1
 
 
 def _reject(plan: StreamPlan, clip: Clip, reason: str, detail: str) -> dict[str, Any]:
@@ -121,7 +121,7 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
         start = max(pos + to_samples(seg.gap_before), last_start)  # an overlap never reaches back past it
         if seg.respond:  # at most one reply per chunk: push the event later if its reply would collide
             start += max(0, min_end_for_chunk(last_reply + 1 - seg.reply_after_chunks) - (start + size))
-            last_reply = P.reply_chunk(start + size) + seg.reply_after_chunks
+            last_reply = reply_chunk(start + size) + seg.reply_after_chunks
         pre = min(pre, start)
         audio = raw[v0 - pre : v1 + post]
         augmented = False
@@ -152,9 +152,9 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
     # durations promise (silence is trimmed, sounds are cut), so the tail's noise fills what is left
     end = max([pos + to_samples(plan.tail_gap), to_samples(plan.min_seconds), *(p.audio_end for p in placed)])
     if turn_chunks:
-        end = max(end, (max(turn_chunks) + 1) * P.CHUNK_SAMPLES)
-    num_chunks = max(1, P.chunks_for(end))
-    length = num_chunks * P.CHUNK_SAMPLES
+        end = max(end, (max(turn_chunks) + 1) * CHUNK_SAMPLES)
+    num_chunks = max(1, chunks_for(end))
+    length = num_chunks * CHUNK_SAMPLES
     gaps.append((pos, length, plan.tail_fill))
 
     bg_gain_db = None

@@ -29,13 +29,21 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from streamaudio import protocol as P
+from streamaudio.protocol import (
+    CHUNK_SAMPLES,
+    FRAME_SAMPLES,
+    FRAMES_PER_CHUNK,
+    NO_RESPONSE,
+    SAMPLE_RATE,
+    SYSTEM_PROMPT,
+    reply_chunk,
+)
 from streamaudio.use.reader import iter_samples, shard_paths
 from streamaudio.use.tokens import Encode, layout, reply_tokens, session_prefix
 
 FORMATS = ("online", "stream2m")
 MAX_TOKENS = 4096  # the released trainer's max_seq_length
-LISTEN_TOKENS = 2 + P.FRAMES_PER_CHUNK  # AUDIO_BEGIN PAD×10 ASSISTANT
+LISTEN_TOKENS = 2 + FRAMES_PER_CHUNK  # AUDIO_BEGIN PAD×10 ASSISTANT
 
 
 @dataclass
@@ -62,14 +70,14 @@ def voice_end_frame(meta: dict[str, Any], turn: dict[str, Any]) -> int:
     the first whole frame after its trigger event, moved on by as many chunks as the turn replies late
     (the stream's reply delay, and the turn's own)."""
     end = meta["events"][turn["event"]]["end_sample"]
-    late = turn["chunk"] - P.reply_chunk(end)
-    return -(-end // P.FRAME_SAMPLES) + P.FRAMES_PER_CHUNK * late
+    late = turn["chunk"] - reply_chunk(end)
+    return -(-end // FRAME_SAMPLES) + FRAMES_PER_CHUNK * late
 
 
 def turn_cuts(meta: dict[str, Any]) -> list[int]:
     """Sample positions where each turn's piece ends (whole frames), then the end of the stream."""
-    cuts = [voice_end_frame(meta, t) * P.FRAME_SAMPLES for t in meta["turns"]]
-    return [*cuts, meta["num_chunks"] * P.CHUNK_SAMPLES]
+    cuts = [voice_end_frame(meta, t) * FRAME_SAMPLES for t in meta["turns"]]
+    return [*cuts, meta["num_chunks"] * CHUNK_SAMPLES]
 
 
 def chunk_tokens(meta: dict[str, Any], encode: Encode) -> list[int]:
@@ -84,7 +92,7 @@ def plan_lines(meta: dict[str, Any], encode: Encode, max_tokens: int) -> list[Li
     Greedy: each line runs to the furthest boundary that fits. Where even the next boundary does not fit,
     the line runs to it anyway (it is reported as over the limit).
     """
-    prefix = len(session_prefix(encode, meta.get("system_prompt", P.SYSTEM_PROMPT)))
+    prefix = len(session_prefix(encode, meta.get("system_prompt", SYSTEM_PROMPT)))
     costs = np.cumsum([0, *chunk_tokens(meta, encode)])
     n = meta["num_chunks"]
     if prefix + costs[n] <= max_tokens:
@@ -176,9 +184,9 @@ def export_upstream(
             )
             result.split_streams += len(lines) > 1
             for line in lines:
-                part = audio[line.start * P.CHUNK_SAMPLES : line.stop * P.CHUNK_SAMPLES]
+                part = audio[line.start * CHUNK_SAMPLES : line.stop * CHUNK_SAMPLES]
                 wav = to / "wavs" / f"{line.id}.wav"
-                sf.write(wav, part, P.SAMPLE_RATE, subtype="PCM_16")
+                sf.write(wav, part, SAMPLE_RATE, subtype="PCM_16")
                 folder = to / "features" / line.id
                 if features is not None:
                     features(part, folder)
@@ -226,7 +234,7 @@ def _write_pieces(folder: Path, audio: np.ndarray, meta: dict[str, Any]) -> list
         if end <= start:
             continue
         path = folder / f"{k:03d}.wav"
-        sf.write(path, audio[start:end], P.SAMPLE_RATE, subtype="PCM_16")
+        sf.write(path, audio[start:end], SAMPLE_RATE, subtype="PCM_16")
         pieces.append((path, turns[k] if k < len(turns) else None))
         start = end
     return pieces
@@ -236,7 +244,7 @@ def _item(turn: dict[str, Any], path: Path) -> dict[str, Any]:
     respond = bool(turn["respond"])
     return {
         "audio_path": str(path),
-        "assistant": turn["text"] if respond else P.NO_RESPONSE,
+        "assistant": turn["text"] if respond else NO_RESPONSE,
         "emotion": turn.get("emotion", "normal") if respond else "normal",
     }
 

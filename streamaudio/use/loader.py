@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio import protocol as P
+from streamaudio.protocol import CHUNK_SAMPLES, IGNORE_INDEX, LABEL_REPLY, PAD, SAMPLE_RATE
 from streamaudio.render.audio import decode_flac
 from streamaudio.use.reader import ReadError, Sample, iter_stream
 from streamaudio.use.tokens import Encode, check_tokenizer, encode_text, layout, load_tokenizer
@@ -85,7 +85,7 @@ def crop(
     starts = sorted({0, *(t["chunk"] + 1 for t in meta["turns"] if t["chunk"] + 1 <= n - max_chunks)})
     start = starts[int(rng.integers(len(starts)))]
     end = start + max_chunks
-    a, b = start * P.CHUNK_SAMPLES, end * P.CHUNK_SAMPLES
+    a, b = start * CHUNK_SAMPLES, end * CHUNK_SAMPLES
     events, index = [], {}
     for i, ev in enumerate(meta["events"]):
         if ev["end_sample"] > a and ev["start_sample"] < b:
@@ -203,7 +203,7 @@ class StreamDataset(_Base):
         _check_audio(audio, sr, meta)
         if self.max_chunks:
             meta, audio = crop(meta, audio, self.max_chunks, rng or np.random.default_rng(self.seed))
-        labels = np.frombuffer(meta["chunk_labels"].encode(), dtype=np.uint8) == ord(P.LABEL_REPLY)
+        labels = np.frombuffer(meta["chunk_labels"].encode(), dtype=np.uint8) == ord(LABEL_REPLY)
         item: dict[str, Any] = {
             "key": sample.key,
             "audio": audio,
@@ -221,10 +221,10 @@ class StreamDataset(_Base):
 
 def _check_audio(audio: np.ndarray, sr: int, meta: dict[str, Any]) -> None:
     """Raise ValueError unless the audio is what the protocol and the stream's JSON say it is."""
-    if sr != P.SAMPLE_RATE or audio.ndim != 1:
+    if sr != SAMPLE_RATE or audio.ndim != 1:
         channels = 1 if audio.ndim == 1 else audio.shape[1]
-        raise ValueError(f"audio is {sr} Hz with {channels} channels, not {P.SAMPLE_RATE} Hz mono")
-    if audio.size != int(meta["num_chunks"]) * P.CHUNK_SAMPLES:
+        raise ValueError(f"audio is {sr} Hz with {channels} channels, not {SAMPLE_RATE} Hz mono")
+    if audio.size != int(meta["num_chunks"]) * CHUNK_SAMPLES:
         raise ValueError(f"{audio.size} samples, its JSON says {meta['num_chunks']} chunks")
 
 
@@ -279,8 +279,8 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     batch["audio"], batch["audio_mask"] = stack("audio", 0)
     batch["chunk_labels"], batch["chunk_mask"] = stack("chunk_labels", -1)
     if "input_ids" in items[0]:
-        batch["input_ids"], batch["attention_mask"] = stack("input_ids", P.PAD)
-        batch["labels"], _ = stack("labels", P.IGNORE_INDEX)
+        batch["input_ids"], batch["attention_mask"] = stack("input_ids", PAD)
+        batch["labels"], _ = stack("labels", IGNORE_INDEX)
         batch["audio_pos"], _ = stack("audio_pos", -1)
     return batch
 

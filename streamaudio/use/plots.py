@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files, not windows
 import matplotlib.pyplot as plt
 import numpy as np
 
-from streamaudio import protocol as P
+from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY, SAMPLE_RATE
 
 COLOURS = {"instruction": "tab:purple", "speech": "tab:blue", "sound": "tab:orange", "noise": "tab:gray"}
 LANES = ("instruction", "speech", "sound", "gap", "background")
@@ -23,7 +23,7 @@ def plot_stream(meta: dict[str, Any], audio: np.ndarray, out: Path) -> Path:
     """Waveform; events in lanes by kind, numbered, with their texts in a key below (so no label sits on
     another); the chunk grid with each chunk's label; replies marked where they are emitted (the end of
     their chunk), lettered in the key; a spectrogram with its colour bar."""
-    seconds = audio.size / P.SAMPLE_RATE
+    seconds = audio.size / SAMPLE_RATE
     entries = _key_entries(meta)
     key_rows = -(-len(entries) // KEY_COLUMNS)
     width = min(40.0, max(12.0, seconds * 0.3))
@@ -37,24 +37,24 @@ def plot_stream(meta: dict[str, Any], audio: np.ndarray, out: Path) -> Path:
     lanes = fig.add_subplot(grid[1, 0], sharex=wave)
     chunks = fig.add_subplot(grid[2, 0], sharex=wave)
     spec = fig.add_subplot(grid[3, 0], sharex=wave)
-    t = np.arange(audio.size) / P.SAMPLE_RATE
+    t = np.arange(audio.size) / SAMPLE_RATE
     wave.plot(t, audio, lw=0.3, color="black")
     wave.set_ylim(-1.05, 1.05)
     wave.set_ylabel("amplitude")
     wave.set_title(
         f"{meta['id']}  ({meta['capability']}, {meta['num_chunks']} chunks, "
-        f"{meta['chunk_labels'].count(P.LABEL_REPLY)} replies)"
+        f"{meta['chunk_labels'].count(LABEL_REPLY)} replies)"
     )
     _draw_lanes(lanes, meta)
     _draw_chunks(chunks, meta)
     replies = [t for t in meta["turns"] if t["respond"]]
     for k, turn in enumerate(replies):
-        at = (turn["chunk"] + 1) * P.CHUNK_SECONDS
+        at = (turn["chunk"] + 1) * CHUNK_SECONDS
         for ax in (wave, lanes, spec):
             ax.axvline(at, color="tab:red", lw=0.9)
         wave.text(at, 1.0, _letter(k), fontsize=7, color="tab:red", ha="center", va="bottom", clip_on=False)
     with np.errstate(divide="ignore"):  # digital silence has no level: drawn at the floor
-        *_, image = spec.specgram(audio, NFFT=512, Fs=P.SAMPLE_RATE, noverlap=384, cmap="magma", vmin=-150)
+        *_, image = spec.specgram(audio, NFFT=512, Fs=SAMPLE_RATE, noverlap=384, cmap="magma", vmin=-150)
     colour_bar = fig.add_subplot(grid[3, 1])
     fig.colorbar(image, cax=colour_bar, label="dB")
     spec.set_ylabel("Hz")
@@ -86,7 +86,7 @@ def lane_rows(meta: dict[str, Any]) -> tuple[list[tuple[int, str, int, float, fl
     placed = []
     for i, ev in enumerate(meta["events"]):
         lane = _lane(ev)
-        a, b = ev["start_sample"] / P.SAMPLE_RATE, ev["end_sample"] / P.SAMPLE_RATE
+        a, b = ev["start_sample"] / SAMPLE_RATE, ev["end_sample"] / SAMPLE_RATE
         rows = free.setdefault(lane, [])
         sub = next((k for k, end in enumerate(rows) if end <= a), len(rows))
         if sub == len(rows):
@@ -124,8 +124,8 @@ def _draw_lanes(ax: Any, meta: dict[str, Any]) -> None:
 def _draw_chunks(ax: Any, meta: dict[str, Any]) -> None:
     """One cell per chunk: grey when the model keeps silent, red when it replies."""
     labels = meta["chunk_labels"]
-    cells = [(c * P.CHUNK_SECONDS, P.CHUNK_SECONDS) for c in range(len(labels))]
-    colours = ["tab:red" if x == P.LABEL_REPLY else "0.88" for x in labels]
+    cells = [(c * CHUNK_SECONDS, CHUNK_SECONDS) for c in range(len(labels))]
+    colours = ["tab:red" if x == LABEL_REPLY else "0.88" for x in labels]
     ax.broken_barh(cells, (0, 1), facecolors=colours, edgecolor="white", linewidth=0.3)
     ax.set_yticks([0.5], ["chunks"], fontsize=7)
     ax.set_ylim(0, 1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from streamaudio import protocol as P
+from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY, SAMPLE_RATE
 
 
 def corpus_stats(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -19,15 +19,15 @@ def corpus_stats(samples: list[dict[str, Any]]) -> dict[str, Any]:
     for meta in samples:
         row = table[(meta["capability"], meta.get("split", "?"))]
         row[0] += 1
-        row[1] += meta["num_chunks"] * P.CHUNK_SECONDS / 3600
-        row[2] += meta["chunk_labels"].count(P.LABEL_REPLY)
+        row[1] += meta["num_chunks"] * CHUNK_SECONDS / 3600
+        row[2] += meta["chunk_labels"].count(LABEL_REPLY)
         for turn in meta["turns"]:
             if turn["respond"]:
-                end = meta["events"][turn["event"]]["end_sample"] / P.SAMPLE_RATE
-                latencies.append(1000 * ((turn["chunk"] + 1) * P.CHUNK_SECONDS - end))
+                end = meta["events"][turn["event"]]["end_sample"] / SAMPLE_RATE
+                latencies.append(1000 * ((turn["chunk"] + 1) * CHUNK_SECONDS - end))
         for ev in meta["events"]:
             if ev.get("role") == "gap":
-                gaps.append((ev["end_sample"] - ev["start_sample"]) / P.SAMPLE_RATE)
+                gaps.append((ev["end_sample"] - ev["start_sample"]) / SAMPLE_RATE)
             elif ev.get("role") == "background":
                 snrs.append(ev["snr_db"])
             if ev["kind"] != "noise":

@@ -7,17 +7,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from streamaudio import protocol as P
 from streamaudio.errors import StreamAudioError
+from streamaudio.protocol import (
+    ASSISTANT,
+    AUDIO_BEGIN,
+    AUDIO_END,
+    AUDIO_PAD,
+    EMOTION_TOKENS,
+    ENGLISH,
+    FRAMES_PER_CHUNK,
+    IGNORE_INDEX,
+    KEEP_SILENCE,
+    ONLINE,
+    PAD,
+    SYSTEM,
+    SYSTEM_PROMPT,
+    TEXT_BEGIN,
+    TEXT_END,
+    normalize_emotion,
+)
 
 Encode = Callable[[str], list[int]]  # text -> token ids, no special tokens
 # ids the protocol gives to tokens the tokenizer must hold as special tokens (Qwen2.5's layout)
 SPECIAL_IDS = {
-    "TEXT_END": P.TEXT_END,
-    "TEXT_BEGIN": P.TEXT_BEGIN,
-    "AUDIO_PAD": P.AUDIO_PAD,
-    "AUDIO_BEGIN": P.AUDIO_BEGIN,
-    "AUDIO_END": P.AUDIO_END,
+    "TEXT_END": TEXT_END,
+    "TEXT_BEGIN": TEXT_BEGIN,
+    "AUDIO_PAD": AUDIO_PAD,
+    "AUDIO_BEGIN": AUDIO_BEGIN,
+    "AUDIO_END": AUDIO_END,
 }
 
 
@@ -32,23 +49,23 @@ class TokenLayout:
     audio_pos: list[tuple[int, int]]  # per chunk, [start, end) of its PAD tokens
 
 
-def session_prefix(encode: Encode, system_prompt: str = P.SYSTEM_PROMPT) -> list[int]:
+def session_prefix(encode: Encode, system_prompt: str = SYSTEM_PROMPT) -> list[int]:
     """``ONLINE ENGLISH SYSTEM TEXT_BEGIN <system prompt> TEXT_END`` (all labels masked)."""
-    return [P.ONLINE, P.ENGLISH, P.SYSTEM, P.TEXT_BEGIN, *encode(system_prompt), P.TEXT_END]
+    return [ONLINE, ENGLISH, SYSTEM, TEXT_BEGIN, *encode(system_prompt), TEXT_END]
 
 
 def layout(meta: dict[str, Any], encode: Encode, start: int = 0, stop: int | None = None) -> TokenLayout:
     """Token ids, labels and audio positions of a stream sample's JSON, or of its chunks ``[start, stop)``
     as a session of their own."""
     replies = {t["chunk"]: t for t in meta["turns"] if t["respond"]}
-    ids = session_prefix(encode, meta.get("system_prompt", P.SYSTEM_PROMPT))
-    labels = [P.IGNORE_INDEX] * len(ids)
+    ids = session_prefix(encode, meta.get("system_prompt", SYSTEM_PROMPT))
+    labels = [IGNORE_INDEX] * len(ids)
     audio_pos: list[tuple[int, int]] = []
     for chunk in range(start, meta["num_chunks"] if stop is None else stop):
-        listen = [P.AUDIO_BEGIN, *([P.PAD] * P.FRAMES_PER_CHUNK), P.ASSISTANT]
-        audio_pos.append((len(ids) + 1, len(ids) + 1 + P.FRAMES_PER_CHUNK))
+        listen = [AUDIO_BEGIN, *([PAD] * FRAMES_PER_CHUNK), ASSISTANT]
+        audio_pos.append((len(ids) + 1, len(ids) + 1 + FRAMES_PER_CHUNK))
         ids += listen
-        labels += [P.IGNORE_INDEX] * len(listen)
+        labels += [IGNORE_INDEX] * len(listen)
         ids_answer = reply_tokens(replies.get(chunk), encode)
         ids += ids_answer
         labels += ids_answer
@@ -58,9 +75,9 @@ def layout(meta: dict[str, Any], encode: Encode, start: int = 0, stop: int | Non
 def reply_tokens(turn: dict[str, Any] | None, encode: Encode) -> list[int]:
     """What follows ``ASSISTANT`` in a chunk: KEEP_SILENCE, or ``TEXT_BEGIN EMOTION <text> TEXT_END``."""
     if turn is None:
-        return [P.KEEP_SILENCE]
-    emotion = P.EMOTION_TOKENS[P.normalize_emotion(turn.get("emotion"))]
-    return [P.TEXT_BEGIN, emotion, *encode(turn["text"]), P.TEXT_END]
+        return [KEEP_SILENCE]
+    emotion = EMOTION_TOKENS[normalize_emotion(turn.get("emotion"))]
+    return [TEXT_BEGIN, emotion, *encode(turn["text"]), TEXT_END]
 
 
 def load_tokenizer(path: Path) -> Any:

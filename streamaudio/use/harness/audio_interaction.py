@@ -26,7 +26,20 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio import protocol as P
+from streamaudio.protocol import (
+    ASSISTANT,
+    AUDIO_BEGIN,
+    EMOTION_TOKENS,
+    ENGLISH,
+    FRAMES_PER_CHUNK,
+    KEEP_SILENCE,
+    ONLINE,
+    PAD,
+    SYSTEM,
+    SYSTEM_PROMPT,
+    TEXT_BEGIN,
+    TEXT_END,
+)
 from streamaudio.use.harness.checkpoint import (
     encode_mel,
     load_encoder,
@@ -43,8 +56,8 @@ MAX_REPLY_TOKENS = 512
 SESSION_TOKENS = 4096
 TEMPERATURE, TOP_K = 0.3, 3
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-EMOTION_BY_ID = {v: k for k, v in P.EMOTION_TOKENS.items()}
-LISTEN = [P.AUDIO_BEGIN, *[P.PAD] * P.FRAMES_PER_CHUNK, P.ASSISTANT]
+EMOTION_BY_ID = {v: k for k, v in EMOTION_TOKENS.items()}
+LISTEN = [AUDIO_BEGIN, *[PAD] * FRAMES_PER_CHUNK, ASSISTANT]
 
 
 def _fp16_rotary(model: Any, table: Any) -> None:
@@ -114,7 +127,7 @@ class AudioInteractionBackend:
 
     # -- the loop's interface --------------------------------------------------------------
     def start(self, meta: dict[str, Any]) -> None:
-        self._prompt = meta.get("system_prompt", P.SYSTEM_PROMPT)
+        self._prompt = meta.get("system_prompt", SYSTEM_PROMPT)
         self._open_session()
 
     def step(self, chunk: np.ndarray, index: int) -> Reply | None:
@@ -123,25 +136,25 @@ class AudioInteractionBackend:
             self._open_session()
         self._history.append(np.asarray(chunk, dtype=np.float32))
         embeds = self._embed(LISTEN)
-        embeds[0, 1 : 1 + P.FRAMES_PER_CHUNK] = self._encode_last_chunk()
+        embeds[0, 1 : 1 + FRAMES_PER_CHUNK] = self._encode_last_chunk()
         logits = self._forward(embeds)
-        decision = self._choose(logits, [P.KEEP_SILENCE, P.TEXT_BEGIN])
+        decision = self._choose(logits, [KEEP_SILENCE, TEXT_BEGIN])
         logits = self._forward(self._embed([decision]))
-        if decision == P.KEEP_SILENCE:
+        if decision == KEEP_SILENCE:
             return None
         budget = min(self.max_reply_tokens, self.session_tokens - self.position - 1)
         emotion, text = "normal", []
         for k in range(budget):
             token = self._choose(logits, None)
             logits = self._forward(self._embed([token]))
-            if token == P.TEXT_END:
+            if token == TEXT_END:
                 break
             if k == 0 and token in EMOTION_BY_ID:
                 emotion = EMOTION_BY_ID[token]
             else:
                 text.append(token)
         else:
-            self._forward(self._embed([P.TEXT_END]))
+            self._forward(self._embed([TEXT_END]))
         return Reply(self.tokenizer.decode(text, skip_special_tokens=True).strip(), emotion)
 
     # -- pieces ----------------------------------------------------------------------------
@@ -155,7 +168,7 @@ class AudioInteractionBackend:
         self.position = 0
         self._history: list[np.ndarray] = []
         prompt = self.tokenizer.encode(self._prompt, add_special_tokens=False).ids
-        self._forward(self._embed([P.ONLINE, P.ENGLISH, P.SYSTEM, P.TEXT_BEGIN, *prompt, P.TEXT_END]))
+        self._forward(self._embed([ONLINE, ENGLISH, SYSTEM, TEXT_BEGIN, *prompt, TEXT_END]))
 
     def _encode_last_chunk(self) -> Any:
         """The encoder's 10 frames of the newest chunk, from the log-mel of the session's whole audio."""

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from streamaudio import protocol as P
 from streamaudio.check.corpus import KEPT_REPORT
 from streamaudio.errors import StreamAudioError
+from streamaudio.protocol import CHUNK_SECONDS, SAMPLE_RATE
 from streamaudio.render.audio import decode_flac
 from streamaudio.use.reader import shard_paths
 from streamaudio.use.stats import corpus_stats
@@ -101,8 +101,8 @@ class Corpus:
             "previous": self.streams[at - 1].key if at else None,
             "next": self.streams[at + 1].key if at + 1 < len(self.streams) else None,
             "faults": self.faults.get(key, []),
-            "chunk_seconds": P.CHUNK_SECONDS,
-            "sample_rate": P.SAMPLE_RATE,
+            "chunk_seconds": CHUNK_SECONDS,
+            "sample_rate": SAMPLE_RATE,
         }
         try:
             out["meta"] = self.meta(key)
@@ -187,6 +187,7 @@ def _kept_report(path: Path) -> dict[str, Any] | None:
 def _is_report(report: Any) -> bool:
     if not isinstance(report, dict) or not isinstance(report.get("by_stream", {}), dict):
         return False
+
     def fault(f: Any) -> bool:
         return isinstance(f, dict) and isinstance(f.get("message"), str)
 

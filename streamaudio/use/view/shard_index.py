@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streamaudio import protocol as P
+from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY
 
 INDEX_DIR = "view"  # under the corpus's state folder
 VERSION = 2  # of the kept index's layout and summary
@@ -43,9 +43,9 @@ def summarize(meta: dict[str, Any]) -> dict[str, Any]:
     return {
         "capability": str(meta.get("capability", "?")),
         "split": str(meta.get("split", "?")),
-        "seconds": int(meta.get("num_chunks", 0)) * P.CHUNK_SECONDS,
+        "seconds": int(meta.get("num_chunks", 0)) * CHUNK_SECONDS,
         "turns": len(turns),
-        "replies": str(meta.get("chunk_labels", "")).count(P.LABEL_REPLY),
+        "replies": str(meta.get("chunk_labels", "")).count(LABEL_REPLY),
         "text": " ".join(t for t in texts if isinstance(t, str)),
     }
 
