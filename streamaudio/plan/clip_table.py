@@ -7,7 +7,6 @@ pages a build touches, not ten million Python objects."""
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streamaudio import __version__
-from streamaudio.prepare.manifest import Clip
+from streamaudio.prepare.manifest import Clip, cache_key
 
 SPOKEN_ROLES = ("prompt", "dialogue")  # synthesized clips that only stand in for text a scenario speaks
 COLUMNS = {"id": pa.string(), "source": pa.string(), "duration": pa.float64(), "target_language": pa.string()}
@@ -213,8 +212,7 @@ def as_table(clips: Sequence[Clip]) -> ClipTable:
 def cached_table(manifest: Path, state_dir: Path, read: Callable[[], Iterable[Clip]], tag: str = "") -> Path:
     """The path of the manifest's clips as an Arrow IPC file, made (from ``read()``) if absent or stale."""
     stat = manifest.stat()
-    key = f"{manifest.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{tag}\0{__version__}\0{SCHEMA}"
-    path = state_dir / POOLS_DIR / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.arrow"
+    path = state_dir / POOLS_DIR / f"{cache_key(manifest, stat, tag, __version__, SCHEMA)}.arrow"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import math
 import os
@@ -298,3 +299,10 @@ def write_clips(path: str | Path, clips: Iterable[Clip]) -> int:
         for clip in clips:
             sink.write(clip)
     return sink.count
+
+
+def cache_key(path: Path, stat: os.stat_result, *parts: object) -> str:
+    """A name for what is made from a file and kept: its path, size and modification time, and ``parts``
+    (versions, options); a changed file gets a new name, so a stale copy is never read."""
+    key = "\0".join([str(path.resolve()), str(stat.st_size), str(stat.st_mtime_ns), *map(str, parts)])
+    return hashlib.sha256(key.encode()).hexdigest()[:24]

@@ -3,7 +3,6 @@ folder (keyed by the shard's path, size and modification time), so a corpus open
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tarfile
@@ -11,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streamaudio.prepare.manifest import cache_key
 from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY
 
 INDEX_DIR = "view"  # under the corpus's state folder
@@ -56,8 +56,7 @@ def index_shard(path: Path, state_dir: Path) -> ShardIndex:
         stat = path.stat()
     except OSError as exc:
         return ShardIndex(str(path), [], f"cannot read shard ({exc.strerror})")
-    key = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{VERSION}"
-    cached = state_dir / INDEX_DIR / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+    cached = state_dir / INDEX_DIR / f"{cache_key(path, stat, VERSION)}.json"
     if cached.is_file():
         try:
             return _loads(json.loads(cached.read_text(encoding="utf-8")), path, stat.st_size)
