@@ -3,11 +3,15 @@ small corpus, does the command's work (the CLI only parses options and prints)."
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import streamaudio
 from streamaudio.check.corpus import validate_corpus
 from streamaudio.plan.recipe import RecipeError, requested_build
 from streamaudio.plan.scenarios import ScenarioConfig
@@ -79,3 +83,47 @@ def test_prepare_is_a_library_call(corpus: Path, tmp_path: Path) -> None:
     report = run_prepare(user_list.scan_list(listed), tmp_path / "m.jsonl")
     assert report.kept == 1
     assert ScenarioConfig().stream_seconds == (30.0, 90.0)
+
+
+def test_the_viewer_and_the_loader_need_no_plotting_and_no_cluster() -> None:
+    code = (
+        "import sys, streamaudio.use.view.server, streamaudio.loader, streamaudio.use.loader; "
+        "print(sorted(m for m in ('matplotlib', 'dask', 'distributed') if m in sys.modules))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    """Module-level imports between streamaudio's modules form no cycle (imports inside functions, made
+    only when called, are left out)."""
+    root = Path(streamaudio.__file__).parent
+    modules = {
+        ".".join(("streamaudio", *p.relative_to(root).with_suffix("").parts)).removesuffix(".__init__"): p
+        for p in root.rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges = graph.setdefault(name, set())
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("streamaudio"):
+                for alias in node.names:
+                    sub = f"{node.module}.{alias.name}"
+                    edges.add(sub if sub in modules else node.module)
+            elif isinstance(node, ast.Import):
+                edges.update(a.name for a in node.names if a.name in modules)
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for nxt in sorted(graph.get(name, ())):
+            if nxt == name or nxt not in modules:
+                continue
+            assert state.get(nxt) != 1, " -> ".join([*trail, name, nxt])
+            if nxt not in state:
+                visit(nxt, [*trail, name])
+        state[name] = 2
+
+    for name in sorted(modules):
+        if name not in state:
+            visit(name, [])
