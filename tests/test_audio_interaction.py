@@ -202,7 +202,7 @@ def test_dtypes(checkpoint: Path) -> None:
     model.start({})
     model.step(chunk, 0)
     assert backend(checkpoint).model.dtype == torch.float32  # auto on CPU
-    with pytest.raises(HarnessError, match="--dtype"):
+    with pytest.raises(HarnessError, match="dtype"):
         backend(checkpoint, dtype="int8")
 
 

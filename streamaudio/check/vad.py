@@ -40,7 +40,7 @@ def model_path() -> Path:
             path = Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
             if path.is_file():
                 return path
-    raise VadError("--vad needs the silero VAD model: pip install 'streamaudio[vad]'")
+    raise VadError("VAD checks need the silero VAD model: pip install 'streamaudio[vad]'")
 
 
 @cache
@@ -48,7 +48,7 @@ def _session():
     try:
         import onnxruntime as ort
     except ImportError:
-        raise VadError("--vad needs onnxruntime: pip install 'streamaudio[vad]'") from None
+        raise VadError("VAD checks need onnxruntime: pip install 'streamaudio[vad]'") from None
     opts = ort.SessionOptions()
     opts.inter_op_num_threads = 1
     opts.intra_op_num_threads = 1

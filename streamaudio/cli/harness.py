@@ -77,6 +77,8 @@ def harness_cmd(
             if backend is BackendName.audio_interaction
             else {}
         )
+        if backend is BackendName.audio_interaction and checkpoint is None:
+            fail("--backend audio-interaction needs --checkpoint DIR")
         require_scorers()
         model = make_backend(backend.value, **options)
     except (VadError, HarnessError, ImportError) as exc:

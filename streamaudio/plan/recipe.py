@@ -89,7 +89,7 @@ def recipe_parts(
     if hours is None and streams is None:
         hours, streams = recipe.get("hours"), recipe.get("streams")
     if hours is None and streams is None:
-        raise RecipeError("the recipe gives neither hours nor streams: pass --hours or --streams")
+        raise RecipeError("the recipe gives neither hours nor streams: give one of them")
     splits = recipe.get("splits") or {"train": 1.0}
     share_total = sum(c["share"] for c in caps.values())
     split_total = sum(splits.values())

@@ -69,7 +69,7 @@ def dask_shards(jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec) -> I
         import dask
         from distributed import Client, KilledWorker, LocalCluster, wait
     except ImportError:
-        raise BuildError("--executor dask needs: pip install 'streamaudio[dask]'") from None
+        raise BuildError("the Dask executor needs: pip install 'streamaudio[dask]'") from None
     jobs = iter(jobs)
     first = next(jobs, None)
     if first is None:

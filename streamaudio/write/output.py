@@ -93,7 +93,7 @@ def _remove_outputs(out: Path) -> None:
 def locked(out: Path) -> Iterator[None]:
     """Hold the output folder for this build: a second build into it at once is refused in one line."""
     if out.exists() and not out.is_dir():
-        raise BuildError(f"{out}: is a file, not a folder; give --out a folder")
+        raise BuildError(f"{out}: is a file, not a folder")
     try:
         (out / STATE_DIR).mkdir(parents=True, exist_ok=True)
         lock = open(out / STATE_DIR / LOCK_FILE, "a+b")  # noqa: SIM115 -- held until the block ends

@@ -152,7 +152,7 @@ def check_output(out: Path, inputs: Iterable[Path]) -> None:
     written = {os.path.realpath(out), os.path.realpath(rejects_path(out))}
     for path in inputs:
         if os.path.realpath(path) in written:
-            raise SourceError(f"{out}: the output would overwrite the input {path}; choose another --out")
+            raise SourceError(f"{out}: the output would overwrite the input {path}")
 
 
 @contextmanager

@@ -90,9 +90,9 @@ class AudioInteractionBackend:
         dtype: str = "auto",
     ) -> None:
         if checkpoint is None:
-            raise HarnessError("--backend audio-interaction needs --checkpoint DIR")
+            raise HarnessError("the audio-interaction backend needs a checkpoint folder")
         if dtype not in DTYPES:
-            raise HarnessError(f"--dtype {dtype}: choose from {', '.join(DTYPES)}")
+            raise HarnessError(f"dtype {dtype}: choose from {', '.join(DTYPES)}")
         try:
             import torch
             import transformers  # noqa: F401
@@ -113,7 +113,7 @@ class AudioInteractionBackend:
         self.model = model.to(self.device, getattr(torch, dtype))
         block = self.model.config.max_position_embeddings
         if not 0 < session_tokens <= block:
-            raise HarnessError(f"--session-tokens {session_tokens}: the model holds 1 to {block} positions")
+            raise HarnessError(f"a session of {session_tokens} tokens: the model holds 1 to {block} positions")
         self.session_tokens = session_tokens
         _fp16_rotary(self.model, positions_fp16(block).to(self.device))
         self.encoder = load_encoder(root).to(self.device)
