@@ -80,7 +80,7 @@ def test_voice_errors_are_one_line(tmp_path: Path) -> None:
             "piper",
             "--language",
             "de",
-        ): "piper has no shipped 'de' voice; name a Piper voice model (a .onnx file) for it",
+        ): "piper has no shipped 'de' voice; name a Piper voice model (.onnx) for it",
     }
     for args, message in cases.items():
         result = runner.invoke(

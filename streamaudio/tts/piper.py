@@ -176,4 +176,4 @@ class PiperEngine:
     def voice_for_language(self, language: str) -> str:
         if language.lower().split("-")[0] == "en":
             return "joe"
-        raise TTSError(f"piper has no shipped {language!r} voice; name a Piper voice model (a .onnx file) for it")
+        raise TTSError(f"piper has no shipped {language!r} voice; name a Piper voice model (.onnx) for it")

@@ -113,7 +113,7 @@ class AudioInteractionBackend:
         self.model = model.to(self.device, getattr(torch, dtype))
         block = self.model.config.max_position_embeddings
         if not 0 < session_tokens <= block:
-            raise HarnessError(f"a session of {session_tokens} tokens: the model holds 1 to {block} positions")
+            raise HarnessError(f"a session of {session_tokens} tokens: the model holds 1 to {block}")
         self.session_tokens = session_tokens
         _fp16_rotary(self.model, positions_fp16(block).to(self.device))
         self.encoder = load_encoder(root).to(self.device)
