@@ -34,6 +34,7 @@ def _range(bounds: tuple[float, float]) -> str:
     return f"{bounds[0]:g}:{bounds[1]:g}"
 
 
+# long only by its options: typer reads each from the signature, with its help
 @app.command("build")
 def build_cmd(
     capability: Annotated[

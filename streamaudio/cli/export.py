@@ -23,6 +23,7 @@ export_app = typer.Typer(no_args_is_help=True, help="Write a corpus in other too
 ExportFormat = Enum("ExportFormat", {f: f for f in EXPORT_FORMATS}, type=str)
 
 
+# long only by its options: typer reads each from the signature, with its help
 @export_app.command("upstream")
 def export_upstream_cmd(
     out: Annotated[Path, typer.Argument(help="A streamaudio output folder (or shards).")],

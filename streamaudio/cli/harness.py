@@ -28,6 +28,7 @@ class BackendName(str, Enum):
     audio_interaction = "audio-interaction"
 
 
+# long only by its options: typer reads each from the signature, with its help
 @app.command("harness")
 def harness_cmd(
     targets: Annotated[list[Path], typer.Argument(help="Output folders or shards.")],

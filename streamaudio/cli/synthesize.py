@@ -127,6 +127,7 @@ def _sources(names: list[str]) -> tuple[list[Dialogue], list[Clip], list[Clip]]:
     return dialogues, clips, sounds
 
 
+# long only by its options: typer reads each from the signature, with its help
 def synthesize_cmd(
     sources: Annotated[
         list[str],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,8 +86,8 @@ def _reject(plan: StreamPlan, clip: Clip, reason: str, detail: str) -> dict[str,
 
 def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None) -> Rendered:
     """Render a plan. A clip that cannot be used is left out (with its gap) and reported: the caller drops
-    such a stream, which is not what its plan says. With a
-    ``scratch``, the audio is a view into its buffer, valid until the next render into it."""
+    such a stream, which is not what its plan says. With a ``scratch``, the audio is a view into its
+    buffer, valid until the next render into it."""
     rejects: list[dict[str, Any]] = []
     rng = np.random.default_rng([plan.seed, RENDER_SALT])
 
@@ -97,6 +98,22 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
             rejects.append(_reject(plan, clip, exc.reason, str(exc)))
             return None
 
+    placed, gaps, pos = _place(plan, load, rng, rejects)
+    num_chunks = _stream_chunks(plan, placed, pos)
+    length = num_chunks * CHUNK_SAMPLES
+    gaps.append((pos, length, plan.tail_fill))
+    mix, beds, bg_gain_db, master_db = _mix(plan, placed, gaps, load, rng, length, scratch)
+    return Rendered(mix, sample_json(plan, placed, beds, bg_gain_db, master_db, num_chunks), rejects)
+
+
+Loader = Callable[..., np.ndarray | None]  # a clip's audio, or None when it failed (and was reported)
+
+
+def _place(
+    plan: StreamPlan, load: Loader, rng: np.random.Generator, rejects: list[dict[str, Any]]
+) -> tuple[list[Placed], list[tuple[int, int, NoiseSlice | None]], int]:
+    """Each event's voice placed in the stream after its gap, with room tone, fades and gain; the gaps
+    between them; where the last voice ends."""
     placed: list[Placed] = []
     gaps: list[tuple[int, int, NoiseSlice | None]] = []
     pos = 0  # where the last voice ends
@@ -146,6 +163,11 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
         pos = max(pos, start + size)
         last_start = start
 
+    return placed, gaps, pos
+
+
+def _stream_chunks(plan: StreamPlan, placed: list[Placed], pos: int) -> int:
+    """How many chunks the stream has."""
     # every turn's chunk, silent ones too, must lie inside the stream
     turn_chunks = [turn_chunk(plan, p) for p in placed]
     # the stream reaches the length its build asked for: events rarely sound as long as their clips'
@@ -153,10 +175,20 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
     end = max([pos + to_samples(plan.tail_gap), to_samples(plan.min_seconds), *(p.audio_end for p in placed)])
     if turn_chunks:
         end = max(end, (max(turn_chunks) + 1) * CHUNK_SAMPLES)
-    num_chunks = max(1, chunks_for(end))
-    length = num_chunks * CHUNK_SAMPLES
-    gaps.append((pos, length, plan.tail_fill))
+    return max(1, chunks_for(end))
 
+
+def _mix(
+    plan: StreamPlan,
+    placed: list[Placed],
+    gaps: list[tuple[int, int, NoiseSlice | None]],
+    load: Loader,
+    rng: np.random.Generator,
+    length: int,
+    scratch: Scratch | None,
+) -> tuple[np.ndarray, list[Bed], float | None, float]:
+    """The background, the gap beds and the events mixed, limited to the peak: the audio, the beds, the
+    background's gain and the master gain."""
     bg_gain_db = None
     bg_audio = None if plan.background is None else load(plan.background.clip)
     if plan.background is not None and bg_audio is not None:
@@ -181,8 +213,7 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
     if master_db:
         mix *= np.float32(db_to_gain(master_db))
 
-    meta = sample_json(plan, placed, beds, bg_gain_db, master_db, num_chunks)
-    return Rendered(mix, meta, rejects)
+    return mix, beds, bg_gain_db, master_db
 
 
 def _draw_samples(rng: np.random.Generator, seconds: tuple[float, float]) -> int:

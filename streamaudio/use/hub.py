@@ -107,6 +107,7 @@ def _link_or_copy(src: Path, dest: Path) -> None:
         shutil.copy2(src, dest)
 
 
+# long only by the card's template, which reads best whole
 def dataset_card(
     manifest: dict[str, Any],
     repo: str,

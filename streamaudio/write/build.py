@@ -95,6 +95,8 @@ def build(
     return replace(result, elapsed=time.perf_counter() - started)
 
 
+# one build's bookkeeping in order (pools, lazy plans, shards, failures, rejects, manifest): its
+# helpers share the build's tallies, so they stay inside
 def _build(
     spec: BuildSpec,
     shard_dir: Path,
