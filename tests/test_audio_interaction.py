@@ -222,7 +222,7 @@ def test_runs_the_protocol_loop_through_the_harness(checkpoint: Path, demo_build
 
 
 def test_bad_checkpoints_and_tokenizers_are_one_line_errors(tmp_path: Path, demo_build: Path) -> None:
-    with pytest.raises(HarnessError, match="--checkpoint"):
+    with pytest.raises(HarnessError, match="checkpoint folder"):
         AudioInteractionBackend(None)
     with pytest.raises(HarnessError, match="not an Audio-Interaction checkpoint"):
         AudioInteractionBackend(tmp_path)

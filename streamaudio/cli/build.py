@@ -22,7 +22,7 @@ from streamaudio.cli.synthesize import (
     Warps,
     voice_choice,
 )
-from streamaudio.plan.recipe import RecipeError, requested_build
+from streamaudio.plan.recipe import requested_build
 from streamaudio.plan.scenarios import ScenarioConfig
 from streamaudio.plan.spec import DEFAULT_CAPABILITY, DEFAULT_STREAMS, BuildSpec
 from streamaudio.write.build import TooManyFailures, build
@@ -256,27 +256,27 @@ def build_cmd(
         fail("give --hours or --streams, not both")
     if tts_engine is None and (voice or warp or prosody or engine_option):
         fail("--voice, --warp, --prosody and --engine-option choose a TTS engine's voices: add --tts ENGINE")
-    given = {
-        "stream_seconds": stream_seconds and parse_range(stream_seconds, "--stream-seconds"),
-        "gap_seconds": gap_seconds and parse_range(gap_seconds, "--gap-seconds"),
-        "snr_db": snr and parse_range(snr, "--snr", negative=True),
-        "gap_snr_db": gap_snr and parse_range(gap_snr, "--gap-snr", negative=True),
-        "background_prob": background_prob,
-        "reply_delay_chunks": reply_delay_chunks,
-        "language": language,
-        "target_language": target_language,
-        "sources": tuple(parse_source(s) for s in source or ()),
-        "tts": tts_engine and voice_choice(tts_engine, voice, warp, prosody, engine_option),
-        "noise": tuple(noise or ()),
-    }
-    try:
+    try:  # a voice or a recipe that cannot be had is one line, however the command is invoked
+        given = {
+            "stream_seconds": stream_seconds and parse_range(stream_seconds, "--stream-seconds"),
+            "gap_seconds": gap_seconds and parse_range(gap_seconds, "--gap-seconds"),
+            "snr_db": snr and parse_range(snr, "--snr", negative=True),
+            "gap_snr_db": gap_snr and parse_range(gap_snr, "--gap-snr", negative=True),
+            "background_prob": background_prob,
+            "reply_delay_chunks": reply_delay_chunks,
+            "language": language,
+            "target_language": target_language,
+            "sources": tuple(parse_source(s) for s in source or ()),
+            "tts": tts_engine and voice_choice(tts_engine, voice, warp, prosody, engine_option),
+            "noise": tuple(noise or ()),
+        }
         spec, name = requested_build(
             out, capability=capability, pipeline=pipeline, streams=streams, hours=hours, split=split,
             overrides=given, seed=seed, shard_streams=shard_streams, shard_mb=shard_mb, workers=workers,
             cache_dir=cache_dir, command=shlex.join(["streamaudio", *sys.argv[1:]]), executor=executor.value,
             scheduler=scheduler, max_failed_clips=max_failed_clips,
         )  # fmt: skip
-    except RecipeError as exc:
+    except KNOWN_ERRORS as exc:
         fail(str(exc))
     if plan_only:
         _show_plan(spec)
