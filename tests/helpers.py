@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from streamaudio.plan.scenarios import SCENARIOS
+from streamaudio.use.view import ViewServer, make_server
 
 CAPABILITIES = list(SCENARIOS)  # every registered capability
 
@@ -27,3 +31,16 @@ def read_shard(path: Path) -> dict[str, tuple[dict, np.ndarray, int]]:
         audio, sr = sf.read(io.BytesIO(parts["flac"]), dtype="float32")
         out[key] = (json.loads(parts["json"]), audio, sr)
     return out
+
+
+@contextmanager
+def running(out: Path, report: Path | None = None) -> Iterator[ViewServer]:
+    """The viewer serving ``out`` on a free port, in a thread, for the block."""
+    server = make_server(out, "127.0.0.1", 0, report)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

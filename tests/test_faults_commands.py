@@ -7,22 +7,19 @@ import io
 import json
 import shutil
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 from faults import cli, flip_bytes, get, members, status, wav_bytes, write_tar
+from helpers import running
 from test_faults import one_error_line
 
 from streamaudio.use.loader import StreamDataset
 from streamaudio.use.reader import ReadError
-from streamaudio.use.view import ViewServer, make_server
 from streamaudio.use.view.shard_index import INDEX_DIR
 
 
@@ -36,18 +33,6 @@ def corpus(built: Path, tmp_path: Path) -> Path:
     out = tmp_path / "o"
     shutil.copytree(built, out)
     return out
-
-
-@contextmanager
-def serving(out: Path, report: Path | None = None) -> Iterator[ViewServer]:
-    server = make_server(out, "127.0.0.1", 0, report)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def first_key(out: Path) -> tuple[Path, str]:
@@ -67,7 +52,7 @@ def test_one_stream_with_an_absurd_json_stays_on_that_stream(corpus: Path) -> No
         json.dumps(meta).replace(f'"num_chunks": {meta["num_chunks"]}', '"num_chunks": 1e400').encode(),
     )
     write_tar(tar, items)
-    with serving(corpus) as server:
+    with running(corpus) as server:
         port = server.server_address[1]
         listing = json.loads(get(port, "/api/corpus").split(b"\r\n\r\n", 1)[1])
         broken = [s for s in listing["streams"] if s["error"]]
@@ -86,7 +71,7 @@ def test_a_malformed_report_is_one_error_line(corpus: Path, tmp_path: Path) -> N
 
 def test_audio_of_a_stream_cut_short_never_hangs(corpus: Path) -> None:
     tar, key = first_key(corpus)
-    with serving(corpus) as server:
+    with running(corpus) as server:
         port = server.server_address[1]
         data = tar.read_bytes()
         tar.write_bytes(data[: len(data) // 3])  # cut after the index was made
@@ -101,7 +86,7 @@ def test_audio_of_a_stream_cut_short_never_hangs(corpus: Path) -> None:
 
 def test_hostile_ranges_hosts_and_bursts(corpus: Path) -> None:
     _, key = first_key(corpus)
-    with serving(corpus) as server:
+    with running(corpus) as server:
         port = server.server_address[1]
         huge = get(port, f"/audio/{key}.flac", extra=f"Range: bytes={'9' * 5000}-\r\n")
         assert status(huge) in (200, 206, 416)
@@ -117,7 +102,7 @@ def test_a_half_open_connection_is_closed(corpus: Path, monkeypatch: pytest.Monk
     from streamaudio.use.view import server as server_module
 
     monkeypatch.setattr(server_module.Handler, "timeout", 1)
-    with serving(corpus) as server:
+    with running(corpus) as server:
         port = server.server_address[1]
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(b"GET /api/corpus HTTP/1.1\r\n")  # and never the rest
@@ -127,7 +112,7 @@ def test_a_half_open_connection_is_closed(corpus: Path, monkeypatch: pytest.Monk
 
 
 def test_a_planted_index_cannot_serve_another_file(corpus: Path, tmp_path: Path) -> None:
-    with serving(corpus):
+    with running(corpus):
         pass  # the index is made and kept
     secret = tmp_path / "secret.txt"
     secret.write_text("private key material")
@@ -137,7 +122,7 @@ def test_a_planted_index_cannot_serve_another_file(corpus: Path, tmp_path: Path)
         for stream in data["streams"]:
             stream[1]["flac"] = [0, secret.stat().st_size]
         kept.write_text(json.dumps(data))
-    with serving(corpus) as server:
+    with running(corpus) as server:
         port = server.server_address[1]
         _, key = first_key(corpus)
         answer = get(port, f"/audio/{key}.flac")

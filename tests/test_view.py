@@ -10,20 +10,19 @@ import os
 import shutil
 import socket
 import tarfile
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import soundfile as sf
+from helpers import running
 from typer.testing import CliRunner
 
 from streamaudio.cli.main import app
 from streamaudio.plan.scenarios import ScenarioConfig
 from streamaudio.plan.spec import single
-from streamaudio.use.view import Corpus, ViewServer, make_server
+from streamaudio.use.view import Corpus, ViewServer
 from streamaudio.use.view.shard_index import INDEX_DIR
 from streamaudio.write.build import build
 from streamaudio.write.output import STATE_DIR
@@ -54,18 +53,6 @@ def corpus(corpus_dir: Path, tmp_path: Path) -> Path:
     out = tmp_path / "corpus"
     shutil.copytree(corpus_dir, out)
     return out
-
-
-@contextmanager
-def running(out: Path) -> Iterator[ViewServer]:
-    server = make_server(out, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
