@@ -92,7 +92,7 @@ def validate_corpus(
     shards are checked in ``workers`` processes and the findings merged in shard order."""
     report = Report()
     paths = shard_paths(targets)
-    expected = _manifest_entries(targets)
+    expected, shortest = _manifest_facts(targets)
     listed = {p.resolve() for p in paths}
     for path in expected:
         if path not in listed:
@@ -102,7 +102,7 @@ def validate_corpus(
         if not path.is_file():
             report.add(Fault("missing_shard", f"{path}: listed in manifest.json but absent"))
     seen: dict[str, Path] = {}
-    shards = _each_shard(present, vad, workers, _shortest(targets))
+    shards = _each_shard(present, vad, workers, shortest)
     for path, (part, keys, digest) in zip(present, shards, strict=True):
         report.merge(part)
         for key in keys:
@@ -184,25 +184,24 @@ def _check_length(
         )
 
 
-def _shortest(targets: list[Path]) -> dict[tuple[str, str], float]:
-    """The shortest stream each part of the targets' builds asked for, from their manifests."""
+def _manifest_facts(
+    targets: list[Path],
+) -> tuple[dict[Path, dict[str, Any]], dict[tuple[str, str], float]]:
+    """From the targets' manifests, each read once: every listed shard's entry, and the shortest stream
+    each part of the build asked for (by capability and split)."""
+    entries: dict[Path, dict[str, Any]] = {}
     shortest: dict[tuple[str, str], float] = {}
     for target in targets:
-        if target.is_dir() and (target / "manifest.json").is_file():
-            for part in read_manifest(target).get("parts") or []:
-                with contextlib.suppress(KeyError, TypeError, ValueError, IndexError):
-                    low = float(part["config"]["stream_seconds"][0])
-                    shortest[(str(part["capability"]), str(part["split"]))] = low
-    return shortest
-
-
-def _manifest_entries(targets: list[Path]) -> dict[Path, dict[str, Any]]:
-    entries = {}
-    for target in targets:
-        if target.is_dir() and (target / "manifest.json").is_file():
-            for path, shard in manifest_shards(target):
-                entries[path.resolve()] = shard
-    return entries
+        if not (target.is_dir() and (target / "manifest.json").is_file()):
+            continue
+        manifest = read_manifest(target)
+        for path, shard in manifest_shards(target, manifest):
+            entries[path.resolve()] = shard
+        for part in manifest.get("parts") or []:
+            with contextlib.suppress(KeyError, TypeError, ValueError, IndexError):
+                low = float(part["config"]["stream_seconds"][0])
+                shortest[(str(part["capability"]), str(part["split"]))] = low
+    return entries, shortest
 
 
 def _check_stream(report: Report, path: Path, key: str, meta: dict[str, Any], flac: bytes, vad: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ class Reject:
     def with_stage(self, stage: str | None) -> Reject:
         if stage is None or self.stage:
             return self
-        return Reject(**{**self.__dict__, "stage": stage})
+        return replace(self, stage=stage)
 
     @property
     def key(self) -> tuple[str, str, str, str]:

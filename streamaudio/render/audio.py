@@ -175,12 +175,12 @@ _ROUNDER = np.float32(1.5 * 2**23)
 _ROUNDER_BITS = int(_ROUNDER.view(np.int32))
 
 
-def decode_flac(data: bytes) -> tuple[np.ndarray, int]:
-    """Decode FLAC bytes to float32 samples and their sample rate; anything else (WAV bytes in a ``.flac``
-    member) is a ValueError."""
+def decode_flac(data: bytes, dtype: str = "float32") -> tuple[np.ndarray, int]:
+    """Decode FLAC bytes to samples (float32, or int16) and their sample rate; anything else (WAV bytes in
+    a ``.flac`` member) is a ValueError."""
     if not data[:4] == b"fLaC":
         raise ValueError("not FLAC data")
-    audio, sr = sf.read(io.BytesIO(data), dtype="float32")
+    audio, sr = sf.read(io.BytesIO(data), dtype=dtype)
     return audio, sr
 
 

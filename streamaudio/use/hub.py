@@ -45,7 +45,7 @@ def stage(out: Path, stage_dir: Path, repo: str, license_id: str = "other") -> P
         raise HubError(f"{out}: no manifest.json (is this a streamaudio output folder?)")
     try:
         manifest = read_manifest(out)
-        shards = manifest_shards(out)
+        shards = manifest_shards(out, manifest)
     except ReadError as exc:
         raise HubError(str(exc)) from None
     if stage_dir.exists() and any(stage_dir.iterdir()):

@@ -198,7 +198,7 @@ class StreamDataset(_Base):
 
     def item(self, sample: Sample, rng: np.random.Generator | None = None) -> dict[str, Any]:
         """One sample as a training item."""
-        audio, sr = decode_flac(sample.flac) if self.decode == "float32" else _decode_int16(sample.flac)
+        audio, sr = decode_flac(sample.flac, self.decode)
         meta = sample.meta
         _check_audio(audio, sr, meta)
         if self.max_chunks:
@@ -226,17 +226,6 @@ def _check_audio(audio: np.ndarray, sr: int, meta: dict[str, Any]) -> None:
         raise ValueError(f"audio is {sr} Hz with {channels} channels, not {SAMPLE_RATE} Hz mono")
     if audio.size != int(meta["num_chunks"]) * CHUNK_SAMPLES:
         raise ValueError(f"{audio.size} samples, its JSON says {meta['num_chunks']} chunks")
-
-
-def _decode_int16(data: bytes) -> tuple[np.ndarray, int]:
-    import io
-
-    import soundfile as sf
-
-    if not data[:4] == b"fLaC":
-        raise ValueError("not FLAC data")
-    audio, sr = sf.read(io.BytesIO(data), dtype="int16")
-    return audio, sr
 
 
 def _encoder(tokenizer: Any) -> Encode | None:

@@ -64,13 +64,13 @@ def read_manifest(out: Path) -> dict[str, Any]:
     return manifest
 
 
-def manifest_shards(out: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """The shards ``manifest.json`` lists, each with its entry; a path that leaves the folder's ``shards/``
-    or an entry without its path, size and sha256 is an error naming it."""
+def manifest_shards(out: Path, manifest: dict[str, Any] | None = None) -> list[tuple[Path, dict[str, Any]]]:
+    """The shards ``manifest.json`` lists (``manifest``, if it is read already), each with its entry; a
+    path that leaves the folder's ``shards/`` or an entry without its path, size and sha256 is an error."""
     manifest_path = out / "manifest.json"
     root = (out / "shards").resolve()
     listed = []
-    for n, entry in enumerate(read_manifest(out)["shards"]):
+    for n, entry in enumerate((manifest or read_manifest(out))["shards"]):
         fields = isinstance(entry, dict) and isinstance(entry.get("path"), str)
         if not fields or not isinstance(entry.get("sha256"), str) or not isinstance(entry.get("bytes"), int):
             raise ReadError(f"{manifest_path}: shard entry {n} lacks its path, bytes or sha256")
