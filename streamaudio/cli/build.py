@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from tqdm import tqdm
 
 from streamaudio.cli.app import CAPABILITIES, KNOWN_ERRORS, app
 from streamaudio.cli.common import err, fail
 from streamaudio.cli.options import Executor, parse_range, parse_source, positive
+from streamaudio.cli.progress import Bar
 from streamaudio.cli.synthesize import (
     EngineOptions,
     ProsodyRanges,
@@ -335,46 +335,31 @@ def _show_plan(spec: BuildSpec) -> None:
 
 def _run_build(spec: BuildSpec, name: str, force: bool = False) -> None:
     """Run a build with a progress bar (made on the first stream) and print its summary."""
-    bar: tqdm | None = None
     by_streams = all(p.streams is not None for p in spec.parts)
     total = sum(p.streams or 0 for p in spec.parts) if by_streams else sum(p.hours or 0 for p in spec.parts)
+    # by streams, or by hours of audio: either way with a total, a share and an ETA
+    unit, fmt = ("streams", "{n_fmt}/{total_fmt}") if by_streams else ("h", "{n:.2f}/{total:.2f} h")
+    fmt = "{desc}: {percentage:3.0f}%|{bar}| " + fmt + " [{elapsed}<{remaining}{postfix}]"
+    bar = Bar(f"build {name}", unit, total, leave=True, fmt=fmt)
 
     def progress(done: int, seconds: float) -> None:
-        nonlocal bar
-        if bar is None:  # by streams, or by hours of audio: either way with a total, a share and an ETA
-            unit, fmt = ("stream", "{n_fmt}/{total_fmt}") if by_streams else ("h", "{n:.2f}/{total:.2f} h")
-            bar = tqdm(
-                total=total,
-                unit=unit,
-                desc=f"build {name}",
-                dynamic_ncols=True,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| " + fmt + " [{elapsed}<{remaining}{postfix}]",
-            )
-        bar.n = done if by_streams else min(seconds / 3600, total)
-        bar.set_postfix_str(
-            f"{seconds / 3600:.2f} h audio" if by_streams else f"{done} streams", refresh=False
-        )
-        bar.update(0)
+        if by_streams:
+            bar(done, postfix=f"{seconds / 3600:.2f} h audio")
+        else:
+            bar(seconds / 3600, postfix=f"{done} streams")
 
     try:
-        result = build(spec, progress, force=force)
+        with bar:
+            result = build(spec, progress, force=force)
     except KeyboardInterrupt as exc:  # Ctrl-C (130) or SIGTERM (143), taken between streams
-        if bar is not None:
-            bar.close()
         err.print("interrupted: finished shards are kept; run the same command again to resume")
         raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
     except TooManyFailures as exc:
-        if bar is not None:
-            bar.close()
         fail(f"{exc} (--max-failed-clips {spec.max_failed_clips:g}; see {spec.out / 'rejected.jsonl'})")
     except (*KNOWN_ERRORS, OSError) as exc:
-        if bar is not None:
-            bar.close()
         if isinstance(exc, KNOWN_ERRORS):
             fail(str(exc))
         fail(f"{exc.filename or spec.out}: {exc.strerror or exc}")
-    if bar is not None:
-        bar.close()
     if result.dropped:
         err.print(
             f"[bold yellow]warning:[/] {len(result.dropped)} streams left out, a clip of theirs could not be "

@@ -9,13 +9,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from tqdm import tqdm
 
 from streamaudio.check.corpus import KEPT_REPORT, show_report, validate_corpus
 from streamaudio.check.vad import VadError, model_path
 from streamaudio.cli.app import app
 from streamaudio.cli.common import fail
-from streamaudio.use.reader import ReadError
+from streamaudio.cli.progress import Bar
+from streamaudio.use.reader import ReadError, count_streams
 from streamaudio.write.output import STATE_DIR
 
 
@@ -33,22 +33,15 @@ def validate_cmd(
 ) -> None:
     """Check every stream against the shard contract (and the manifest); exit 1 on any fault. The
     findings of an output folder are also kept in its state folder, where ``view`` shows them."""
-    bars: list[tqdm] = []
-
-    def progress(streams: int, seconds: float) -> None:
-        if not bars:
-            bars.append(tqdm(unit=" streams", desc="validate", dynamic_ncols=True, leave=False))
-        bars[0].update(streams - bars[0].n)
-
     try:
         if vad:
             model_path()
-        found = validate_corpus(targets, vad=vad, workers=max(1, workers), progress=progress)
+        with Bar("validate", "streams", count_streams(targets)) as bar:
+            found = validate_corpus(
+                targets, vad=vad, workers=max(1, workers), progress=lambda streams, _: bar(streams)
+            )
     except (ReadError, VadError) as exc:
         fail(str(exc))
-    finally:
-        for bar in bars:
-            bar.close()
     text = json.dumps(found.to_dict(), indent=2, ensure_ascii=False) + "\n"
     if report is not None:
         report.write_text(text, encoding="utf-8")
@@ -85,13 +78,11 @@ def audit_cmd(
         import sklearn  # noqa: F401
     except ImportError:
         fail("audit needs: pip install 'streamaudio[audit]'")
-    bar = tqdm(unit=" streams", desc="audit", dynamic_ncols=True, leave=False)
     try:
-        found = audit(targets, progress=lambda n: bar.update(n - bar.n))
+        with Bar("audit", "streams", count_streams(targets)) as bar:
+            found = audit(targets, progress=bar)
     except AuditError as exc:
-        bar.close()
         fail(str(exc))
-    bar.close()
     if report is not None:
         report.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
     if figure is not None:

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from tqdm import tqdm
 
 from streamaudio.cli.common import fail
+from streamaudio.cli.progress import Bar
 from streamaudio.use.export import FORMATS as EXPORT_FORMATS
 from streamaudio.use.export import MAX_TOKENS, FeatureWriter, export_upstream
 from streamaudio.use.harness.errors import NEEDS_MODEL, HarnessError
-from streamaudio.use.reader import ReadError, shard_paths
+from streamaudio.use.reader import ReadError, count_streams, shard_paths
 from streamaudio.use.tokens import TokenizerError, encode_text, load_tokenizer
 
 export_app = typer.Typer(no_args_is_help=True, help="Write a corpus in other tools' formats.")
@@ -68,15 +68,11 @@ def export_upstream_cmd(
         fail(str(exc))
     except ImportError:
         fail(NEEDS_MODEL)
-    bar = tqdm(unit="stream", desc="export upstream", dynamic_ncols=True, leave=False)
     try:
-        result = export_upstream(
-            tars, to, fmt.value, encode, features, max_tokens, progress=lambda n: bar.update(n - bar.n)
-        )
+        with Bar("export upstream", "streams", count_streams([out])) as bar:
+            result = export_upstream(tars, to, fmt.value, encode, features, max_tokens, progress=bar)
     except (ReadError, OSError) as exc:
-        bar.close()
         fail(str(exc) if isinstance(exc, ReadError) else f"{exc.filename or to}: {exc.strerror or exc}")
-    bar.close()
     notes = []
     if encode and result.split_streams:
         notes.append(f"{result.split_streams} streams cut at turn boundaries to fit {max_tokens} tokens.")

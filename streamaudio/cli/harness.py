@@ -9,17 +9,17 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from tqdm import tqdm
 
 from streamaudio.check.vad import VadError
 from streamaudio.cli.app import app
 from streamaudio.cli.common import fail
+from streamaudio.cli.progress import Bar
 from streamaudio.use.harness.backends import make_backend
 from streamaudio.use.harness.errors import HarnessError
 from streamaudio.use.harness.metrics import require_scorers
 from streamaudio.use.harness.report import show_metrics
 from streamaudio.use.harness.run import run_harness
-from streamaudio.use.reader import ReadError
+from streamaudio.use.reader import ReadError, count_streams
 
 
 class BackendName(str, Enum):
@@ -84,13 +84,11 @@ def harness_cmd(
         model = make_backend(backend.value, **options)
     except (VadError, HarnessError, ImportError) as exc:
         fail(str(exc))
-    bar = tqdm(unit=" streams", desc=f"harness {backend.value}", dynamic_ncols=True, leave=False)
     try:
-        result = run_harness(targets, model, fdb_out, progress=lambda n: bar.update(n - bar.n))
+        with Bar(f"harness {backend.value}", "streams", count_streams(targets)) as bar:
+            result = run_harness(targets, model, fdb_out, progress=bar)
     except ReadError as exc:
-        bar.close()
         fail(str(exc))
-    bar.close()
     if report is not None:
         report.write_text(
             json.dumps(

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from tqdm import tqdm
 
 from streamaudio.cli.common import fail
+from streamaudio.cli.progress import Bar
 from streamaudio.prepare.sources import (
     Candidate,
     Reject,
@@ -52,25 +52,13 @@ def _run(
 ) -> None:
     """Run an adapter through the pipeline with a progress bar; errors become one line, and so does an
     input that gives no usable clip (its rejects are still written)."""
-    bars: list[tqdm] = []  # made on the first progress report, so input errors print alone
-
-    def progress(rows: int) -> None:
-        if not bars and not rows:  # nothing read yet: no bar (it would stay behind as "0 rows")
-            return
-        if not bars:
-            bars.append(tqdm(unit=" rows", desc=f"prepare {name}", dynamic_ncols=True, leave=False))
-        bars[0].update(rows - bars[0].n)
-
     try:
-        report = run_prepare(items(), out, max(1, workers), progress=progress, inputs=inputs)
+        with Bar(f"prepare {name}", "rows") as bar:
+            report = run_prepare(items(), out, max(1, workers), progress=bar, inputs=inputs)
     except (SourceError, OSError) as exc:
-        for bar in bars:
-            bar.close()
         if isinstance(exc, SourceError):
             fail(str(exc))
         fail(f"{exc.filename or out}: {exc.strerror or exc}")
-    for bar in bars:
-        bar.close()
     report_path = rejects_path(out).with_name(
         rejects_path(out).name.replace(".rejected.jsonl", ".report.json")
     )

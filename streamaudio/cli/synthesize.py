@@ -6,27 +6,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from tqdm import tqdm
 
 from streamaudio import tts
 from streamaudio.cli.common import err, fail
-from streamaudio.plan.scenarios import SCENARIOS, Pools, ScenarioConfig
-from streamaudio.prepare.demo import (
-    DIALOGUES_MANIFEST,
-    SOUNDS_MANIFEST,
-    manifest_path,
-    sentences,
-    translations,
-)
-from streamaudio.prepare.dialogues import Dialogue, read_dialogues, read_source
-from streamaudio.prepare.manifest import Clip, ManifestError, read_clips
+from streamaudio.cli.progress import Bar
+from streamaudio.plan.scenarios import SCENARIOS
+from streamaudio.prepare.manifest import ManifestError
 from streamaudio.prepare.sources.pipeline import rejects_path
-from streamaudio.prepare.synthesize import clip_requests, dialogue_requests, prompt_requests, synthesize
+from streamaudio.prepare.synthesize import requests_for, synthesize
 from streamaudio.tts import TTSError, parse_prosody
 from streamaudio.tts.voices import VoiceChoice
 from streamaudio.write import interrupt
-
-DEMO_SOURCES = ("demo", "demo-sentences", "demo-dialogues")
 
 # the voice options ``synthesize`` and ``build --tts`` share
 Voices = Annotated[
@@ -99,32 +89,6 @@ def voice_choice(
         warps=warp_values,
         options=tuple(sorted(given.items())),
     )
-
-
-def _sources(names: list[str]) -> tuple[list[Dialogue], list[Clip], list[Clip]]:
-    """Dialogues, clips with text, and sound clips (whose names the counting prompts say) from the given
-    manifests or the built-in demo's."""
-    dialogues: list[Dialogue] = []
-    clips: list[Clip] = []
-    sounds: list[Clip] = []
-    for name in names:
-        if name in ("demo", "demo-sentences"):
-            german = translations()
-            for i, text in enumerate(sentences()):
-                fields = {"translation": german[text], "target_language": "de"} if text in german else {}
-                clips.append(Clip(id=f"demo-en-{i:04d}", source="demo", duration=1.0, text=text, **fields))
-        if name in ("demo", "demo-dialogues"):
-            dialogues.extend(read_dialogues(manifest_path(DIALOGUES_MANIFEST)))
-        if name in DEMO_SOURCES:
-            continue
-        for _, item in read_source(Path(name)):
-            if isinstance(item, Dialogue):
-                dialogues.append(item)
-            elif not item.text and (item.labels or item.category):
-                sounds.append(item)
-            else:  # a clip without text is a reject (empty_text), not left out
-                clips.append(item)
-    return dialogues, clips, sounds
 
 
 # long only by its options: typer reads each from the signature, with its help
@@ -209,32 +173,21 @@ def synthesize_cmd(
         )
         tts.configure({engine: dict(choice.options)})
         voices = choice.pool(language)
-        dialogues, clips, sounds = _sources(sources)
-        pools = Pools(
-            speech=clips, sounds=sounds or list(read_clips(manifest_path(SOUNDS_MANIFEST))), voices=voices
-        )
-        requests = [
-            *clip_requests(clips, voices, voices_per_text, seed),
-            *dialogue_requests(dialogues, voices, voices_per_text, seed),
-            *prompt_requests(names, pools, ScenarioConfig(language=language), voices),
-        ]
+        requests = requests_for(sources, names, voices, voices_per_text, seed, language)
     except (TTSError, ManifestError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"{exc.filename}: {exc.strerror or exc}")
     if not requests:
         fail("nothing to say: the sources hold no text (give dialogue or clip manifests, or --prompts)")
-    bar: tqdm | None = None
+    bar = Bar(f"synthesize {engine}", "clips", leave=True)
 
     def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit=" clips", desc=f"synthesize {engine}", dynamic_ncols=True)
-        bar.n = done
-        bar.update(0)
+        bar.total = total
+        bar(done)
 
     try:
-        with interrupt.deferred():
+        with bar, interrupt.deferred():
             report = synthesize(
                 requests,
                 out,
@@ -245,16 +198,11 @@ def synthesize_cmd(
                 progress=progress,
             )
     except KeyboardInterrupt as exc:
-        if bar is not None:
-            bar.close()
         err.print("interrupted: spoken clips are kept; run the same command again to go on")
         raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
     except TTSError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"{exc.filename or out}: {exc.strerror or exc}")
-    finally:
-        if bar is not None:
-            bar.close()
     typer.echo(f"synthesize: {report.summary()}")
     typer.echo(f"manifest -> {out}; rejects -> {rejects_path(out)}")

@@ -42,7 +42,9 @@ class Segment:
 
 @dataclass(frozen=True)
 class Background:
-    """Noise under the whole stream, at ``snr_db`` below the stream's active speech."""
+    """Noise under the whole stream, at ``snr_db`` below the stream's active speech. The same three fields
+    as ``NoiseSlice`` but not the same type: its level is relative to the speech, known only once the
+    stream is mixed, where a gap bed's is absolute, so one cannot be passed where the other is meant."""
 
     clip: Clip
     offset: float

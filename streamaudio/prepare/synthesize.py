@@ -23,13 +23,15 @@ from streamaudio import tts
 from streamaudio.plan.scenarios import SCENARIOS, Pools, ScenarioConfig
 from streamaudio.plan.scenarios.base import Deck
 from streamaudio.plan.scenarios.chat import user_texts
-from streamaudio.prepare.dialogues import Dialogue
-from streamaudio.prepare.manifest import Clip, write_clips
+from streamaudio.prepare import demo
+from streamaudio.prepare.dialogues import Dialogue, read_dialogues, read_source
+from streamaudio.prepare.manifest import Clip, read_clips, write_clips
 from streamaudio.prepare.sources.pipeline import rejects_path
 from streamaudio.protocol import SAMPLE_RATE
 from streamaudio.tts import CachedTTS, TTSError, Voice
 from streamaudio.write import interrupt
 
+DEMO_SOURCES = ("demo", "demo-sentences", "demo-dialogues")
 AUDIO_DIR = "audio"  # beside the manifest; shared by every manifest in that folder (content-addressed)
 
 
@@ -121,6 +123,52 @@ def prompt_requests(
 
 # -- speaking it ------------------------------------------------------------------------------------
 _STORE: CachedTTS | None = None
+
+
+def text_sources(names: list[str]) -> tuple[list[Dialogue], list[Clip], list[Clip]]:
+    """Dialogues, clips with text, and sound clips (whose names the counting prompts say) from the given
+    manifests or the built-in demo's (``DEMO_SOURCES``)."""
+    dialogues: list[Dialogue] = []
+    clips: list[Clip] = []
+    sounds: list[Clip] = []
+    for name in names:
+        if name in ("demo", "demo-sentences"):
+            clips.extend(demo.text_clips())
+        if name in ("demo", "demo-dialogues"):
+            dialogues.extend(read_dialogues(demo.manifest_path(demo.DIALOGUES_MANIFEST)))
+        if name in DEMO_SOURCES:
+            continue
+        for _, item in read_source(Path(name)):
+            if isinstance(item, Dialogue):
+                dialogues.append(item)
+            elif not item.text and (item.labels or item.category):
+                sounds.append(item)
+            else:  # a clip without text is a reject (empty_text), not left out
+                clips.append(item)
+    return dialogues, clips, sounds
+
+
+def requests_for(
+    sources: list[str],
+    prompts: list[str],
+    voices: tuple[Voice, ...],
+    voices_per_text: int,
+    seed: int,
+    language: str = "en",
+) -> list[Request]:
+    """Everything ``synthesize`` is asked to speak: the sources' texts and the named capabilities'
+    prompts (the demo's sounds name the counting prompts when the sources hold none)."""
+    dialogues, clips, sounds = text_sources(sources)
+    pools = Pools(
+        speech=clips,
+        sounds=sounds or list(read_clips(demo.manifest_path(demo.SOUNDS_MANIFEST))),
+        voices=voices,
+    )
+    return [
+        *clip_requests(clips, voices, voices_per_text, seed),
+        *dialogue_requests(dialogues, voices, voices_per_text, seed),
+        *prompt_requests(prompts, pools, ScenarioConfig(language=language), voices),
+    ]
 
 
 def _start(cache_dir: Path | None, options: dict[str, dict[str, Any]]) -> None:

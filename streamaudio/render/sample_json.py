@@ -4,7 +4,7 @@ with their reply chunks, and the chunk labels."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -23,6 +23,66 @@ from streamaudio.render.audio import (
     level_db,
 )
 from streamaudio.render.dsp import bed_offset
+
+
+class EventJSON(TypedDict):
+    """One event of a stream's JSON: speech, a sound or a noise bed, where it lies (samples), what it is."""
+
+    kind: str
+    start_sample: int
+    end_sample: int
+    source: str
+    clip_id: str
+    role: NotRequired[str]  # noise: "gap" or "background"; speech: "addressed", "overheard", …
+    text: NotRequired[str]
+    translation: NotRequired[str]
+    language: NotRequired[str]
+    speaker: NotRequired[str]
+    voice: NotRequired[str]
+    tts: NotRequired[dict[str, Any]]
+    labels: NotRequired[list[str]]
+    label_names: NotRequired[list[str]]
+    category: NotRequired[str]
+    talker: NotRequired[str]
+    augment: NotRequired[list[dict[str, Any]]]
+    clip_start_sample: NotRequired[int]
+    audio_start_sample: NotRequired[int]
+    audio_end_sample: NotRequired[int]
+    fade_in_samples: NotRequired[int]
+    fade_out_samples: NotRequired[int]
+    offset: NotRequired[float]
+    gain_db: NotRequired[float]
+    snr_db: NotRequired[float]
+
+
+class TurnJSON(TypedDict):
+    """A foreground event's decision: the chunk it is decided on (planned once, read by every reader)."""
+
+    event: int
+    chunk: int
+    respond: bool
+    after_chunks: NotRequired[int]  # planned later than the protocol's rule (a timer)
+    text: NotRequired[str]
+    emotion: NotRequired[str]
+
+
+class StreamJSON(TypedDict):
+    """A stream's JSON as ``sample_json`` writes it and the readers (validate, export, harness, loader,
+    view) take it; ``schemas/stream.schema.json`` checks the same shape at run time."""
+
+    schema: str
+    id: str
+    capability: str
+    split: NotRequired[str]
+    language: str
+    sample_rate: int
+    num_chunks: int
+    reply_delay_chunks: int
+    system_prompt: str
+    chunk_labels: str
+    events: list[EventJSON]
+    turns: list[TurnJSON]
+    seed: int
 
 
 @dataclass
@@ -81,13 +141,13 @@ def sample_json(
     bg_gain_db: float | None,
     master_db: float,
     num_chunks: int,
-) -> dict[str, Any]:
-    events: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
+) -> StreamJSON:
+    events: list[EventJSON] = []
+    turns: list[TurnJSON] = []
     labels = [LABEL_SILENT] * num_chunks
     for i, p in enumerate(placed):
         clip, seg = p.segment.clip, p.segment
-        ev: dict[str, Any] = {
+        ev: EventJSON = {
             "kind": seg.kind,
             "start_sample": p.start,
             "end_sample": p.end,
@@ -112,7 +172,7 @@ def sample_json(
         ev.update(seg.info)
         events.append(ev)
         chunk = turn_chunk(plan, p)
-        turn: dict[str, Any] = {"event": i, "chunk": chunk, "respond": seg.respond}
+        turn: TurnJSON = {"event": i, "chunk": chunk, "respond": seg.respond}
         if seg.reply_after_chunks:
             turn["after_chunks"] = seg.reply_after_chunks
         if seg.respond:

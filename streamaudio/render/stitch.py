@@ -24,7 +24,7 @@ from streamaudio.render.audio import (
 )
 from streamaudio.render.clips import ClipLoader
 from streamaudio.render.dsp import NOISE_ENERGY, Scratch, bed_offset, fade, mix_bed, to_samples
-from streamaudio.render.sample_json import Bed, Placed, sample_json, turn_chunk
+from streamaudio.render.sample_json import Bed, Placed, StreamJSON, sample_json, turn_chunk
 
 SILENT_RMS = 1e-5  # -100 dBFS: a clip this quiet has nothing to place
 
@@ -59,7 +59,7 @@ class Rendered:
     """A rendered stream: its audio, its sample JSON, and the clips that could not be used."""
 
     audio: np.ndarray
-    meta: dict[str, Any]
+    meta: StreamJSON
     rejects: list[dict[str, Any]] = field(default_factory=list)
 
 

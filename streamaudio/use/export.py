@@ -38,6 +38,7 @@ from streamaudio.protocol import (
     SYSTEM_PROMPT,
     reply_chunk,
 )
+from streamaudio.render.sample_json import StreamJSON
 from streamaudio.use.reader import iter_samples, shard_paths
 from streamaudio.use.tokens import Encode, layout, reply_tokens, session_prefix
 
@@ -65,7 +66,7 @@ class Line:
     stop: int
 
 
-def voice_end_frame(meta: dict[str, Any], turn: dict[str, Any]) -> int:
+def voice_end_frame(meta: StreamJSON, turn: dict[str, Any]) -> int:
     """The frame after which the released builder's rule puts this turn's decision on the turn's chunk:
     the first whole frame after its trigger event, moved on by as many chunks as the turn replies late
     (the stream's reply delay, and the turn's own)."""
@@ -74,19 +75,19 @@ def voice_end_frame(meta: dict[str, Any], turn: dict[str, Any]) -> int:
     return -(-end // FRAME_SAMPLES) + FRAMES_PER_CHUNK * late
 
 
-def turn_cuts(meta: dict[str, Any]) -> list[int]:
+def turn_cuts(meta: StreamJSON) -> list[int]:
     """Sample positions where each turn's piece ends (whole frames), then the end of the stream."""
     cuts = [voice_end_frame(meta, t) * FRAME_SAMPLES for t in meta["turns"]]
     return [*cuts, meta["num_chunks"] * CHUNK_SAMPLES]
 
 
-def chunk_tokens(meta: dict[str, Any], encode: Encode) -> list[int]:
+def chunk_tokens(meta: StreamJSON, encode: Encode) -> list[int]:
     """Tokens each chunk of the stream takes in a training line."""
     replies = {t["chunk"]: t for t in meta["turns"] if t["respond"]}
     return [LISTEN_TOKENS + len(reply_tokens(replies.get(c), encode)) for c in range(meta["num_chunks"])]
 
 
-def plan_lines(meta: dict[str, Any], encode: Encode, max_tokens: int) -> list[Line]:
+def plan_lines(meta: StreamJSON, encode: Encode, max_tokens: int) -> list[Line]:
     """Cut a stream at turn boundaries (after a turn's decision chunk) into lines of at most ``max_tokens``.
 
     Greedy: each line runs to the furthest boundary that fits. Where even the next boundary does not fit,
@@ -108,7 +109,7 @@ def plan_lines(meta: dict[str, Any], encode: Encode, max_tokens: int) -> list[Li
     return [Line(f"{meta['id']}-{k:02d}", a, b) for k, (a, b) in enumerate(spans)]
 
 
-def turn_audio_end_map(meta: dict[str, Any], line: Line) -> dict[str, int]:
+def turn_audio_end_map(meta: StreamJSON, line: Line) -> dict[str, int]:
     """``turn_K`` -> the number of audio chunks up to and including the K-th reply of the line.
 
     The released trainer (``_truncate_to_random_turn``) may cut a line after such a count of chunks and the
@@ -224,7 +225,7 @@ def _samples(targets: list[Path]) -> Iterator[Any]:
         yield from iter_samples(tar)
 
 
-def _write_pieces(folder: Path, audio: np.ndarray, meta: dict[str, Any]) -> list[tuple[Path, dict | None]]:
+def _write_pieces(folder: Path, audio: np.ndarray, meta: StreamJSON) -> list[tuple[Path, dict | None]]:
     """One WAV per turn, ending where its voice ends (whole frames), and the tail after the last one."""
     folder.mkdir(parents=True, exist_ok=True)
     pieces = []
@@ -249,7 +250,7 @@ def _item(turn: dict[str, Any], path: Path) -> dict[str, Any]:
     }
 
 
-def _line(meta: dict[str, Any], pieces: list[tuple[Path, dict | None]], fmt: str) -> dict[str, Any]:
+def _line(meta: StreamJSON, pieces: list[tuple[Path, dict | None]], fmt: str) -> dict[str, Any]:
     """The builder's line: one item per turn; the audio after the last turn is ``tail_audio_path``."""
     events = meta["events"]
     items = []

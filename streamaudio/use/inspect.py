@@ -12,6 +12,7 @@ from rich.table import Table
 
 from streamaudio.errors import StreamAudioError
 from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY, SAMPLE_RATE
+from streamaudio.render.sample_json import StreamJSON
 from streamaudio.use.reader import ReadError, iter_samples
 
 
@@ -37,7 +38,7 @@ def _t(sample: int) -> str:
     return f"{sample / SAMPLE_RATE:8.2f}"
 
 
-def show(meta: dict[str, Any], console: Console) -> None:
+def show(meta: StreamJSON, console: Console) -> None:
     """Print a stream's header, events and turns as tables."""
     n = meta["num_chunks"]
     labels = meta["chunk_labels"]

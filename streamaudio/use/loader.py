@@ -25,6 +25,7 @@ import numpy as np
 
 from streamaudio.protocol import CHUNK_SAMPLES, IGNORE_INDEX, LABEL_REPLY, PAD, SAMPLE_RATE
 from streamaudio.render.audio import decode_flac
+from streamaudio.render.sample_json import StreamJSON
 from streamaudio.use.reader import ReadError, Sample, iter_stream
 from streamaudio.use.tokens import Encode, check_tokenizer, encode_text, layout, load_tokenizer
 
@@ -75,7 +76,7 @@ def _worker() -> tuple[int, int]:
 
 
 def crop(
-    meta: dict[str, Any], audio: np.ndarray, max_chunks: int, rng: np.random.Generator
+    meta: StreamJSON, audio: np.ndarray, max_chunks: int, rng: np.random.Generator
 ) -> tuple[dict[str, Any], np.ndarray]:
     """At most ``max_chunks`` chunks starting at a turn boundary (the chunk after a reply chunk, or 0),
     with audio, labels, turns and events cut and shifted to match."""
@@ -219,7 +220,7 @@ class StreamDataset(_Base):
         return _to_tensors(item) if self.tensors == "torch" else item
 
 
-def _check_audio(audio: np.ndarray, sr: int, meta: dict[str, Any]) -> None:
+def _check_audio(audio: np.ndarray, sr: int, meta: StreamJSON) -> None:
     """Raise ValueError unless the audio is what the protocol and the stream's JSON say it is."""
     if sr != SAMPLE_RATE or audio.ndim != 1:
         channels = 1 if audio.ndim == 1 else audio.shape[1]

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY, SAMPLE_RATE
+from streamaudio.render.sample_json import StreamJSON
 
 COLOURS = {"instruction": "tab:purple", "speech": "tab:blue", "sound": "tab:orange", "noise": "tab:gray"}
 LANES = ("instruction", "speech", "sound", "gap", "background")
@@ -19,7 +20,7 @@ KEY_COLUMNS = 2
 KEY_WIDTH = 70  # characters of text per entry in the key below the figure
 
 
-def plot_stream(meta: dict[str, Any], audio: np.ndarray, out: Path) -> Path:
+def plot_stream(meta: StreamJSON, audio: np.ndarray, out: Path) -> Path:
     """Waveform; events in lanes by kind, numbered, with their texts in a key below (so no label sits on
     another); the chunk grid with each chunk's label; replies marked where they are emitted (the end of
     their chunk), lettered in the key; a spectrogram with its colour bar."""
@@ -79,7 +80,7 @@ def _lane(ev: dict[str, Any]) -> str:
     return ev.get("role") or ev["kind"]
 
 
-def lane_rows(meta: dict[str, Any]) -> tuple[list[tuple[int, str, int, float, float]], dict[str, int]]:
+def lane_rows(meta: StreamJSON) -> tuple[list[tuple[int, str, int, float, float]], dict[str, int]]:
     """(event, lane, sub-row, start s, end s) for every event, and how many sub-rows each lane needs:
     an event that overlaps another of its lane takes the next free sub-row."""
     free: dict[str, list[float]] = {lane: [] for lane in LANES}  # per sub-row, where it is free again
@@ -97,7 +98,7 @@ def lane_rows(meta: dict[str, Any]) -> tuple[list[tuple[int, str, int, float, fl
     return placed, {lane: max(1, len(rows)) for lane, rows in free.items()}
 
 
-def _draw_lanes(ax: Any, meta: dict[str, Any]) -> None:
+def _draw_lanes(ax: Any, meta: StreamJSON) -> None:
     """Each event a bar in its kind's lane, numbered; events that overlap in a lane take sub-rows."""
     placed, depth = lane_rows(meta)
     y, ticks, labels = 0.0, [], []
@@ -121,7 +122,7 @@ def _draw_lanes(ax: Any, meta: dict[str, Any]) -> None:
     ax.grid(False)
 
 
-def _draw_chunks(ax: Any, meta: dict[str, Any]) -> None:
+def _draw_chunks(ax: Any, meta: StreamJSON) -> None:
     """One cell per chunk: grey when the model keeps silent, red when it replies."""
     labels = meta["chunk_labels"]
     cells = [(c * CHUNK_SECONDS, CHUNK_SECONDS) for c in range(len(labels))]
@@ -141,7 +142,7 @@ def _letter(k: int) -> str:
     return name
 
 
-def _key_entries(meta: dict[str, Any]) -> list[tuple[str, str]]:
+def _key_entries(meta: StreamJSON) -> list[tuple[str, str]]:
     """(marker, text) for every numbered event and every lettered reply."""
     found = []
     for i, ev in enumerate(meta["events"]):

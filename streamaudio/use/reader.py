@@ -13,6 +13,7 @@ import numpy as np
 
 from streamaudio.errors import StreamAudioError
 from streamaudio.render.audio import decode_flac
+from streamaudio.render.sample_json import StreamJSON
 
 
 class ReadError(StreamAudioError):
@@ -22,7 +23,7 @@ class ReadError(StreamAudioError):
 @dataclass(frozen=True)
 class Sample:
     key: str
-    meta: dict[str, Any]
+    meta: StreamJSON
     flac: bytes
 
     def audio(self) -> tuple[np.ndarray, int]:
@@ -79,6 +80,22 @@ def manifest_shards(out: Path, manifest: dict[str, Any] | None = None) -> list[t
             raise ReadError(f"{manifest_path}: shard path {entry['path']!r} is outside {out / 'shards'}")
         listed.append((path, entry))
     return listed
+
+
+def count_streams(targets: list[Path]) -> int | None:
+    """How many streams the targets hold, for a progress total: from the manifest of an output folder,
+    else from a tar's member names; None where either cannot be read (the read itself will say why)."""
+    total = 0
+    try:
+        for target in targets:
+            if target.is_dir():
+                total += sum(int(entry.get("streams", 0)) for _, entry in manifest_shards(target))
+            else:
+                with tarfile.open(target, mode="r:") as tar:
+                    total += sum(1 for name in tar.getnames() if name.endswith(".json"))
+    except (ReadError, OSError, tarfile.TarError, ValueError, TypeError, AttributeError):
+        return None
+    return total
 
 
 def iter_samples(tar_path: Path) -> Iterator[Sample]:

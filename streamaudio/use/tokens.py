@@ -26,6 +26,7 @@ from streamaudio.protocol import (
     TEXT_END,
     normalize_emotion,
 )
+from streamaudio.render.sample_json import StreamJSON
 
 Encode = Callable[[str], list[int]]  # text -> token ids, no special tokens
 # ids the protocol gives to tokens the tokenizer must hold as special tokens (Qwen2.5's layout)
@@ -54,7 +55,7 @@ def session_prefix(encode: Encode, system_prompt: str = SYSTEM_PROMPT) -> list[i
     return [ONLINE, ENGLISH, SYSTEM, TEXT_BEGIN, *encode(system_prompt), TEXT_END]
 
 
-def layout(meta: dict[str, Any], encode: Encode, start: int = 0, stop: int | None = None) -> TokenLayout:
+def layout(meta: StreamJSON, encode: Encode, start: int = 0, stop: int | None = None) -> TokenLayout:
     """Token ids, labels and audio positions of a stream sample's JSON, or of its chunks ``[start, stop)``
     as a session of their own."""
     replies = {t["chunk"]: t for t in meta["turns"] if t["respond"]}

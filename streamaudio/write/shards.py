@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from streamaudio.protocol import SAMPLE_RATE
+from streamaudio.render.sample_json import StreamJSON
 
 TAR_MTIME = 0.0  # fixed member times make tars byte-reproducible
 TAR_MODE = 0o444
@@ -73,7 +74,7 @@ class _HashingFile:
         return self.raw.write(data)
 
 
-def sample_record(key: str, flac: bytes | memoryview, meta: dict[str, Any]) -> list[bytes | memoryview]:
+def sample_record(key: str, flac: bytes | memoryview, meta: StreamJSON) -> list[bytes | memoryview]:
     """One stream as its tar members, ``<key>.flac`` then ``<key>.json``, in pieces to write in order:
     byte for byte what webdataset's ``TarWriter`` writes, without copying the audio into one buffer."""
     parts: list[bytes | memoryview] = []

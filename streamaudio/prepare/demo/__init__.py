@@ -86,6 +86,19 @@ def sound_clips() -> list[Clip]:
     return clips
 
 
+def text_clips() -> list[Clip]:
+    """The demo sentences as text to be spoken, each with its German translation where the demo has one."""
+    german = translations()
+    return [
+        Clip(id=f"demo-en-{i:04d}", source="demo", duration=1.0, text=text, **_translation(text, german))
+        for i, text in enumerate(sentences())
+    ]
+
+
+def _translation(text: str, german: dict[str, str]) -> dict[str, str]:
+    return {"translation": german[text], "target_language": TRANSLATION_LANGUAGE} if text in german else {}
+
+
 def speech_clips(speak) -> Iterator[Clip]:
     """Each sentence in two voices; ``speak(text, voice)`` gives the audio to measure durations."""
     german = translations()
@@ -101,11 +114,10 @@ def speech_clips(speak) -> Iterator[Clip]:
                 sample_rate=SAMPLE_RATE,
                 channels=1,
                 text=text,
-                translation=german.get(text),
                 language="en",
-                target_language=TRANSLATION_LANGUAGE if text in german else None,
                 speaker=voice.id,
                 tts=voice.tts_field(text),
+                **_translation(text, german),
             )
 
 

@@ -40,6 +40,7 @@ from streamaudio.protocol import (
     TEXT_BEGIN,
     TEXT_END,
 )
+from streamaudio.render.sample_json import StreamJSON
 from streamaudio.use.harness.checkpoint import (
     encode_mel,
     load_encoder,
@@ -126,7 +127,7 @@ class AudioInteractionBackend:
         self.resets = 0
 
     # -- the loop's interface --------------------------------------------------------------
-    def start(self, meta: dict[str, Any]) -> None:
+    def start(self, meta: StreamJSON) -> None:
         self._prompt = meta.get("system_prompt", SYSTEM_PROMPT)
         self._open_session()
 

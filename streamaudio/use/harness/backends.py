@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from streamaudio.protocol import LABEL_REPLY
+from streamaudio.render.sample_json import StreamJSON
 from streamaudio.use.harness.errors import HarnessError
 from streamaudio.use.harness.loop import Reply
 
@@ -17,7 +18,7 @@ class OracleBackend:
 
     name = "oracle"
 
-    def start(self, meta: dict[str, Any]) -> None:
+    def start(self, meta: StreamJSON) -> None:
         self._replies = {t["chunk"]: t for t in meta["turns"] if t["respond"]}
         self._labels = meta["chunk_labels"]
 
@@ -45,7 +46,7 @@ class VadBackend:
         self._session = _session()
         self._window = WINDOW
 
-    def start(self, meta: dict[str, Any]) -> None:
+    def start(self, meta: StreamJSON) -> None:
         from streamaudio.check.vad import CONTEXT
 
         self._state = np.zeros((2, 1, 128), dtype=np.float32)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from streamaudio.protocol import CHUNK_SAMPLES
+from streamaudio.render.sample_json import StreamJSON
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Backend(Protocol):
 
     name: str
 
-    def start(self, meta: dict[str, Any]) -> None: ...
+    def start(self, meta: StreamJSON) -> None: ...
 
     def step(self, chunk: np.ndarray, index: int) -> Reply | None: ...
 
@@ -59,7 +60,7 @@ class ChunkFifo:
 
 
 def run_stream(
-    audio: np.ndarray, meta: dict[str, Any], backend: Backend, arrival: int = 1600
+    audio: np.ndarray, meta: StreamJSON, backend: Backend, arrival: int = 1600
 ) -> list[Emission]:
     """Feed a stream in ``arrival``-sample pieces (as a microphone would) through the FIFO and the backend.
 

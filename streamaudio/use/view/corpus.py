@@ -15,6 +15,7 @@ from streamaudio.check.corpus import KEPT_REPORT
 from streamaudio.errors import StreamAudioError
 from streamaudio.protocol import CHUNK_SECONDS, SAMPLE_RATE
 from streamaudio.render.audio import decode_flac
+from streamaudio.render.sample_json import StreamJSON
 from streamaudio.use.reader import shard_paths
 from streamaudio.use.stats import corpus_stats
 from streamaudio.use.view.shard_index import ShardIndex, StreamEntry, index_shard
@@ -141,7 +142,7 @@ class Corpus:
             return self._stats
 
 
-def _usable(meta: dict[str, Any]) -> bool:
+def _usable(meta: StreamJSON) -> bool:
     return all(k in meta for k in ("capability", "num_chunks", "chunk_labels", "turns", "events"))
 
 

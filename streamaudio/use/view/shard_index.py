@@ -12,6 +12,7 @@ from typing import Any
 
 from streamaudio.prepare.manifest import cache_key
 from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY
+from streamaudio.render.sample_json import StreamJSON
 
 INDEX_DIR = "view"  # under the corpus's state folder
 VERSION = 2  # of the kept index's layout and summary
@@ -35,7 +36,7 @@ class ShardIndex:
     error: str | None = None  # the shard could be read only up to here (its earlier streams are listed)
 
 
-def summarize(meta: dict[str, Any]) -> dict[str, Any]:
+def summarize(meta: StreamJSON) -> dict[str, Any]:
     """What the corpus page lists and searches of a stream."""
     events, turns = meta.get("events", []), meta.get("turns", [])
     names = [n for e in events for n in e.get("label_names") or ()]  # sounds are searched by their names
