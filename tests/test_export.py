@@ -30,11 +30,13 @@ from streamaudio.protocol import (
     ONLINE,
     PAD,
     SYSTEM,
+    SYSTEM_PROMPT,
     TEXT_BEGIN,
     TEXT_END,
     URGENT,
 )
-from streamaudio.use.export import FeatureWriter, export_upstream, plan_lines
+from streamaudio.use.export import FeatureWriter, export_upstream
+from streamaudio.use.lines import plan_lines
 from streamaudio.use.tokens import encode_text, layout, load_tokenizer
 from streamaudio.write.build import build
 
@@ -130,17 +132,24 @@ def test_features_equal_the_released_feature_step(exported: Path, demo_build: Pa
         assert torch.allclose(ours, reference, atol=1e-5), (ours - reference).abs().max()
 
 
-def test_turn_map_truncation_ends_on_each_reply(exported: Path) -> None:
+def test_turn_map_truncation_ends_on_each_reply_and_the_longest_keeps_the_line(exported: Path) -> None:
+    """Every entry cuts after a reply's TEXT_END, or (the last) keeps the whole line, so that under the
+    trainer's default (use_turn_map on, a cut drawn from turn_0 … turn_9) every chunk can be trained."""
     items, _ = U.scan(str(exported / "tokens"))
     cuts = 0
     for item in items:
         turn_map = item["turn_audio_end_map"]
-        replies = [b for _, b in item["audio_pos"] if item["input_ids"][b + 1] == TEXT_BEGIN]
-        assert len(turn_map) == len(replies)
+        assert 0 < len(turn_map) <= U.MAX_TURNS and list(turn_map) == [
+            f"turn_{k}" for k in range(len(turn_map))
+        ]
+        assert max(turn_map.values()) == len(item["audio_pos"])
         for key, chunks in turn_map.items():
             got = U.get_item(item, turn=key)
-            ids = got["input_ids"][: len(got["input_ids"]) - got["input_ids"][::-1].index(TEXT_END)]
             assert len(got["audio_pos"]) == chunks
+            if chunks == len(item["audio_pos"]):  # the whole line: nothing cut
+                assert got["input_ids"][: len(item["input_ids"])] == item["input_ids"]
+                continue
+            ids = got["input_ids"][: len(got["input_ids"]) - got["input_ids"][::-1].index(TEXT_END)]
             last_listen = got["audio_pos"][-1][1]
             assert ids[last_listen + 1] == TEXT_BEGIN  # the line ends on this chunk's reply
             assert got["labels"][len(ids) - 1] == TEXT_END and set(got["labels"][len(ids) :]) == {M}
@@ -166,20 +175,28 @@ def test_the_builders_arithmetic_gives_back_our_labels(
     before them) lands every decision on our chunk_labels, stream by stream."""
     samples = samples_of(capability_builds / cap)
     lines = [json.loads(x) for x in (builder_lines[cap] / "online.jsonl").read_text().splitlines()]
-    assert sorted(line["id"] for line in lines) == sorted(samples)
+    by_stream: dict[str, list[dict]] = {}
     for line in lines:
-        meta, audio, _ = samples[line["id"]]
-        pieces = [sf.read(t["audio_path"], dtype="float32")[0] for t in line["conversation"]]
-        tail = np.zeros(0, np.float32)
-        if line["tail_audio_path"]:
-            tail = sf.read(line["tail_audio_path"], dtype="float32")[0]
-        assert np.array_equal(np.concatenate([*pieces, tail]), audio)  # the pieces are the stream
-        turns = [
-            {"audio_frames": U.output_len(p.size), "assistant": t["assistant"]}
-            for p, t in zip(pieces, line["conversation"], strict=True)
-        ]
-        assert all(p.size % FRAME_SAMPLES == 0 for p in pieces)
-        assert U.builder_labels(turns, U.output_len(tail.size)) == meta["chunk_labels"], line["id"]
+        assert U.extract_turns(line)  # the builder's step 1 reads it
+        by_stream.setdefault(line["stream"], []).append(line)
+    assert sorted(by_stream) == sorted(samples)
+    for key, parts in by_stream.items():
+        meta, audio, _ = samples[key]
+        labels, pieces_all = "", []
+        for line in sorted(parts, key=lambda x: x["chunks"]):
+            pieces = [sf.read(t["audio_path"], dtype="float32")[0] for t in line["conversation"]]
+            tail = np.zeros(0, np.float32)
+            if line["tail_audio_path"]:
+                tail = sf.read(line["tail_audio_path"], dtype="float32")[0]
+            pieces_all += [*pieces, tail]
+            turns = [
+                {"audio_frames": U.output_len(p.size), "assistant": t["assistant"]}
+                for p, t in zip(pieces, line["conversation"], strict=True)
+            ]
+            assert all(p.size % FRAME_SAMPLES == 0 for p in pieces)
+            labels += U.builder_labels(turns, U.output_len(tail.size))
+        assert np.array_equal(np.concatenate(pieces_all), audio)  # the pieces are the stream
+        assert labels == meta["chunk_labels"], key
 
 
 def test_default_recipe_streams_fit_after_cutting(tmp_path: Path, checkpoint: Path) -> None:
@@ -191,7 +208,24 @@ def test_default_recipe_streams_fit_after_cutting(tmp_path: Path, checkpoint: Pa
     samples = samples_of(out)
     assert any(len(layout(m, encode).input_ids) > 4096 for m, _, _ in samples.values())
     result = export_upstream([out], tmp_path / "up", "online", encode)
-    assert result.split_streams > 0 and result.over_limit == []
+    assert result.split_streams > 0 and result.over_limit == [] and result.builder_over_limit == []
+    assert result.reach.shares() == {
+        "chunks_on": 1.0,
+        "replies_on": 1.0,
+        "chunks_off": 1.0,
+        "replies_off": 1.0,
+    }
+    # through the released builder, with the most noise it adds (60 frames before each turn and as tail)
+    system = len(encode(SYSTEM_PROMPT))
+    for line in map(json.loads, (tmp_path / "up" / "online.jsonl").read_text().splitlines()):
+        turns = [
+            {"audio_frames": U.output_len(sf.info(t["audio_path"]).frames), "assistant": t["assistant"]}
+            for t in U.extract_turns(line)
+        ]
+        assert U.builder_tokens(turns, 60, [60] * len(turns), encode, system) <= 4096, line["id"]
+    # without the turn-map cap, lines of more than ten replies leave chunks no cut reaches
+    uncapped = export_upstream([out], tmp_path / "uncapped", "online", encode, max_turns=None)
+    assert uncapped.reach.chunks_on < uncapped.reach.chunks_off == uncapped.reach.chunks
     items, _ = U.scan(str(tmp_path / "up" / "tokens"), check_audio_file=False)
     assert len(items) == result.lines > len(samples)
     by_stream: dict[str, list[dict]] = {}
@@ -241,15 +275,19 @@ def test_without_a_checkpoint_the_feature_step_is_named(tmp_path: Path, demo_bui
     assert len(U.scan(str(tmp_path / "up" / "tokens"))[0]) == 8  # … where the trainer looks for it
 
 
-def test_stream2m_lines(tmp_path: Path, demo_build: Path) -> None:
+def test_stream2m_lines_are_readable_by_the_builder(tmp_path: Path, demo_build: Path) -> None:
     export_upstream([demo_build / "shards" / "asr-train-000000.tar"], tmp_path, "stream2m")
     line = json.loads((tmp_path / "stream2m.jsonl").read_text().splitlines()[0])
-    assert set(line) == {"id", "stream_scene_type", "num_turns", "turns", "tail_audio_path"}
+    assert {"id", "stream_scene_type", "num_turns", "turns", "tail_audio_path", "conversation"} <= set(line)
     assert line["stream_scene_type"] == "asr" and line["num_turns"] == len(line["turns"])
     first, second = line["turns"][0], line["turns"][1]
     assert set(first) == {"user", "assistant", "emotion", "scene_type", "audio_path"}
     assert first["scene_type"] == "instruction"
     assert second["user"] == second["assistant"]  # ASR: the transcript
+    turns = U.extract_turns(line)  # the builder's step 1 reads the line's conversation
+    assert [t["audio_path"] for t in turns] == [t["audio_path"] for t in line["turns"]]
+    with pytest.raises(ValueError, match="missing 'conversation'"):  # what the shape alone would give
+        U.extract_turns({k: v for k, v in line.items() if k != "conversation"})
     assert not (tmp_path / "tokens").exists()
 
 

@@ -137,6 +137,42 @@ def builder_labels(turns: list[dict[str, Any]], tail_frames: int, leading: list[
     return "".join(out)
 
 
+def extract_turns(data_item: dict[str, Any]) -> list[dict[str, Any]]:
+    """dataset/cons_online_data.py:105-121 (step 1): the turns the builder reads from an input line; a line
+    it cannot read raises, and step 1 then drops it (:162-163)."""
+    convs = data_item.get("conversation", [])
+    if convs:
+        return [
+            {
+                "audio_path": c["audio_path"],
+                "assistant": c["assistant"],
+                "emotion": c.get("emotion") or "normal",
+            }
+            for c in convs
+        ]
+    if "merge_path" in data_item and "assistant" in data_item:
+        return [
+            {
+                "audio_path": data_item["merge_path"],
+                "assistant": data_item["assistant"],
+                "emotion": data_item.get("emotion", "normal"),
+            }
+        ]
+    raise ValueError("missing 'conversation' or single-turn fields")
+
+
+def builder_tokens(
+    turns: list[dict[str, Any]], tail_frames: int, leading: list[int], encode: Any, system_ids: int
+) -> int:
+    """dataset/cons_online_data.py:309-351 (step 4): the length of the builder's token line; ``turns``
+    carry ``audio_frames`` and ``assistant``, ``leading`` the noise frames put before each turn."""
+    tokens = 5 + system_ids  # ONLINE ENGLISH SYSTEM TEXT_BEGIN <system> TEXT_END
+    labels = builder_labels(turns, tail_frames, leading)
+    replies = [t for t in turns if t["assistant"].strip().lower() not in NO_RESPONSE_MARKERS]
+    tokens += 13 * len(labels)  # AUDIO_BEGIN PAD×10 ASSISTANT KEEP_SILENCE (a reply: its text instead)
+    return tokens + sum(2 + len(encode(t["assistant"])) for t in replies)
+
+
 def draw_turn(turn_map: dict[str, int], seed: int) -> str:
     """finetune/dataloader.py:104-108: the turn the trainer draws."""
     candidates = [f"turn_{i}" for i in range(MAX_TURNS) if f"turn_{i}" in turn_map]

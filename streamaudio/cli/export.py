@@ -12,8 +12,9 @@ import typer
 from streamaudio.cli.common import fail
 from streamaudio.cli.progress import Bar
 from streamaudio.use.export import FORMATS as EXPORT_FORMATS
-from streamaudio.use.export import MAX_TOKENS, FeatureWriter, export_upstream
+from streamaudio.use.export import FeatureWriter, export_upstream
 from streamaudio.use.harness.errors import NEEDS_MODEL, HarnessError
+from streamaudio.use.lines import MAX_TOKENS, MAX_TURNS, Reach
 from streamaudio.use.reader import ReadError, count_streams, shard_paths
 from streamaudio.use.tokens import TokenizerError, encode_text, load_tokenizer
 
@@ -50,6 +51,15 @@ def export_upstream_cmd(
             min=64, help="Longest training line; longer streams are cut at turn boundaries.", metavar="N"
         ),
     ] = MAX_TOKENS,
+    turn_map_turns: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Most turn-map entries a training line has; the released trainer draws its cut from the "
+            "first 10 only, so more leave chunks it never trains on (0: no cap).",
+            metavar="N",
+        ),
+    ] = MAX_TURNS,
     device: Annotated[
         str, typer.Option(help="Where the audio tower runs with --checkpoint: cpu or cuda.", metavar="TEXT")
     ] = "cpu",
@@ -70,12 +80,36 @@ def export_upstream_cmd(
         fail(NEEDS_MODEL)
     try:
         with Bar("export upstream", "streams", count_streams([out])) as bar:
-            result = export_upstream(tars, to, fmt.value, encode, features, max_tokens, progress=bar)
+            result = export_upstream(
+                tars,
+                to,
+                fmt.value,
+                encode,
+                features,
+                max_tokens,
+                progress=bar,
+                max_turns=turn_map_turns or None,
+            )
     except (ReadError, OSError) as exc:
         fail(str(exc) if isinstance(exc, ReadError) else f"{exc.filename or to}: {exc.strerror or exc}")
     notes = []
     if encode and result.split_streams:
-        notes.append(f"{result.split_streams} streams cut at turn boundaries to fit {max_tokens} tokens.")
+        notes.append(
+            f"{result.split_streams} streams cut at turn boundaries to fit {max_tokens} tokens"
+            + (f" and {turn_map_turns} turn-map entries." if turn_map_turns else ".")
+        )
+    if encode:
+        notes.append(reach_note(result.reach))
+    if result.builder_split_streams:
+        notes.append(
+            f"{fmt.value}.jsonl: {result.builder_split_streams} streams cut into {result.builder_lines} "
+            f"builder lines that fit {max_tokens} tokens with the builder's own noise."
+        )
+    if result.builder_over_limit:
+        notes.append(
+            f"Warning: {len(result.builder_over_limit)} builder lines may pass {max_tokens} tokens with the "
+            f"builder's noise (one turn runs past it): {', '.join(result.builder_over_limit[:5])}."
+        )
     if result.over_limit:
         notes.append(
             f"Warning: {len(result.over_limit)} lines are still longer than {max_tokens} tokens (one turn "
@@ -93,3 +127,13 @@ def export_upstream_cmd(
         typer.echo(textwrap.fill(note, 80, initial_indent="  ", subsequent_indent="    "))
     for f in result.files:
         typer.echo(f"  {f}")
+
+
+def reach_note(reach: Reach) -> str:
+    """What the released dataloader can ever train on, with its ``use_turn_map`` on (default) and off."""
+    share = reach.shares()
+    return (
+        f"Trainable under the released dataloader: {share['chunks_on']:.1%} of chunks and "
+        f"{share['replies_on']:.1%} of replies with use_turn_map on (its default), "
+        f"{share['chunks_off']:.1%} and {share['replies_off']:.1%} with it off."
+    )

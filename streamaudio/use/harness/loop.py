@@ -59,9 +59,7 @@ class ChunkFifo:
         yield from data[:whole].reshape(-1, CHUNK_SAMPLES)
 
 
-def run_stream(
-    audio: np.ndarray, meta: StreamJSON, backend: Backend, arrival: int = 1600
-) -> list[Emission]:
+def run_stream(audio: np.ndarray, meta: StreamJSON, backend: Backend, arrival: int = 1600) -> list[Emission]:
     """Feed a stream in ``arrival``-sample pieces (as a microphone would) through the FIFO and the backend.
 
     After each whole chunk the backend decides; a reply's text is emitted whole after that chunk, and
