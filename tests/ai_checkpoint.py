@@ -40,8 +40,15 @@ LIT_CONFIG = {
 }  # fmt: skip
 
 
-def reference_gpt(seed: int = 0) -> Any:
-    """litgpt 0.5.8's GPT on the tiny config, random weights scaled up so that logits move."""
+KEEP_SILENCE_ID, TEXT_BEGIN_ID = 151605, 151644
+
+
+def reference_gpt(seed: int = 0, protocol: bool = False) -> Any:
+    """litgpt 0.5.8's GPT on the tiny config, random weights scaled up so that logits move.
+
+    ``protocol`` gives it a head that speaks the protocol: every output row zero but KEEP_SILENCE's and
+    TEXT_BEGIN's, which are opposite and large, so that every step (greedy, or sampled at temperature 1
+    from the whole vocabulary) almost always gives one of the two, decided by the audio heard."""
     from litgpt.config import Config
     from litgpt.model import GPT
 
@@ -51,6 +58,11 @@ def reference_gpt(seed: int = 0) -> Any:
         for name, p in model.named_parameters():
             if "norm" not in name and "ln_f" not in name:
                 p.normal_(0.0, 0.2)
+        if protocol:
+            direction = model.lm_head.weight[KEEP_SILENCE_ID].clone() * 60.0
+            model.lm_head.weight.zero_()
+            model.lm_head.weight[KEEP_SILENCE_ID] = direction
+            model.lm_head.weight[TEXT_BEGIN_ID] = -direction
     return model.eval()
 
 
@@ -73,11 +85,12 @@ def tokenizer() -> Tokenizer:
     return tok
 
 
-def write_checkpoint(root: Path, seed: int = 0, legacy_qkv: bool = False) -> Path:
-    """The released layout; ``legacy_qkv`` stores litgpt <= 0.5.4's interleaved ``attn.attn`` tensors."""
+def write_checkpoint(root: Path, seed: int = 0, legacy_qkv: bool = False, protocol: bool = False) -> Path:
+    """The released layout; ``legacy_qkv`` stores litgpt <= 0.5.4's interleaved ``attn.attn`` tensors,
+    ``protocol`` the head of ``reference_gpt(protocol=True)``."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "model_config.yaml").write_text(yaml.safe_dump(LIT_CONFIG))
-    model = reference_gpt(seed)
+    model = reference_gpt(seed, protocol)
     weights = {k: v.contiguous() for k, v in model.state_dict().items()}
     if legacy_qkv:
         weights = {_legacy_name(k): _interleave(v) if ".attn.qkv." in k else v for k, v in weights.items()}

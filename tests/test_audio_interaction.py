@@ -45,7 +45,9 @@ def long_stream(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, np.ndar
 
 
 def backend(checkpoint: Path, **options: object) -> AudioInteractionBackend:
-    return AudioInteractionBackend(checkpoint, **{"max_reply_tokens": 6, **options})
+    """The offline session, its listening step restricted to the protocol: the random tiny checkpoint
+    would otherwise leave it at once (test_harness_sessions.py holds the released rules)."""
+    return AudioInteractionBackend(checkpoint, **{"max_reply_tokens": 6, "decision": "restricted", **options})
 
 
 class Recorder:
@@ -132,7 +134,7 @@ def test_chunk_features_are_what_the_released_server_encodes(checkpoint: Path, l
     import whisper
 
     _, audio = long_stream
-    model = backend(checkpoint)
+    model = backend(checkpoint, session="server")
     model.start({})
     for index in (0, 1, 2, 30):
         history = audio[: (index + 1) * CHUNK_SAMPLES]
@@ -143,12 +145,13 @@ def test_chunk_features_are_what_the_released_server_encodes(checkpoint: Path, l
             full = model.encoder(
                 mel, torch.tensor([40] * (frames // 40)), torch.tensor((frames - 1) // 2 + 1)
             )
-        assert torch.allclose(model._encode_last_chunk(), full.last_hidden_state[-10:], atol=1e-5)
+        assert torch.allclose(model._chunk_features(index), full.last_hidden_state[-10:], atol=1e-5)
 
 
 def test_decisions_equal_the_golden_record(checkpoint: Path, long_stream: tuple) -> None:
-    """Greedy decisions of the tiny checkpoint on a 125 s+ demo stream, recorded once: a later change to
-    the model path shows up here. STREAMAUDIO_WRITE_GOLDEN=1 records it anew."""
+    """Greedy decisions of the tiny checkpoint on a 125 s+ demo stream (offline session: whole-stream
+    log-mel, a new session at the block size), recorded once: a later change to the model path shows up
+    here. STREAMAUDIO_WRITE_GOLDEN=1 records it anew."""
     meta, audio = long_stream
     model = backend(checkpoint, max_reply_tokens=4)
     emitted = run_stream(audio, meta, model)

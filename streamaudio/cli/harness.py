@@ -19,7 +19,11 @@ from streamaudio.use.harness.errors import HarnessError
 from streamaudio.use.harness.metrics import require_scorers
 from streamaudio.use.harness.report import show_metrics
 from streamaudio.use.harness.run import run_harness
+from streamaudio.use.harness.session import DECISIONS, SEED, SESSIONS, TOKEN_SECONDS
 from streamaudio.use.reader import ReadError, count_streams
+
+Session = Enum("Session", {s: s for s in SESSIONS}, type=str)
+Decision = Enum("Decision", {d: d for d in DECISIONS}, type=str)
 
 
 class BackendName(str, Enum):
@@ -44,20 +48,51 @@ def harness_cmd(
             metavar="TEXT",
         ),
     ] = "auto",
-    max_reply_tokens: Annotated[
-        int,
+    session: Annotated[
+        Session,
         typer.Option(
-            min=1, help="audio-interaction: longest reply, in tokens (the released server: 512).", metavar="N"
+            help="audio-interaction: run as the released offline generator (whole-file log-mel, greedy) "
+            "or as its web server (log-mel of the audio so far, sampled, reset after each reply).",
         ),
-    ] = 512,
+    ] = Session.offline,
+    decision: Annotated[
+        Decision,
+        typer.Option(
+            help="audio-interaction: the released rule (any token may follow a chunk) or restricted "
+            "(KEEP_SILENCE or TEXT_BEGIN only).",
+        ),
+    ] = Decision.released,
+    max_reply_tokens: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="audio-interaction: longest reply, in tokens. \\[default: offline none, server 512]",
+            metavar="N",
+            show_default=False,
+        ),
+    ] = None,
     session_tokens: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=64,
-            help="audio-interaction: positions per session before it restarts (trained at 4096).",
+            help="audio-interaction, offline: positions per session before it starts again. "
+            "\\[default: the model's block size]",
             metavar="N",
+            show_default=False,
         ),
-    ] = 4096,
+    ] = None,
+    token_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="audio-interaction, server: seconds to generate a reply token; audio arriving "
+            "meanwhile is refused, as the server does.",
+            metavar="S",
+        ),
+    ] = TOKEN_SECONDS,
+    seed: Annotated[
+        int, typer.Option(help="audio-interaction, server: sampling seed (the server's: 1337).", metavar="N")
+    ] = SEED,
     report: Annotated[
         Path | None, typer.Option(help="Write the metrics as JSON here.", metavar="PATH")
     ] = None,
@@ -74,6 +109,10 @@ def harness_cmd(
                 "dtype": dtype,
                 "max_reply_tokens": max_reply_tokens,
                 "session_tokens": session_tokens,
+                "session": session.value,
+                "decision": decision.value,
+                "token_seconds": token_seconds,
+                "seed": seed,
             }
             if backend is BackendName.audio_interaction
             else {}
@@ -97,6 +136,7 @@ def harness_cmd(
                     "streams": result.streams,
                     "hours": round(result.seconds / 3600, 6),
                     "metrics": result.metrics,
+                    **({"session": {"mode": session.value, **result.session}} if result.session else {}),
                 },
                 indent=2,
             )

@@ -1,21 +1,21 @@
 """The ``audio-interaction`` backend: a released Audio-Interaction checkpoint run chunk by chunk.
 
-It computes what the released model and its streaming server compute:
+It computes what the released model computes, in one of the released code's two sessions
+(``session.py``: ``offline`` as ``streaming_generate``, ``server`` as the web server):
 
-- the log-mel of the whole audio heard so far in the session (whisper's, 128 bins), its last 40 frames
-  encoded by the chunk-wise Qwen2.5-Omni audio tower (``feature_lens`` in runs of 40, ``aftercnn_lens``);
-- per chunk ``AUDIO_BEGIN PAD×10 ASSISTANT`` with the 10 encoder frames written into the PAD slots, then
-  KEEP_SILENCE or TEXT_BEGIN;
-- after TEXT_BEGIN an optional emotion token (the model may skip it) and text up to TEXT_END, at most
-  ``max_reply_tokens`` (512, as the released server);
+- whisper's log-mel (128 bins) of the session's whole audio (offline) or of the audio heard so far
+  (server), encoded by the chunk-wise Qwen2.5-Omni audio tower (``feature_lens`` in runs of 40,
+  ``aftercnn_lens``), 10 encoder frames per chunk;
+- per chunk ``AUDIO_BEGIN PAD×10 ASSISTANT`` with those frames written into the PAD slots, then the
+  listening step's token: KEEP_SILENCE, TEXT_BEGIN, or (as the released rules allow) another token;
+- after TEXT_BEGIN an optional emotion token (the model may skip it) and text up to TEXT_END or the
+  mode's reply cap;
 - rotary positions rounded to float16 as the released model builds them (2049 -> 2048), the positions
-  it was trained with;
-- a session of at most ``session_tokens`` positions (4096, the training length): when the next chunk
-  would not fit, the session starts again from the system prompt with an empty audio history, as the
-  released server clears its cache.
+  it was trained with.
 
-Decoding is greedy (the released offline generator's default), or temperature 0.3 / top-k 3. The model
-runs in float32 on CPU and bfloat16 on CUDA unless ``dtype`` says otherwise; the encoder runs in float32.
+``decision="restricted"`` makes the listening step choose between KEEP_SILENCE and TEXT_BEGIN only; either
+way the stats count how often the whole vocabulary's choice would have left the protocol. The model runs
+in float32 on CPU and bfloat16 on CUDA unless ``dtype`` says otherwise; the encoder runs in float32.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 from streamaudio.protocol import (
     ASSISTANT,
     AUDIO_BEGIN,
+    CHUNK_SAMPLES,
     EMOTION_TOKENS,
     ENGLISH,
     FRAMES_PER_CHUNK,
@@ -51,11 +52,9 @@ from streamaudio.use.harness.checkpoint import (
 from streamaudio.use.harness.errors import NEEDS_MODEL, HarnessError
 from streamaudio.use.harness.logmel import MEL_FRAMES_PER_CHUNK, log_mel
 from streamaudio.use.harness.loop import Reply
+from streamaudio.use.harness.session import DECISIONS, SEED, TOKEN_SECONDS, SessionStats, session_rules
 from streamaudio.use.tokens import TokenizerError, load_tokenizer
 
-MAX_REPLY_TOKENS = 512
-SESSION_TOKENS = 4096
-TEMPERATURE, TOP_K = 0.3, 3
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 EMOTION_BY_ID = {v: k for k, v in EMOTION_TOKENS.items()}
 LISTEN = [AUDIO_BEGIN, *[PAD] * FRAMES_PER_CHUNK, ASSISTANT]
@@ -79,21 +78,30 @@ class AudioInteractionBackend:
     """An Audio-Interaction model behind the harness loop (CPU or CUDA)."""
 
     name = "audio-interaction"
+    whole_stream = True  # offline features are the whole stream's
 
     def __init__(
         self,
         checkpoint: Path | None,
         device: str = "cpu",
-        greedy: bool = True,
-        seed: int = 0,
-        max_reply_tokens: int = MAX_REPLY_TOKENS,
-        session_tokens: int = SESSION_TOKENS,
+        seed: int = SEED,
+        max_reply_tokens: int | None = None,
+        session_tokens: int | None = None,
         dtype: str = "auto",
+        session: str = "offline",
+        decision: str = "released",
+        token_seconds: float = TOKEN_SECONDS,
     ) -> None:
         if checkpoint is None:
             raise HarnessError("the audio-interaction backend needs a checkpoint folder")
         if dtype not in DTYPES:
             raise HarnessError(f"dtype {dtype}: choose from {', '.join(DTYPES)}")
+        if decision not in DECISIONS:
+            raise HarnessError(f"decision {decision}: choose from {', '.join(DECISIONS)}")
+        try:
+            self.rules = session_rules(session, max_reply_tokens, token_seconds)
+        except ValueError as exc:
+            raise HarnessError(str(exc)) from None
         try:
             import torch
             import transformers  # noqa: F401
@@ -113,41 +121,79 @@ class AudioInteractionBackend:
             dtype = "bfloat16" if self.device.type == "cuda" else "float32"
         self.model = model.to(self.device, getattr(torch, dtype))
         block = self.model.config.max_position_embeddings
+        session_tokens = session_tokens or block
         if not 0 < session_tokens <= block:
             raise HarnessError(f"a session of {session_tokens} tokens: the model holds 1 to {block}")
         self.session_tokens = session_tokens
         _fp16_rotary(self.model, positions_fp16(block).to(self.device))
         self.encoder = load_encoder(root).to(self.device)
-        self.greedy = greedy
-        self.max_reply_tokens = max_reply_tokens
+        self.restricted = decision == "restricted"
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         self._cache_kw = (
             "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         )
-        self.resets = 0
+        self.stats = SessionStats()
+
+    @property
+    def resets(self) -> int:
+        return self.stats.resets
 
     # -- the loop's interface --------------------------------------------------------------
-    def start(self, meta: StreamJSON) -> None:
+    def start(self, meta: StreamJSON, audio: np.ndarray | None = None) -> None:
+        """A new stream; offline features need its whole ``audio`` (without it, the audio so far)."""
         self._prompt = meta.get("system_prompt", SYSTEM_PROMPT)
-        self._open_session()
+        self._stream = str(meta.get("id", ""))
+        self._audio = audio
+        self._busy = 0
+        self._stopped = False
+        self._open_session(0)
 
     def step(self, chunk: np.ndarray, index: int) -> Reply | None:
-        if self.position + len(LISTEN) + 1 > self.session_tokens:
-            self.resets += 1
-            self._open_session()
+        rules = self.rules
+        if self._stopped:
+            return None
+        if self._busy:  # refused while the reply was being generated
+            self._busy -= 1
+            self.stats.dropped_chunks += 1
+            return None
+        if rules.max_positions is not None and self.position >= rules.max_positions:
+            self._reset(index + 1)  # the server clears its cache and drops the chunk that found it full
+            self.stats.dropped_chunks += 1
+            return None
+        if self.position + len(LISTEN) + 1 > self.session_tokens:  # the model's block: start again here
+            self._reset(index)
         self._history.append(np.asarray(chunk, dtype=np.float32))
         embeds = self._embed(LISTEN)
-        embeds[0, 1 : 1 + FRAMES_PER_CHUNK] = self._encode_last_chunk()
-        logits = self._forward(embeds)
-        decision = self._choose(logits, [KEEP_SILENCE, TEXT_BEGIN])
-        logits = self._forward(self._embed([decision]))
-        if decision == KEEP_SILENCE:
+        embeds[0, 1 : 1 + FRAMES_PER_CHUNK] = self._chunk_features(index)
+        token = self._listen(self._forward(embeds))
+        logits = self._forward(self._embed([token]))
+        if token == KEEP_SILENCE:
             return None
-        budget = min(self.max_reply_tokens, self.session_tokens - self.position - 1)
+        if token != TEXT_BEGIN:  # the server warns and goes on; streaming_generate raises
+            self.stats.left_protocol += 1
+            if rules.stop_off_protocol:
+                self._stopped = True
+                self.stats.stopped_streams.append(self._stream)
+            return None
+        reply, generated = self._speak(logits)
+        if rules.reset_after_reply:
+            self._reset(index + 1)
+        self._busy = rules.busy_chunks(generated)
+        return reply
+
+    # -- pieces ----------------------------------------------------------------------------
+    def _speak(self, logits: Any) -> tuple[Reply, int]:
+        """The reply after TEXT_BEGIN and how many tokens were generated for it."""
+        budget = self.session_tokens - self.position - 1  # room for TEXT_END
+        if self.rules.max_reply_tokens is not None:
+            budget = min(self.rules.max_reply_tokens, budget)
         emotion, text = "normal", []
+        generated = 0
         for k in range(budget):
             token = self._choose(logits, None)
-            logits = self._forward(self._embed([token]))
+            generated += 1
+            if not (self.rules.reset_after_reply and token == TEXT_END):  # the context goes on
+                logits = self._forward(self._embed([token]))
             if token == TEXT_END:
                 break
             if k == 0 and token in EMOTION_BY_ID:
@@ -155,11 +201,18 @@ class AudioInteractionBackend:
             else:
                 text.append(token)
         else:
-            self._forward(self._embed([TEXT_END]))
-        return Reply(self.tokenizer.decode(text, skip_special_tokens=True).strip(), emotion)
+            self.stats.capped_replies += 1
+            if not self.rules.reset_after_reply:  # offline: close the reply so that listening goes on
+                self._forward(self._embed([TEXT_END]))
+        return Reply(self.tokenizer.decode(text, skip_special_tokens=True).strip(), emotion), generated
 
-    # -- pieces ----------------------------------------------------------------------------
-    def _open_session(self) -> None:
+    def _reset(self, next_chunk: int) -> None:
+        self.stats.resets += 1
+        self._open_session(next_chunk)
+
+    def _open_session(self, first_chunk: int) -> None:
+        """A new KV cache with the system prompt; the audio history (and offline features) start at
+        ``first_chunk``."""
         from transformers import DynamicCache
 
         try:
@@ -168,13 +221,26 @@ class AudioInteractionBackend:
             self.cache = DynamicCache()
         self.position = 0
         self._history: list[np.ndarray] = []
+        self._first = first_chunk
+        self._file_features = None
+        if self.rules.whole_file_features and self._audio is not None:
+            rest = self._audio[first_chunk * CHUNK_SAMPLES :]
+            if rest.size >= CHUNK_SAMPLES:
+                self._file_features = encode_mel(
+                    self.encoder, log_mel(rest[: rest.size // CHUNK_SAMPLES * CHUNK_SAMPLES])
+                )
         prompt = self.tokenizer.encode(self._prompt, add_special_tokens=False).ids
         self._forward(self._embed([ONLINE, ENGLISH, SYSTEM, TEXT_BEGIN, *prompt, TEXT_END]))
 
-    def _encode_last_chunk(self) -> Any:
-        """The encoder's 10 frames of the newest chunk, from the log-mel of the session's whole audio."""
-        mel = log_mel(np.concatenate(self._history))
-        frames = encode_mel(self.encoder, mel[:, -MEL_FRAMES_PER_CHUNK:])
+    def _chunk_features(self, index: int) -> Any:
+        """The encoder's 10 frames of chunk ``index``: from the whole session audio's log-mel (offline),
+        or from the log-mel of the audio heard since the session began (server)."""
+        if self._file_features is not None:
+            k = (index - self._first) * FRAMES_PER_CHUNK
+            frames = self._file_features[k : k + FRAMES_PER_CHUNK]
+        else:
+            mel = log_mel(np.concatenate(self._history))
+            frames = encode_mel(self.encoder, mel[:, -MEL_FRAMES_PER_CHUNK:])
         return frames.to(self.model.dtype)
 
     def _embed(self, ids: list[int]) -> Any:
@@ -197,14 +263,23 @@ class AudioInteractionBackend:
         self._last = out.logits[0, -1].float()
         return self._last
 
+    def _listen(self, logits: Any) -> int:
+        """The listening step's token, counting how far the whole vocabulary strays from the protocol."""
+        torch = self.torch
+        probs = torch.softmax(logits, dim=-1)
+        self.stats.listening_steps += 1
+        self.stats.off_protocol_mass += float(1.0 - probs[KEEP_SILENCE] - probs[TEXT_BEGIN])
+        self.stats.off_protocol_argmax += int(torch.argmax(logits)) not in (KEEP_SILENCE, TEXT_BEGIN)
+        return self._choose(logits, [KEEP_SILENCE, TEXT_BEGIN] if self.restricted else None)
+
     def _choose(self, logits: Any, allowed: list[int] | None) -> int:
+        """Greedy (offline), or sampled at temperature 1 (server), over ``allowed`` or every token."""
         torch = self.torch
         if allowed is not None:
             masked = torch.full_like(logits, float("-inf"))
             masked[allowed] = logits[allowed]
             logits = masked
-        if self.greedy:
+        if not self.rules.sample:
             return int(torch.argmax(logits))
-        top = torch.topk(logits / TEMPERATURE, k=min(TOP_K, len(allowed) if allowed else TOP_K))
-        probs = torch.softmax(top.values, dim=-1).cpu()
-        return int(top.indices[int(torch.multinomial(probs, 1, generator=self.generator))])
+        probs = torch.softmax(logits, dim=-1).cpu()
+        return int(torch.multinomial(probs, 1, generator=self.generator))

@@ -33,7 +33,9 @@ class Backend(Protocol):
 
     name: str
 
-    def start(self, meta: StreamJSON) -> None: ...
+    def start(self, meta: StreamJSON) -> None:
+        """A new stream; a backend with ``whole_stream = True`` is also given its audio (``audio=``), as
+        the released offline generator encodes a whole file before it decides."""
 
     def step(self, chunk: np.ndarray, index: int) -> Reply | None: ...
 
@@ -65,7 +67,10 @@ def run_stream(audio: np.ndarray, meta: StreamJSON, backend: Backend, arrival: i
     After each whole chunk the backend decides; a reply's text is emitted whole after that chunk, and
     the next chunk is heard as usual.
     """
-    backend.start(meta)
+    if getattr(backend, "whole_stream", False):
+        backend.start(meta, audio=audio)
+    else:
+        backend.start(meta)
     fifo = ChunkFifo()
     emitted: list[Emission] = []
     index = 0

@@ -30,3 +30,12 @@ def show_metrics(result: HarnessResult, backend: str, console: Console) -> None:
         "trigger ends; takeover: replies to turns that stay silent. Precision and recall: --report.",
         highlight=False,
     )
+    if result.session:
+        s = result.session
+        console.print(
+            f"session: {s['resets']} resets, {s['dropped_chunks']} chunks not heard, {s['capped_replies']} "
+            f"replies cut at the cap, {s['left_protocol']} listening steps left the protocol; with every "
+            f"token allowed, {s['off_protocol_argmax_share']:.1%} of them would by argmax (mean probability "
+            f"{s['off_protocol_mean_probability']:.3f})",
+            highlight=False,
+        )

@@ -23,6 +23,7 @@ class HarnessResult:
     seconds: float
     elapsed: float
     metrics: dict[str, Any]
+    session: dict[str, Any] | None = None  # a model backend's session stats (resets, dropped chunks, …)
 
     @property
     def realtime_factor(self) -> float:
@@ -65,4 +66,5 @@ def run_harness(
             if progress:
                 progress(len(results))
     elapsed = time.perf_counter() - started
-    return HarnessResult(len(results), seconds, elapsed, score(results))
+    stats = getattr(backend, "stats", None)
+    return HarnessResult(len(results), seconds, elapsed, score(results), stats.to_dict() if stats else None)
