@@ -174,6 +174,8 @@ def test_the_builders_arithmetic_gives_back_our_labels(
     """The released builder's step 4 on our online.jsonl (pieces carry their own gaps, so no noise is put
     before them) lands every decision on our chunk_labels, stream by stream."""
     samples = samples_of(capability_builds / cap)
+    encode = encode_text(tokenizer())
+    system = len(encode(SYSTEM_PROMPT))
     lines = [json.loads(x) for x in (builder_lines[cap] / "online.jsonl").read_text().splitlines()]
     by_stream: dict[str, list[dict]] = {}
     for line in lines:
@@ -195,6 +197,8 @@ def test_the_builders_arithmetic_gives_back_our_labels(
             ]
             assert all(p.size % FRAME_SAMPLES == 0 for p in pieces)
             labels += U.builder_labels(turns, U.output_len(tail.size))
+            # with the most noise the builder adds, its token line fits the trainer's 4096
+            assert U.builder_tokens(turns, 60, [60] * len(turns), encode, system) <= 4096, line["id"]
         assert np.array_equal(np.concatenate(pieces_all), audio)  # the pieces are the stream
         assert labels == meta["chunk_labels"], key
 
