@@ -19,6 +19,19 @@ from streamaudio.use.view import ViewServer, make_server
 CAPABILITIES = list(SCENARIOS)  # every registered capability
 
 
+def long_asr_stream(folder: Path) -> tuple[dict, np.ndarray]:
+    """One 125-135 s demo ASR stream (seed 8, over 300 chunks): past position 2048, the 4096 block and
+    the released server's 1500-position reset."""
+    from streamaudio.plan.scenarios import ScenarioConfig
+    from streamaudio.plan.spec import single
+    from streamaudio.write.build import build
+
+    out = folder / "asr"
+    build(single("asr", out, streams=1, seed=8, config=ScenarioConfig(stream_seconds=(125.0, 135.0))))
+    meta, audio, _ = next(iter(read_shard(out / "shards" / "asr-train-000000.tar").values()))
+    return meta, audio
+
+
 def read_shard(path: Path) -> dict[str, tuple[dict, np.ndarray, int]]:
     """key -> (meta, audio, sample rate) of every sample in a tar."""
     members: dict[str, dict[str, bytes]] = {}

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from ai_checkpoint import reference_gpt, upstream_rope, write_checkpoint
-from helpers import read_shard
+from helpers import long_asr_stream
 
 from streamaudio.protocol import CHUNK_SAMPLES, SAD, TEXT_BEGIN, TEXT_END
 from streamaudio.use.harness.audio_interaction import AudioInteractionBackend
@@ -34,14 +34,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def long_stream(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, np.ndarray]:
     """One 125-135 s demo ASR stream (seed 8): long enough to pass position 2048 and the 4096 session cap."""
-    from streamaudio.plan.scenarios import ScenarioConfig
-    from streamaudio.plan.spec import single
-    from streamaudio.write.build import build
-
-    out = tmp_path_factory.mktemp("long") / "asr"
-    build(single("asr", out, streams=1, seed=8, config=ScenarioConfig(stream_seconds=(125.0, 135.0))))
-    meta, audio, _ = next(iter(read_shard(out / "shards" / "asr-train-000000.tar").values()))
-    return meta, audio
+    return long_asr_stream(tmp_path_factory.mktemp("long"))
 
 
 def backend(checkpoint: Path, **options: object) -> AudioInteractionBackend:

@@ -11,7 +11,7 @@ import pytest
 import torch
 import upstream_sessions as R
 from ai_checkpoint import reference_gpt, tokenizer, upstream_rope, write_checkpoint
-from helpers import read_shard
+from helpers import long_asr_stream
 
 from streamaudio.protocol import CHUNK_SAMPLES, SYSTEM_PROMPT
 from streamaudio.use.harness.audio_interaction import AudioInteractionBackend
@@ -29,14 +29,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def stream(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, np.ndarray]:
     """A 125-135 s demo ASR stream (over 300 chunks): past 4096 positions offline, 1500 on the server."""
-    from streamaudio.plan.scenarios import ScenarioConfig
-    from streamaudio.plan.spec import single
-    from streamaudio.write.build import build
-
-    out = tmp_path_factory.mktemp("long") / "asr"
-    build(single("asr", out, streams=1, seed=8, config=ScenarioConfig(stream_seconds=(125.0, 135.0))))
-    meta, audio, _ = next(iter(read_shard(out / "shards" / "asr-train-000000.tar").values()))
-    return meta, audio
+    return long_asr_stream(tmp_path_factory.mktemp("long"))
 
 
 @pytest.fixture(scope="module")

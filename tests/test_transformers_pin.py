@@ -15,6 +15,7 @@ HERE = Path(__file__).parent
 # the tests that run transformers' modules (the rest of test_export reads no model code)
 MODEL_TESTS = [
     str(HERE / "test_audio_interaction.py"),
+    str(HERE / "test_harness_sessions.py"),
     str(HERE / "test_export.py") + "::test_features_equal_the_released_feature_step",
 ]
 
