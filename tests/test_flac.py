@@ -77,6 +77,27 @@ def test_both_encoders_give_a_build_the_same_samples(tmp_path: Path) -> None:
             assert meta == theirs[key][0] and np.array_equal(audio, theirs[key][1])
 
 
+def test_a_rerun_with_another_encoder_keeps_every_shard_and_a_rebuild_says_why(tmp_path: Path) -> None:
+    """A finished build is kept whatever encoder the rerun would use (installing libFLAC or pyflac must
+    not rebuild a corpus); the manifest names each shard's encoder; a shard built again says why."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "streamaudio.cli", "build", "--streams", "6", "--shard-streams", "2"]
+    cmd += ["--stream-seconds", "8:10", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "STREAMAUDIO_FLAC": "libsndfile"})
+    before = json.loads((out / "manifest.json").read_text())
+    assert {s["encoder"] for s in before["shards"]} == {before["flac_encoder"]}
+    rerun = subprocess.run(cmd, check=True, capture_output=True, text=True)  # the default encoder now
+    assert "(3 already built)" in rerun.stdout and "rebuilt" not in rerun.stderr
+    after = json.loads((out / "manifest.json").read_text())
+    assert after["shards"] == before["shards"]  # same bytes, each still naming libsndfile
+    (out / "shards" / "asr-train-000001.tar").unlink()
+    again = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    assert "(2 already built)" in again.stdout
+    assert "rebuilt asr-train-000001.tar: the shard is missing" in again.stderr
+    encoders = {s["path"]: s["encoder"] for s in json.loads((out / "manifest.json").read_text())["shards"]}
+    assert encoders["shards/asr-train-000001.tar"] == flac.ENCODER
+
+
 def test_a_libflac_named_in_the_environment_is_used_and_a_bad_one_is_one_line(tmp_path: Path) -> None:
     system = ctypes.util.find_library("FLAC")
     args = [sys.executable, "-m", "streamaudio.cli", "build", "--streams", "2", "--stream-seconds", "8:10"]

@@ -367,6 +367,10 @@ def _run_build(spec: BuildSpec, name: str, force: bool = False) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    if result.rebuilt:
+        name, why = result.rebuilt[0]
+        more = f" and {len(result.rebuilt) - 1} more" if len(result.rebuilt) > 1 else ""
+        err.print(f"rebuilt {name}{more}: {why}", highlight=False, soft_wrap=True)
     resumed = f" ({result.skipped_shards} already built)" if result.skipped_shards else ""
     left_out = f" ({len(result.dropped)} left out)" if result.dropped else ""
     if result.decoder_warnings:

@@ -45,6 +45,7 @@ class BuildResult:
     decoder_warnings: int = 0
     dropped: list[str] = field(default_factory=list)  # streams left out because a clip of theirs failed
     first_failure: str = ""  # what the first failed clip was, in words
+    rebuilt: list[tuple[str, str]] = field(default_factory=list)  # finished shards built again, and why
 
     @property
     def hours(self) -> float:
@@ -117,6 +118,7 @@ def _build(
     names: list[str] = []  # every shard of the build, in order, as planning reaches it
     done: dict[str, ShardStats] = {}
     skipped: list[str] = []
+    rebuilt: list[tuple[str, str]] = []  # shards an earlier run finished that are built again, and why
 
     def pending() -> Iterator[ShardJob]:
         """Jobs still to build, planned lazily; shards an earlier run finished are skipped."""
@@ -124,8 +126,10 @@ def _build(
             for job in planner:
                 interrupt.check()
                 names.append(job.name)
-                stats = load_stats(state_dir, job.name, job.spec_sha256, shard_dir / job.name)
-                if stats is None or stats.dropped:  # a shard that left streams out is tried again
+                stats, why = load_stats(state_dir, job.name, job.spec_sha256, shard_dir / job.name)
+                if stats is None:
+                    if why:
+                        rebuilt.append((job.name, why))
                     yield job
                 else:
                     done[job.name] = stats
@@ -186,6 +190,7 @@ def _build(
         warnings,
         dropped,
         failures.first,
+        rebuilt,
     )
 
 

@@ -157,7 +157,7 @@ def corpus_manifest(
         "hours": round(seconds / 3600.0, 6),
         "replies": replies,
         "rejected": rejected,
-        "flac_encoder": flac.ENCODER,
+        "flac_encoder": flac.ENCODER,  # this run's; each shard names the one that wrote it
         "shard_streams": spec.shard_streams,
         "shard_mb": spec.shard_mb,
         "parts": [part_entry(p) for p in spec.parts],
@@ -169,6 +169,7 @@ def corpus_manifest(
                 "replies": s.replies,
                 "bytes": s.bytes,
                 "sha256": s.sha256,
+                "encoder": s.encoder or flac.ENCODER,
             }
             for s in shards
         ],

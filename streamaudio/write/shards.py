@@ -37,6 +37,7 @@ class ShardStats:
     decoder_warnings: int = 0
     clips: int = 0  # clips its plans drew
     dropped: list[str] = field(default_factory=list)  # streams left out: a clip of theirs failed
+    encoder: str = ""  # the FLAC encoder that wrote it (render/flac.py)
 
 
 def shard_name(capability: str, split: str, index: int) -> str:
@@ -160,13 +161,27 @@ def save_stats(state_dir: Path, stats: ShardStats) -> None:
     write_json_atomic(state_dir / f"{stats.name}.json", asdict(stats))
 
 
-def load_stats(state_dir: Path, name: str, spec_sha256: str, shard_path: Path) -> ShardStats | None:
-    """Stats of a shard finished by an earlier run of the same plan, or None if it must be (re)built."""
+def load_stats(
+    state_dir: Path, name: str, spec_sha256: str, shard_path: Path
+) -> tuple[ShardStats | None, str]:
+    """Stats of a shard finished by an earlier run of the same plan, or None and why it must be
+    (re)built: "" when no run finished it, else the reason in words."""
     try:
         data = json.loads((state_dir / f"{name}.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, ""
+    except (OSError, ValueError) as exc:
+        return None, f"its record cannot be read ({exc})"
+    try:
         stats = ShardStats(**data)
-    except (OSError, ValueError, TypeError):
-        return None
-    if stats.spec_sha256 != spec_sha256 or not shard_path.is_file():
-        return None
-    return stats if shard_path.stat().st_size == stats.bytes else None
+    except TypeError:
+        return None, "its record is from another version"
+    if stats.spec_sha256 != spec_sha256:
+        return None, "its streams' plan changed (another version, seed, option or source)"
+    if not shard_path.is_file():
+        return None, "the shard is missing"
+    if shard_path.stat().st_size != stats.bytes:
+        return None, "the shard's size differs from its record"
+    if stats.dropped:
+        return None, "it left streams out (a clip failed), tried again"
+    return stats, ""

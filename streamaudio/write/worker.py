@@ -126,5 +126,5 @@ def shard_task(job: ShardJob, shard_dir: Path, tally: Progress | None = None) ->
     clips = sum(plan.clip_count for plan in job.plans)
     return ShardStats(
         job.name, streams, round(seconds, 3), replies, size, sha, job.spec_sha256, rejects, warnings, clips,
-        dropped,
+        dropped, flac.ENCODER,
     )  # fmt: skip
