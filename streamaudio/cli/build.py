@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ from streamaudio.cli.synthesize import (
 )
 from streamaudio.plan.recipe import requested_build
 from streamaudio.plan.scenarios import ScenarioConfig
-from streamaudio.plan.spec import DEFAULT_CAPABILITY, DEFAULT_STREAMS, BuildSpec
+from streamaudio.plan.spec import DEFAULT_CAPABILITY, DEFAULT_STREAMS, BuildSpec, Part
 from streamaudio.write.build import TooManyFailures, build
 
 CONFIG = ScenarioConfig()  # the defaults the help shows are the library's own
@@ -278,6 +279,8 @@ def build_cmd(
         )  # fmt: skip
     except KNOWN_ERRORS as exc:
         fail(str(exc))
+    for note in spec.notes:
+        err.print(f"[bold yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     if plan_only:
         _show_plan(spec)
         return
@@ -289,6 +292,34 @@ def _span(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:,.1f} h"
+
+
+def _show_parts(out: Path) -> None:
+    """Each part's size, asked against built, from the manifest just written."""
+    try:
+        parts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["parts"]
+    except (OSError, ValueError, KeyError):
+        return
+    for p in parts:
+        asked = p["requested"]
+        want = f"{asked['streams']:,} streams" if "streams" in asked else f"{_hours(asked['hours'])} h"
+        typer.echo(
+            f"  {p['capability']}/{p['split']}: asked {want}, built {p['streams']:,} streams, "
+            f"{_hours(p['hours'])} h"
+        )
+
+
+def _hours(hours: float) -> str:
+    """Hours with the digits that show their size: 0.031, 2.48, 1,204.5."""
+    return f"{hours:,.3f}" if hours < 10 else f"{hours:,.1f}"
+
+
+def _bytes(size: float) -> str:
+    return f"{size / 1e6:,.0f} MB" if size < 1e9 else f"{size / 1e9:,.1f} GB"
+
+
+def _asked(part: Part) -> str:
+    return f"{part.streams:,} streams" if part.streams is not None else f"{_hours(part.hours or 0.0)} h"
 
 
 def _show_plan(spec: BuildSpec) -> None:
@@ -305,21 +336,21 @@ def _show_plan(spec: BuildSpec) -> None:
     except KNOWN_ERRORS as exc:
         fail(str(exc))
     table = Table(title=f"plan of {spec.out} (no shard written)", title_justify="left")
-    for col in ("capability/split", "streams", "hours", "turns", "replies", "shards"):
+    for col in ("capability/split", "asked", "streams", "hours", "turns", "replies", "shards"):
         table.add_column(col, justify="left" if col == "capability/split" else "right")
-    for row in summary_rows(result):
+    for part, row in zip(spec.parts, summary_rows(result), strict=True):
         table.add_row(
-            row["part"].replace("-", "/", 1), f"{row['streams']:,}", f"{row['hours']:,.1f}",
+            row["part"].replace("-", "/", 1), _asked(part), f"{row['streams']:,}", _hours(row["hours"]),
             f"{row['turns']:,}", f"{row['replies']:,}", f"{row['shards']:,}",
         )  # fmt: skip
     console = Console()
     console.print(table)
     hours = result.seconds / 3600
-    line = f"{result.streams:,} streams, {hours:,.1f} h, planned in {result.elapsed:.1f} s"
+    line = f"{result.streams:,} streams, {_hours(hours)} h, planned in {result.elapsed:.1f} s"
     if (bps := result.bytes_per_second) and (rate := result.render_rate):
         cpu = result.seconds / rate
         line += (
-            f"; about {bps * result.seconds / 1e9:,.1f} GB of shards ({bps * 3600 / 1e6:,.0f} MB per hour "
+            f"; about {_bytes(bps * result.seconds)} of shards ({bps * 3600 / 1e6:,.0f} MB per hour "
             f"of audio); rendering at {rate:,.0f}x real time per process (measured on "
             f"{result.sample_seconds:.0f} s here) takes {_span(cpu)} of CPU, about "
             f"{_span(cpu / spec.workers)} with --workers {spec.workers}"
@@ -380,3 +411,5 @@ def _run_build(spec: BuildSpec, name: str, force: bool = False) -> None:
         f"{result.shards} shards{resumed}, {result.rejected} rejected clips in {result.elapsed:.1f} s "
         f"({result.realtime_factor:.0f}x real time) -> {result.out}"
     )
+    if len(spec.parts) > 1:
+        _show_parts(result.out)

@@ -17,7 +17,7 @@ import numpy as np
 
 from streamaudio.plan.pools import ManifestCache, load_pools
 from streamaudio.plan.scenarios import Pools
-from streamaudio.plan.shard_jobs import plan_part
+from streamaudio.plan.shard_jobs import Carry, plan_part
 from streamaudio.plan.spec import BuildSpec, Part
 from streamaudio.plan.stream_plan import StreamPlan
 from streamaudio.render import flac
@@ -106,12 +106,12 @@ _POOLS: dict[str, Pools] = {}
 _SPEC: BuildSpec | None = None
 
 
-def _plan_part(part: Part) -> PartPlan:
+def _plan_part(part: Part, carry: Carry | None = None) -> PartPlan:
     """Plan a whole part (a worker's task): the counts, not the plans."""
     assert _SPEC is not None
     started = time.perf_counter()
     out = PartPlan(part.label)
-    for job in plan_part(_SPEC, part, _POOLS[part.label], with_digest=False):
+    for job in plan_part(_SPEC, part, _POOLS[part.label], with_digest=False, carry=carry):
         out.shards += 1
         for plan in job.plans:
             out.add(plan)
@@ -136,14 +136,16 @@ def dry_run(spec: BuildSpec) -> DryRun:
     for part in spec.parts:
         _POOLS[part.label] = load_pools(part, manifests)[0]
     _SPEC = spec
-    if spec.workers > 1 and len(spec.parts) > 1:
+    # parts asked by hours are planned in order (each takes up what the last missed); by streams, at once
+    if spec.workers > 1 and len(spec.parts) > 1 and all(p.hours is None for p in spec.parts):
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
         largest_first = sorted(spec.parts, key=_audio_seconds, reverse=True)  # the last to end is small
         with ctx.Pool(min(spec.workers, len(spec.parts)), initializer=interrupt.ignore_in_worker) as pool:
             done = {p.label: p for p in pool.imap_unordered(_plan_part, largest_first)}
         parts = [done[p.label] for p in spec.parts]
     else:
-        parts = [_plan_part(p) for p in spec.parts]
+        carry = Carry()
+        parts = [_plan_part(p, carry) for p in spec.parts]
     result = DryRun(parts, time.perf_counter() - started)
     _measure(spec, result)
     return result

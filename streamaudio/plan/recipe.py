@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,44 @@ def recipe_parts(
     return tuple(parts)
 
 
+def fit_small_parts(parts: tuple[Part, ...]) -> tuple[tuple[Part, ...], list[str]]:
+    """Parts asked by hours that are too small for one stream (under half a typical stream of theirs)
+    are left out, their hours given to the largest part of the same capability, so that the build lands
+    on the hours asked; each is said in a note. When every part is too small, the hours are refused with
+    the smallest that build something. Parts asked by streams are kept as they are."""
+
+    def typical(part: Part) -> float:
+        return sum(part.config.stream_seconds) / 2
+
+    def small(part: Part) -> bool:
+        return part.hours is not None and part.hours * 3600 < typical(part) / 2
+
+    kept = [p for p in parts if not small(p)]
+    if not kept:
+        total = sum(p.hours or 0.0 for p in parts)
+        least = min(typical(p) / 2 / 3600 * total / p.hours for p in parts if p.hours)
+        raise RecipeError(
+            f"{total:g} h is too small for this recipe: no part of it holds one stream; ask at least "
+            f"--hours {math.ceil(least * 1000) / 1000:g}"
+        )
+    extra: dict[str, float] = {}
+    notes = []
+    for part in filter(small, parts):
+        hours = part.hours or 0.0
+        half = typical(part) / 2
+        note = f"{part.label}: {hours * 3600:.0f} s asked, under half a stream ({half:.0f} s): left out"
+        same = [p for p in kept if p.capability == part.capability and p.hours is not None]
+        if same:
+            heir = max(same, key=lambda p: p.hours or 0.0)
+            extra[heir.label] = extra.get(heir.label, 0.0) + hours
+            note += f", its hours go to {heir.label}"
+        notes.append(note)
+    fitted = tuple(
+        replace(p, hours=round((p.hours or 0.0) + extra[p.label], 9)) if p.label in extra else p for p in kept
+    )
+    return fitted, notes
+
+
 def _resolve(folder: Path, path: str) -> Path:
     p = Path(path)
     return p if p.is_absolute() else folder / p
@@ -151,8 +190,10 @@ def requested_build(
         parts = tuple(p for p in parts if split is None or p.split == split)
         if not parts:
             raise RecipeError(f"split {split!r} is not one of the recipe's splits")
+        parts, notes = fit_small_parts(parts)
         name = recipe.get("name") or pipeline.stem
     else:
+        notes = []
         name = capability or DEFAULT_CAPABILITY
         config = replace(ScenarioConfig(), **{k: v for k, v in overrides.items() if k in CONFIG_FIELDS})
         sized = {"hours": hours} if hours is not None else {"streams": streams} if streams is not None else {}
@@ -163,4 +204,5 @@ def requested_build(
         if value is None and key in recipe:
             given[key] = recipe[key]
     settings = {k: v for k, v in given.items() if v is not None}
-    return BuildSpec(out or Path("streamaudio-out") / name, parts, **settings, **options), name
+    spec = BuildSpec(out or Path("streamaudio-out") / name, parts, **settings, **options, notes=tuple(notes))
+    return spec, name

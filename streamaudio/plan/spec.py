@@ -51,6 +51,7 @@ class BuildSpec:
     executor: str = "local"  # "local" (a process pool) or "dask"
     scheduler: str | None = None  # a Dask scheduler address; None starts a local cluster
     max_failed_clips: float = 0.01  # share of drawn clips that may fail (their streams are left out)
+    notes: tuple[str, ...] = ()  # what planning changed from what was asked (parts left out), in words
 
     @property
     def tts_options(self) -> dict[str, dict[str, Any]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from streamaudio.plan.pools import ManifestCache, load_pools, plan_rejects
 from streamaudio.plan.scenarios import SCENARIOS
-from streamaudio.plan.shard_jobs import ShardJob, plan_part
+from streamaudio.plan.shard_jobs import Carry, ShardJob, plan_part
 from streamaudio.plan.spec import BuildError, BuildSpec
 from streamaudio.prepare.rejects import Reject, dedupe, rejects_text
 from streamaudio.render import augment, flac
@@ -108,11 +108,12 @@ def _build(
     """Load pools, plan lazily, write the shards that are missing, then the rejects and the manifest."""
     manifests = ManifestCache(state_dir)
     rejects: list[Reject] = []
-    planners = []  # each part's shard jobs, planned as they are consumed
+    planners = []  # each part's shard jobs, planned as they are consumed, in order
+    carry = Carry()
     for part in spec.parts:
         pools, part_rejects = load_pools(part, manifests)
         rejects.extend(part_rejects)
-        planners.append(plan_part(spec, part, pools))
+        planners.append(plan_part(spec, part, pools, carry=carry))
     rejects.extend(manifests.bad_rows)
 
     names: list[str] = []  # every shard of the build, in order, as planning reaches it
