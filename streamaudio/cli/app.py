@@ -7,9 +7,11 @@ from typing import Annotated
 import typer
 
 from streamaudio import __version__
+from streamaudio.cli.help_format import plain_help
 from streamaudio.errors import StreamAudioError
 from streamaudio.plan.scenarios import SCENARIOS
 
+plain_help()
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,

@@ -32,7 +32,7 @@ def validate_cmd(
     workers: Annotated[int, typer.Option(help="Processes checking shards.", metavar="N")] = 1,
 ) -> None:
     """Check every stream against the shard contract (and the manifest); exit 1 on any fault. The
-    findings of an output folder are also kept in its state folder, where ``view`` shows them."""
+    findings of an output folder are also kept in its state folder, where the viewer shows them."""
     try:
         if vad:
             model_path()
