@@ -15,13 +15,13 @@ from helpers import read_shard
 from streamaudio.check.validate import check_sample
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run(*args: str, cwd: Path | None = None, columns: int = 160) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "streamaudio.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={**os.environ, "COLUMNS": "160"},
+        env={**os.environ, "COLUMNS": str(columns)},
         timeout=300,
     )
 
@@ -54,14 +54,34 @@ def test_default_build_finishes_quickly_and_passes_the_contract(tmp_path: Path) 
 
 def test_inspect_prints_the_timeline(demo_build: Path) -> None:
     tar = demo_build / "shards" / "asr-train-000001.tar"
-    proc = run("inspect", str(tar), "--key", "asr-train-000000003")
+    proc = run("inspect", str(tar), "--key", "asr-train-000000003", columns=80)
     assert proc.returncode == 0, proc.stderr
     meta = read_shard(tar)["asr-train-000000003"][0]
     assert "asr-train-000000003" in proc.stdout and "events" in proc.stdout and "turns" in proc.stdout
     first_speech = next(e for e in meta["events"] if e["kind"] == "speech")
     assert f"{first_speech['start_sample'] / 16000:.2f}" in proc.stdout
     assert first_speech["text"].split()[0] in proc.stdout
-    assert meta["chunk_labels"][:100] in proc.stdout
+    # the labels wrap in whole tens of chunks that fit the terminal
+    assert meta["chunk_labels"][:70] in proc.stdout and max(map(len, proc.stdout.splitlines())) <= 80
+    # events in time order, gaps among the speech; a silent turn has no reply time
+    starts = [float(line.split()[2]) for line in proc.stdout.split("events, in time order")[1]
+              .split("turns")[0].splitlines() if line.split() and line.split()[0].isdigit()]  # fmt: skip
+    assert starts == sorted(starts) and len(starts) == len(meta["events"])
+    silent = [t for t in meta["turns"] if not t["respond"]]
+    if silent:
+        assert any(line.split()[:3] == [str(silent[0]["event"]), str(silent[0]["chunk"]), "-"]
+                   for line in proc.stdout.splitlines())  # fmt: skip
+
+
+def test_inspect_lists_the_streams_of_a_shard_or_a_folder_and_finds_a_key_in_a_folder(
+    demo_build: Path,
+) -> None:
+    listing = run("inspect", str(demo_build))
+    assert listing.returncode == 0, listing.stderr
+    keys = [k for tar in sorted((demo_build / "shards").glob("*.tar")) for k in read_shard(tar)]
+    assert all(key in listing.stdout for key in keys) and f"{len(keys)} streams" in listing.stdout
+    one = run("inspect", str(demo_build), "--key", keys[-1])
+    assert one.returncode == 0 and keys[-1] in one.stdout and "turns" in one.stdout
 
 
 def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:

@@ -16,7 +16,7 @@ from streamaudio.cli.app import KNOWN_ERRORS, app
 from streamaudio.cli.common import err, fail
 from streamaudio.errors import StreamAudioError
 from streamaudio.use.hub import HubError, stage, upload
-from streamaudio.use.inspect import InspectError, read_sample, show
+from streamaudio.use.inspect import InspectError, list_streams, read_sample, show
 from streamaudio.use.reader import ReadError
 
 
@@ -170,11 +170,19 @@ def stats_cmd(
 
 @app.command("inspect")
 def inspect_cmd(
-    tar: Annotated[Path, typer.Argument(help="A shard (.tar).")],
-    key: Annotated[str, typer.Option(help="Stream key, e.g. asr-train-000000003.", metavar="TEXT")],
+    tar: Annotated[Path, typer.Argument(help="A shard (.tar) or an output folder.", metavar="TAR")],
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="Stream key, e.g. asr-train-000000003; without it, list the streams.", metavar="KEY"
+        ),
+    ] = None,
 ) -> None:
-    """Print one stream's timeline: its events with their times and its turns with chunk and text."""
+    """Print one stream's timeline: its events in time order and its turns with chunk and text."""
     try:
+        if key is None:
+            list_streams(tar, Console())
+            return
         meta, _ = read_sample(tar, key)
         show(meta, Console())
     except KNOWN_ERRORS as exc:
