@@ -4,6 +4,7 @@ recipe have none (all-features AUC at most 0.65 for every capability)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +70,8 @@ def test_one_kind_of_decision_only_is_not_measured() -> None:
 
 
 def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+    env = {**os.environ, "COLUMNS": "80"}  # as a terminal of 80 columns shows it
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +90,9 @@ def test_demo_builds_pass_their_own_audit(demo_builds: list[Path], tmp_path: Pat
     report, figure = tmp_path / "audit.json", tmp_path / "audit.png"
     proc = run("audit", *map(str, demo_builds), "--report", str(report), "--figure", str(figure))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    tables = [line for line in proc.stdout.splitlines() if " -> " not in line]
+    assert "noise p99" in proc.stdout and max(map(len, tables)) <= 80  # nothing cut
+    assert f"report -> {report}" in proc.stdout and f"figure -> {figure}" in proc.stdout
     found = json.loads(report.read_text())
     assert set(found["capabilities"]) == set(CAPABILITIES)
     measured = 0

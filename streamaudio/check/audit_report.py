@@ -41,9 +41,12 @@ def show_audit(report: dict[str, Any], console: Console, max_auc: float) -> None
         table.add_row(name, *cells, f"[bold {'red' if auc > max_auc else 'green'}]{auc:.2f}[/]")
     console.print(table)
     steps = Table(
-        title="decisions, and noise level steps in dB (10 ms windows)", title_justify="left", box=box.SIMPLE
+        title="decisions, and level steps in dB (10 ms windows) at event edges and in the noise",
+        title_justify="left",
+        box=box.SIMPLE,
+        pad_edge=False,
     )
-    for col in ("capability", "replies", "silent", "boundaries", "p50", "p99", "max", "noise p99"):
+    for col in ("capability", "replies", "silent", "edges", "p50", "p99", "max", "noise p99"):
         steps.add_column(col, justify="left" if col == "capability" else "right", no_wrap=True)
     for name, cap in report["capabilities"].items():
         at, own = cap["boundary_steps_db"], cap["noise_steps_db"] or {"p99": float("nan")}

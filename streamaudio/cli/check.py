@@ -50,6 +50,8 @@ def validate_cmd(
             (targets[0] / STATE_DIR).mkdir(exist_ok=True)
             (targets[0] / STATE_DIR / KEPT_REPORT).write_text(text, encoding="utf-8")
     show_report(found, Console())
+    if report is not None:
+        typer.echo(f"report -> {report}")
     ok = found.ok(strict)
     typer.echo("OK" if ok else "FAILED" + (" (warnings count under --strict)" if not found.faults else ""))
     if not ok:
@@ -88,6 +90,9 @@ def audit_cmd(
     if figure is not None:
         plot_audit(found, figure, max_auc)
     show_audit(found, Console(), max_auc)
+    for what, path in (("report", report), ("figure", figure)):
+        if path is not None:
+            typer.echo(f"{what} -> {path}")
     worst = worst_auc(found)
     if worst and worst[1] > max_auc:
         typer.echo(

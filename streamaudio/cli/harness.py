@@ -144,3 +144,7 @@ def harness_cmd(
             encoding="utf-8",
         )
     show_metrics(result, backend.value, Console())
+    if report is not None:
+        typer.echo(f"report -> {report}")
+    if fdb_out is not None:
+        typer.echo(f"Full-Duplex-Bench output -> {fdb_out}/<stream>/output.json")
