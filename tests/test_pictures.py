@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,12 @@ def test_stats(demo_build: Path, tmp_path: Path) -> None:
     proc = cli("stats", str(demo_build), "--out", str(tmp_path / "stats.png"))
     assert proc.returncode == 0, proc.stderr
     assert "asr/train" in proc.stdout and "reply latency: median" in proc.stdout
+    # every count is labelled and apart from its name
+    assert (
+        "(of " in proc.stdout
+        and "clips per source: " in proc.stdout
+        and re.search(r"@\d+,\d+ ×\d", proc.stdout)
+    )
     assert Image.open(tmp_path / "stats.png").size[0] > 1000
 
 

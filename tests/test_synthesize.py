@@ -169,4 +169,7 @@ def test_voices_per_stream(builds: Path) -> None:
 def test_stats_shows_voices_per_capability(builds: Path) -> None:
     result = runner.invoke(app, ["stats", str(builds / "chat"), str(builds / "environment")])
     assert result.exit_code == 0, result.output
-    assert "voices in chat: " in result.output and "voices in environment: 2 (piper:joe" in result.output
+    assert (
+        "voices in chat: " in result.output
+        and "voices in environment: 2, utterances each: piper:joe" in result.output
+    )

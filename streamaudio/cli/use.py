@@ -143,7 +143,7 @@ def stats_cmd(
         fail(str(exc))
     table = Table(title="corpus", title_justify="left")
     for col in ("capability/split", "streams", "hours", "replies"):
-        table.add_column(col)
+        table.add_column(col, justify="left" if col == "capability/split" else "right")
     for name, row in stats["table"].items():
         table.add_row(name, str(row["streams"]), f"{row['hours']:.3f}", str(row["replies"]))
     console = Console()
@@ -156,14 +156,18 @@ def stats_cmd(
         if values:
             console.print(
                 f"{label}: median {np.median(values):.2f} {unit}, p10 {np.percentile(values, 10):.2f}, "
-                f"p90 {np.percentile(values, 90):.2f} ({len(values)})",
+                f"p90 {np.percentile(values, 90):.2f} (of {len(values):,})",
                 highlight=False,
             )
-    console.print("top sources: " + ", ".join(f"{s} {n}" for s, n in stats["sources"]), highlight=False)
+    console.print(
+        "clips per source: " + ", ".join(f"{s} ×{n:,}" for s, n in stats["sources"]), highlight=False
+    )
     for capability, voices in stats["voices"].items():
-        shown = ", ".join(f"{v} {n}" for v, n in list(voices.items())[:4])
-        more = f", … {len(voices) - 4} more" if len(voices) > 4 else ""
-        console.print(f"voices in {capability}: {len(voices)} ({shown}{more})", highlight=False)
+        shown = ", ".join(f"{v} ×{n:,}" for v, n in list(voices.items())[:4])
+        more = f", and {len(voices) - 4} more" if len(voices) > 4 else ""
+        console.print(
+            f"voices in {capability}: {len(voices)}, utterances each: {shown}{more}", highlight=False
+        )
     if out is not None:
         typer.echo(f"wrote {plot_stats(stats, out)}")
 

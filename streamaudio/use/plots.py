@@ -203,6 +203,12 @@ def plot_stats(stats: dict[str, Any], out: Path) -> Path:
         source_ax.barh(labels, counts, color="tab:orange")
     source_ax.set_title("top sources")
     source_ax.set_xlabel("events")
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (stream_ax, source_ax):  # counts: whole numbers on the count axis
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (latency_ax, gap_ax, snr_ax):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
