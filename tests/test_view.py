@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 from helpers import running
@@ -111,6 +112,13 @@ def test_the_server_serves_pages_json_and_audio_by_range(server: ViewServer, cor
     assert headers["Content-Range"] == f"bytes 100-4195/{len(flac)}"
     assert get(server, f"/audio/{key}.flac", {"Range": "bytes=-10"})[2] == flac[-10:]
     assert get(server, f"/audio/{key}.flac", {"Range": f"bytes={len(flac)}-"})[0] == 416
+    # the player's WAV: the same samples, by range too (Chromium seeks a WAV exactly, not every FLAC)
+    status, headers, wav = get(server, f"/audio/{key}.wav")
+    assert status == 200 and headers["Content-Type"] == "audio/wav"
+    assert np.array_equal(
+        sf.read(io.BytesIO(wav), dtype="int16")[0], sf.read(io.BytesIO(flac), dtype="int16")[0]
+    )
+    assert get(server, f"/audio/{key}.wav", {"Range": "bytes=44-99"})[2] == wav[44:100]
     stream = json.loads(get(server, f"/api/stream/{key}")[2])
     assert stream["meta"]["id"] == key and stream["previous"] == keys[1] and stream["next"] == keys[3]
     peaks = json.loads(get(server, f"/api/peaks/{key}")[2])
@@ -274,6 +282,9 @@ def pages(browser, server: ViewServer, index: Corpus, faulty: str) -> None:
     groups = browser.find_elements(By.CSS_SELECTOR, "#groups tbody tr")
     assert sorted(" ".join(g.text.split()[:3]) for g in groups) == ["chat train 4", "environment train 4"]
     wait(lambda: "reply latency" in browser.find_element(By.ID, "figures").text)
+    charts = browser.find_elements(By.CSS_SELECTOR, "#figures svg.chart")  # the stats are drawn
+    assert len(charts) >= 4 and all(c.find_elements(By.TAG_NAME, "rect") for c in charts)
+    assert browser.find_elements(By.CSS_SELECTOR, "#streams td.voices")  # each stream's voices
     search = browser.find_element(By.ID, "f-text")
     wanted = index.streams[5]
     search.send_keys(wanted.summary["text"].split("?")[0][:30])
@@ -289,6 +300,8 @@ def pages(browser, server: ViewServer, index: Corpus, faulty: str) -> None:
     assert "FAILED" in browser.find_element(By.ID, "report").text
     browser.find_element(By.ID, "f-faults").click()
     wait(lambda: listed() == [faulty])
+    assert browser.find_element(By.ID, "filters-set").is_displayed()  # a kept filter says it is set
+    assert "has faults" in browser.find_element(By.ID, "filters-set").text
     assert faulty in browser.find_element(By.CSS_SELECTOR, "tr.stream td.fault").text
     browser.find_element(By.ID, "f-faults").click()
     wait(lambda: len(listed()) == len(rows))
@@ -325,7 +338,25 @@ def pages(browser, server: ViewServer, index: Corpus, faulty: str) -> None:
     chunk = int((at + 1e-3) / 0.4) + 1
     assert abs(stepped - chunk * 0.4) < 1e-3
     assert f"chunk {chunk} " in browser.find_element(By.ID, "time").text
+    legend = browser.find_element(By.ID, "legend").text
+    assert "overheard" in legend and "background" in legend and "reply" in legend
     browser.execute_script("window.scrollTo(0, 0)")
+    cursor = """const v = document.getElementById('timeline');
+        const x = parseFloat(document.getElementById('cursor').style.left);
+        return [x, v.scrollLeft, v.clientWidth, document.getElementById('audio').currentTime];"""
+    seconds = meta["num_chunks"] * 0.4
+    for t in (3.2, seconds / 2, seconds - 1.0):  # zoom in at the start, the middle, the end: the cursor stays
+        browser.execute_script(f"document.getElementById('audio').currentTime = {t}")
+        wait(lambda t=t: abs(browser.execute_script(audio + ".currentTime") - t) < 1e-3)
+        body.send_keys("0")
+        for _ in range(4):
+            body.send_keys("+")
+        for _ in range(3):
+            x, left, width, now = browser.execute_script(cursor)
+            assert left <= x <= left + width, (t, now, x, left, width)
+            body.send_keys("\ue014")  # step on: the view follows
+    assert not browser.find_element(By.ID, "error").is_displayed()  # every seek played (none failed)
+    body.send_keys("0")
     for _ in range(2):
         browser.find_element(By.ID, "zoom-in").click()
     wait(

@@ -3,8 +3,10 @@ from its tar, the last ``validate`` report's faults by stream, and the ``stats``
 
 from __future__ import annotations
 
+import io
 import json
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,9 @@ from streamaudio.use.view.shard_index import ShardIndex, StreamEntry, index_shar
 from streamaudio.write.output import STATE_DIR
 
 PEAKS_PER_SECOND = 100  # waveform resolution: the minimum and maximum of each 10 ms
+
+
+WAVS_KEPT = 4  # decoded streams kept for the player
 
 
 class StreamError(StreamAudioError):
@@ -42,6 +47,7 @@ class Corpus:
         self.report = _read_report(report) if report else _kept_report(self.state_dir / KEPT_REPORT)
         self.faults: dict[str, list[dict[str, Any]]] = (self.report or {}).get("by_stream", {})
         self._stats: dict[str, Any] | None = None
+        self._wavs: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
     def listing(self) -> dict[str, Any]:
@@ -111,14 +117,34 @@ class Corpus:
             out["error"] = str(exc)
         return out
 
-    def peaks(self, key: str) -> dict[str, Any]:
-        """The stream's waveform: the lowest and highest sample of every 10 ms, as int8."""
+    def _decoded(self, key: str) -> tuple[np.ndarray, int]:
         data = self.member(key, "flac")
         try:
-            audio, sr = decode_flac(data)
+            return decode_flac(data)
         except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
             name = Path(self.entry(key).shard).name
             raise StreamError(f"{name}: {key}.flac cannot be decoded ({exc})") from None
+
+    def wav(self, key: str) -> bytes:
+        """The stream as a 16-bit WAV for the page's player: Chromium's FLAC demuxer fails some seeks
+        into a FLAC without a seek table, a WAV seeks exactly (the last few are kept in memory)."""
+        with self._lock:
+            if key in self._wavs:
+                self._wavs.move_to_end(key)
+                return self._wavs[key]
+        audio, sr = self._decoded(key)
+        buffer = io.BytesIO()
+        sf.write(buffer, audio, sr, subtype="PCM_16", format="WAV")
+        data = buffer.getvalue()
+        with self._lock:
+            self._wavs[key] = data
+            while len(self._wavs) > WAVS_KEPT:
+                self._wavs.popitem(last=False)
+        return data
+
+    def peaks(self, key: str) -> dict[str, Any]:
+        """The stream's waveform: the lowest and highest sample of every 10 ms, as int8."""
+        audio, sr = self._decoded(key)
         mono = audio if audio.ndim == 1 else audio.mean(axis=1)
         step = max(1, sr // PEAKS_PER_SECOND)
         bins = -(-mono.size // step)
@@ -154,12 +180,21 @@ def _percentiles(values: list[float]) -> dict[str, float] | None:
     return {"p5": round(p5, digits), "median": round(median, digits), "p95": round(p95, digits)}
 
 
+def _histogram(values: list[float], bins: int = 20) -> dict[str, list[float]] | None:
+    """Counts in equal bins between the smallest and the largest value, for the page to draw."""
+    if not values:
+        return None
+    counts, edges = np.histogram(np.asarray(values, dtype=float), bins=bins)
+    return {"counts": counts.tolist(), "edges": [round(e, 3) for e in edges.tolist()]}
+
+
 def _stats_summary(stats: dict[str, Any]) -> dict[str, Any]:
     return {
         "table": stats["table"],
         "latency_ms": _percentiles(stats["latency_ms"]),
         "gap_s": _percentiles(stats["gap_s"]),
         "snr_db": _percentiles(stats["snr_db"]),
+        "histograms": {name: _histogram(stats[name]) for name in ("latency_ms", "gap_s", "snr_db")},
         "sources": stats["sources"],
         "voices": {c: len(v) for c, v in stats["voices"].items()},
     }

@@ -115,8 +115,39 @@ class Handler(BaseHTTPRequestHandler):
                     self._json({"error": str(exc)}, head)
             case ["audio", name] if name.endswith(".flac") and name[: -len(".flac")] in corpus.by_key:
                 self._audio(name[: -len(".flac")], head)
+            case ["audio", name] if name.endswith(".wav") and name[: -len(".wav")] in corpus.by_key:
+                data = corpus.wav(name[: -len(".wav")])
+                span = self._range(len(data), "audio/wav")
+                if span is not None and not head:
+                    self.wfile.write(data[span[0] : span[1] + 1])
             case _:
                 self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", head)
+
+    def _range(self, size: int, kind: str) -> tuple[int, int] | None:
+        """Send the headers of the byte range asked for (or the whole); the span to send, or None when
+        the range cannot be satisfied (416 sent)."""
+        start, end = 0, size - 1
+        asked = RANGE.match(self.headers.get("Range", "").strip())
+        if asked and (asked[1] or asked[2]):
+            if asked[1]:
+                start, end = int(asked[1]), min(int(asked[2]) if asked[2] else size - 1, size - 1)
+            else:  # the last N bytes
+                start = max(0, size - int(asked[2]))
+            if start > end or start >= size:
+                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            self.send_response(HTTPStatus.PARTIAL_CONTENT)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        else:
+            self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", kind)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        return start, end
 
     def _static(self, name: str, head: bool) -> None:
         data = files("streamaudio.use.view").joinpath("static", name).read_bytes()
@@ -144,29 +175,10 @@ class Handler(BaseHTTPRequestHandler):
         if entry.error:
             raise StreamError(entry.error)
         offset, size = entry.members["flac"]
-        start, end = 0, size - 1
-        asked = RANGE.match(self.headers.get("Range", "").strip())
-        if asked and (asked[1] or asked[2]):
-            if asked[1]:
-                start, end = int(asked[1]), min(int(asked[2]) if asked[2] else size - 1, size - 1)
-            else:  # the last N bytes
-                start = max(0, size - int(asked[2]))
-            if start > end or start >= size:
-                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-                self.send_header("Content-Range", f"bytes */{size}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(HTTPStatus.PARTIAL_CONTENT)
-            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        else:
-            self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "audio/flac")
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.end_headers()
-        if head:
+        span = self._range(size, "audio/flac")
+        if span is None or head:
             return
+        start, end = span
         with open(entry.shard, "rb") as f:
             f.seek(offset + start)
             left = end - start + 1

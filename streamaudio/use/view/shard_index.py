@@ -15,7 +15,7 @@ from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY
 from streamaudio.render.sample_json import StreamJSON
 
 INDEX_DIR = "view"  # under the corpus's state folder
-VERSION = 2  # of the kept index's layout and summary
+VERSION = 3  # of the kept index's layout and summary
 
 
 @dataclass
@@ -41,7 +41,9 @@ def summarize(meta: StreamJSON) -> dict[str, Any]:
     events, turns = meta.get("events", []), meta.get("turns", [])
     names = [n for e in events for n in e.get("label_names") or ()]  # sounds are searched by their names
     texts = [e.get("text") for e in events] + [t.get("text") for t in turns] + names
+    voices = sorted({str(e["voice"]) for e in events if e.get("voice")})
     return {
+        "voices": voices,
         "capability": str(meta.get("capability", "?")),
         "split": str(meta.get("split", "?")),
         "seconds": int(meta.get("num_chunks", 0)) * CHUNK_SECONDS,

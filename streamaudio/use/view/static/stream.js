@@ -20,8 +20,10 @@ function fail(message) {
 
 function lane(name) { return document.querySelector(`.lane[data-lane="${name}"]`); }
 
+function seek(t) { audio.currentTime = Math.max(0, Math.min(seconds - 0.01, t)); } // the end: no more to play
+
 function playFrom(t) {
-  audio.currentTime = Math.max(0, Math.min(seconds, t));
+  seek(t);
   audio.play().catch((e) => fail(`cannot play: ${e.message}`));
 }
 
@@ -62,6 +64,9 @@ function build() {
     const overheard = ev.kind === "speech" && ev.addressed === false ? " overheard" : "";
     const box = el("div", { class: `event ${eventLane(ev)}${overheard}`, "data-event": i, title: describe(ev), text: heard });
     box.addEventListener("click", () => playFrom(ev.start_sample / rate));
+    // hovering an event shows its turn's row (whole text) in the table below
+    box.addEventListener("mouseenter", () => document.querySelectorAll(`tr.turn[data-event="${i}"]`).forEach((r) => r.classList.add("hover")));
+    box.addEventListener("mouseleave", () => document.querySelectorAll("tr.turn.hover").forEach((r) => r.classList.remove("hover")));
     lane(eventLane(ev)).append(box);
   });
   const body = $("turns").querySelector("tbody");
@@ -75,7 +80,7 @@ function build() {
       flag.addEventListener("click", () => playFrom(start));
       lane("replies").append(flag);
     }
-    const row = el("tr", { class: "turn", "data-turn": i, "data-start": start.toFixed(3) },
+    const row = el("tr", { class: "turn", "data-turn": i, "data-event": turn.event, "data-start": start.toFixed(3) },
       el("td", { class: "num", text: i }), el("td", { class: "num", text: turn.chunk }),
       el("td", { class: "num", text: `${((turn.chunk + 1) * chunk).toFixed(1)} s` }), el("td", { text: ev.kind }),
       el("td", { text: ev.text || labelNames(ev) || ev.clip_id || "" }),
@@ -155,18 +160,26 @@ function animate() {
 }
 
 function zoom(to, around) {
+  // the wheel zooms around the pointer; the keys and buttons around the cursor, which stays centred
   const view = $("timeline");
-  const anchor = around ?? view.clientWidth / 2, t = (view.scrollLeft + anchor) / pps;
+  const anchor = around ?? view.clientWidth / 2, t = around === undefined ? audio.currentTime || 0 : (view.scrollLeft + anchor) / pps;
   pps = Math.max(fit, Math.min(MAX_PPS, to));
   layout();
   view.scrollLeft = t * pps - anchor;
   draw();
 }
 
+function follow() {
+  // keep the cursor in view when it moves by a key: centre it once it would leave
+  const view = $("timeline"), x = (audio.currentTime || 0) * pps;
+  if (x < view.scrollLeft || x > view.scrollLeft + view.clientWidth - 20) view.scrollLeft = x - view.clientWidth / 2;
+}
+
 function step(direction) {
   const t = audio.currentTime, i = direction > 0 ? Math.floor((t + 1e-3) / chunk) + 1 : Math.ceil((t - 1e-3) / chunk) - 1;
-  audio.currentTime = Math.max(0, Math.min(seconds, i * chunk));
+  seek(Math.min(i, Math.round(seconds / chunk) - 1) * chunk); // the last chunk's start at most
   tick();
+  follow();
 }
 
 function keys(event) {
@@ -204,7 +217,7 @@ async function main() {
   build();
   fit = pps = Math.max(1, ($("timeline").clientWidth - 4) / seconds);
   layout();
-  audio.src = `/audio/${encodeURIComponent(key)}.flac`;
+  audio.src = `/audio/${encodeURIComponent(key)}.wav`; // a WAV seeks exactly; the FLAC is there to download
   audio.addEventListener("play", () => { $("play").textContent = "❚❚ pause"; animate(); });
   audio.addEventListener("pause", () => { $("play").textContent = "▶ play"; tick(); });
   audio.addEventListener("seeked", tick);
