@@ -15,6 +15,7 @@ from streamaudio.protocol import CHUNK_SECONDS, LABEL_REPLY, SAMPLE_RATE
 from streamaudio.render.sample_json import StreamJSON
 
 COLOURS = {"instruction": "tab:purple", "speech": "tab:blue", "sound": "tab:orange", "noise": "tab:gray"}
+OVERHEARD = "#93b4f5"  # talk not addressed to the assistant: speech's blue, lighter (as in the viewer)
 LANES = ("instruction", "speech", "sound", "gap", "background")
 KEY_COLUMNS = 2
 KEY_WIDTH = 70  # characters of text per entry in the key below the figure
@@ -27,12 +28,12 @@ def plot_stream(meta: StreamJSON, audio: np.ndarray, out: Path) -> Path:
     seconds = audio.size / SAMPLE_RATE
     entries = _key_entries(meta)
     key_rows = -(-len(entries) // KEY_COLUMNS)
-    width = min(40.0, max(12.0, seconds * 0.3))
+    width = min(18.0, max(12.0, seconds * 0.16))  # at most about 2,000 px: text stays readable
     fig = plt.figure(figsize=(width, 7.5 + 0.17 * key_rows))
     key_share = 0.17 * key_rows / (7.5 + 0.17 * key_rows)
     grid = fig.add_gridspec(
         4, 2, height_ratios=[1.1, 0.9, 0.18, 1.1], width_ratios=[1, 0.012], hspace=0.08, wspace=0.01,
-        bottom=key_share + 0.06, top=0.94, left=0.06, right=0.93,
+        bottom=key_share + 0.06, top=0.89, left=0.085, right=0.93,
     )  # fmt: skip
     wave = fig.add_subplot(grid[0, 0])
     lanes = fig.add_subplot(grid[1, 0], sharex=wave)
@@ -42,10 +43,11 @@ def plot_stream(meta: StreamJSON, audio: np.ndarray, out: Path) -> Path:
     wave.plot(t, audio, lw=0.3, color="black")
     wave.set_ylim(-1.05, 1.05)
     wave.set_ylabel("amplitude")
-    wave.set_title(
-        f"{meta['id']}  ({meta['capability']}, {meta['num_chunks']} chunks, "
-        f"{meta['chunk_labels'].count(LABEL_REPLY)} replies)"
-    )
+    # the title, then the legend, then the reply letters: three rows above the waveform, none on another
+    fig.text(
+        0.085, 0.995, f"{meta['id']}  ({meta['capability']}, {meta['num_chunks']} chunks, "
+        f"{meta['chunk_labels'].count(LABEL_REPLY)} replies)", fontsize=12, va="top", ha="left",
+    )  # fmt: skip
     _draw_lanes(lanes, meta)
     _draw_chunks(chunks, meta)
     replies = [t for t in meta["turns"] if t["respond"]]
@@ -53,7 +55,10 @@ def plot_stream(meta: StreamJSON, audio: np.ndarray, out: Path) -> Path:
         at = (turn["chunk"] + 1) * CHUNK_SECONDS
         for ax in (wave, lanes, spec):
             ax.axvline(at, color="tab:red", lw=0.9)
-        wave.text(at, 1.0, _letter(k), fontsize=7, color="tab:red", ha="center", va="bottom", clip_on=False)
+        wave.text(
+            at, 1.01, _letter(k), fontsize=9, color="tab:red", ha="center", va="bottom", clip_on=False,
+            transform=wave.get_xaxis_transform(),
+        )  # fmt: skip
     with np.errstate(divide="ignore"):  # digital silence has no level: drawn at the floor
         *_, image = spec.specgram(audio, NFFT=512, Fs=SAMPLE_RATE, noverlap=384, cmap="magma", vmin=-150)
     colour_bar = fig.add_subplot(grid[3, 1])
@@ -63,12 +68,13 @@ def plot_stream(meta: StreamJSON, audio: np.ndarray, out: Path) -> Path:
     spec.set_xlim(0, seconds)
     for ax in (wave, lanes, chunks):
         ax.tick_params(labelbottom=False)
-    handles = [
-        plt.Rectangle((0, 0), 1, 1, color=COLOURS[k]) for k in ("instruction", "speech", "sound", "noise")
-    ]
-    handles.append(plt.Line2D([0], [0], color="tab:red"))
-    names = ["instruction", "speech", "sound", "noise", "reply"]
-    wave.legend(handles, names, loc="upper right", ncol=5, fontsize=7, framealpha=0.8)
+    kinds = ("instruction", "speech", "sound", "noise")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[k]) for k in kinds]
+    handles += [plt.Rectangle((0, 0), 1, 1, color=OVERHEARD), plt.Line2D([0], [0], color="tab:red")]
+    names = ["instruction", "speech", "sound", "noise", "overheard talk", "reply"]
+    fig.legend(
+        handles, names, loc="upper left", bbox_to_anchor=(0.08, 0.965), ncol=6, fontsize=9, frameon=False
+    )
     _draw_key(fig, entries, key_share)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
@@ -110,14 +116,14 @@ def _draw_lanes(ax: Any, meta: StreamJSON) -> None:
         y += depth[lane] + 0.4
     for i, lane, sub, a, b in placed:
         ev = meta["events"][i]
-        colour = COLOURS.get(ev["kind"], "tab:green")
+        colour = OVERHEARD if ev.get("addressed") is False else COLOURS.get(ev["kind"], "tab:green")
         bottom = base[lane] + sub + 0.1
         ax.broken_barh(
             [(a, b - a)], (bottom, 0.8), color=colour, alpha=0.35 if ev["kind"] == "noise" else 0.75
         )
         if ev["kind"] != "noise":
-            ax.text((a + b) / 2, bottom + 0.4, str(i), fontsize=6, ha="center", va="center", color="white")
-    ax.set_yticks(ticks, labels, fontsize=7)
+            ax.text((a + b) / 2, bottom + 0.4, str(i), fontsize=8, ha="center", va="center", color="white")
+    ax.set_yticks(ticks, labels, fontsize=9)
     ax.set_ylim(-0.2, y)
     ax.grid(False)
 
@@ -128,7 +134,7 @@ def _draw_chunks(ax: Any, meta: StreamJSON) -> None:
     cells = [(c * CHUNK_SECONDS, CHUNK_SECONDS) for c in range(len(labels))]
     colours = ["tab:red" if x == LABEL_REPLY else "0.88" for x in labels]
     ax.broken_barh(cells, (0, 1), facecolors=colours, edgecolor="white", linewidth=0.3)
-    ax.set_yticks([0.5], ["chunks"], fontsize=7)
+    ax.set_yticks([0.5], ["chunks"], fontsize=9)
     ax.set_ylim(0, 1)
 
 
@@ -168,7 +174,7 @@ def _draw_key(fig: Any, entries: list[tuple[str, str]], share: float) -> None:
         x = 0.06 + column * (0.89 / KEY_COLUMNS)
         y = share + 0.005 - (row + 1) * (share / max(rows, 1)) * 0.98
         colour = "tab:red" if marker.startswith("reply") else "black"
-        fig.text(x, y, f"{marker}: {text}", fontsize=7, color=colour, va="bottom", ha="left")
+        fig.text(x, y, f"{marker}: {text}", fontsize=8, color=colour, va="bottom", ha="left")
 
 
 def _short(text: str, n: int) -> str:
