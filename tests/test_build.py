@@ -144,17 +144,16 @@ def test_plan_only_says_what_the_build_makes_and_writes_no_shard(tmp_path: Path)
     args += ["--cache-dir", str(tmp_path / "cache")]
     planned = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "plan"), "--plan-only"])
     assert planned.exit_code == 0, planned.output
-    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == [
-        ".streamaudio"
-    ]  # its pools, for the build
-    assert [p.name for p in (tmp_path / "plan" / ".streamaudio").iterdir()] == ["pools"]
+    assert not (tmp_path / "plan").exists()  # nothing written there: the pools are in the shared cache
+    assert list((tmp_path / "cache" / "pools").glob("*.arrow"))
     built = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "built")])
     assert built.exit_code == 0, built.output
     manifest = json.loads((tmp_path / "built" / "manifest.json").read_text())
     row = next(line for line in planned.output.splitlines() if "chat/train" in line)
     cells = [c.strip() for c in row.strip("│ ").split("│")]
-    assert cells[1] == "9" and cells[5] == str(len(manifest["shards"]))  # streams and shards as built
-    assert int(cells[4].replace(",", "")) == manifest["replies"]  # every reply planned is one built
+    assert cells[1] == "9 streams" and cells[2] == "9"  # asked, then planned
+    assert cells[6] == str(len(manifest["shards"]))  # shards as built
+    assert int(cells[5].replace(",", "")) == manifest["replies"]  # every reply planned is one built
     said = " ".join(planned.output.split())
     assert "9 streams" in said and "MB per hour of audio" in said and "with --workers 1" in said
     assert "tts: " in said and "draws of" in said

@@ -200,7 +200,8 @@ def build_cmd(
         Path | None,
         typer.Option(
             metavar="DIR",
-            help="Where spoken clips are cached. \\[default: ~/.cache/streamaudio]",
+            help="Where manifests' pools and spoken clips are cached, shared by every build. "
+            "\\[default: $STREAMAUDIO_CACHE, else ~/.cache/streamaudio]",
             show_default=False,
         ),
     ] = None,

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from streamaudio.cli import build, check, harness, use  # noqa: F401 -- registers their commands, in order
 from streamaudio.cli.app import app
+from streamaudio.cli.cache import cache_app
 from streamaudio.cli.common import err, error_line
 from streamaudio.cli.export import export_app
 from streamaudio.cli.prepare import app as prepare_app
@@ -19,6 +20,7 @@ from streamaudio.errors import StreamAudioError
 app.command("synthesize")(synthesize_cmd)
 app.add_typer(prepare_app, name="prepare")
 app.add_typer(export_app, name="export")
+app.add_typer(cache_app, name="cache")
 
 
 def main() -> None:

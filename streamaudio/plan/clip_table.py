@@ -38,7 +38,7 @@ RECORD = "_record"  # the whole clip, its fields in order as MessagePack: one re
 SCHEMA = pa.schema([*COLUMNS.items(), *((flag, pa.bool_()) for flag in FLAGS), (RECORD, pa.binary())])
 FIELDS = tuple(f.name for f in fields(Clip))
 _TUPLES = tuple(FIELDS.index(name) for name in ("labels", "label_names"))  # MessagePack gives lists
-POOLS_DIR = "pools"  # under the build's state folder
+POOLS_DIR = "pools"  # under the cache folder (pool_cache.py)
 BATCH = 65536  # rows per record batch written, and per batch made into clips when iterating
 FAULT_AROUND = 1 << 16  # bytes the kernel maps around a page fault in a file (fault_around_bytes)
 SMALL = 8192  # a table this small is made into clips once (a few MB), on first use
@@ -209,10 +209,15 @@ def as_table(clips: Sequence[Clip]) -> ClipTable:
     return clips if isinstance(clips, ClipTable) else ClipTable.from_clips(clips)
 
 
-def cached_table(manifest: Path, state_dir: Path, read: Callable[[], Iterable[Clip]], tag: str = "") -> Path:
+def pool_path(manifest: Path, root: Path, tag: str = "") -> Path:
+    """Where the table of a manifest is kept under ``root``: named by the manifest's path, size and
+    modification time, the source tag, the version and the table's schema (a changed one gets a new name)."""
+    return root / POOLS_DIR / f"{cache_key(manifest, manifest.stat(), tag, __version__, SCHEMA)}.arrow"
+
+
+def cached_table(manifest: Path, root: Path, read: Callable[[], Iterable[Clip]], tag: str = "") -> Path:
     """The path of the manifest's clips as an Arrow IPC file, made (from ``read()``) if absent or stale."""
-    stat = manifest.stat()
-    path = state_dir / POOLS_DIR / f"{cache_key(manifest, stat, tag, __version__, SCHEMA)}.arrow"
+    path = pool_path(manifest, root, tag)
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from streamaudio.plan.pool_cache import pool_root
 from streamaudio.plan.pools import ManifestCache, load_pools
 from streamaudio.plan.scenarios import Pools
 from streamaudio.plan.shard_jobs import Carry, plan_part
@@ -25,7 +26,6 @@ from streamaudio.render.clips import ClipLoader
 from streamaudio.render.dsp import Scratch
 from streamaudio.render.stitch import render
 from streamaudio.write import interrupt
-from streamaudio.write.output import STATE_DIR
 
 SAMPLE_STREAMS = 4  # rendered to measure the rate and the bytes per second, after as many to warm up
 
@@ -131,7 +131,7 @@ def dry_run(spec: BuildSpec) -> DryRun:
     """Plan every stream of ``spec`` (no audio is written) and measure a few renders."""
     global _SPEC
     started = time.perf_counter()
-    manifests = ManifestCache(spec.out / STATE_DIR)  # the columnar pools are kept there for the build
+    manifests = ManifestCache(pool_root(spec.cache_dir))  # the shared pools: the build reads them again
     _POOLS.clear()
     for part in spec.parts:
         _POOLS[part.label] = load_pools(part, manifests)[0]

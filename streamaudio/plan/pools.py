@@ -4,6 +4,7 @@ checked for what a capability can use; the built-in demo data stands in for a ro
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -12,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from streamaudio.plan.clip_table import SPOKEN_ROLES, ClipTable, as_table, cached_table, mapped
+from streamaudio.plan.clip_table import SPOKEN_ROLES, ClipTable, as_table, cached_table, mapped, pool_path
+from streamaudio.plan.pool_cache import making
 from streamaudio.plan.scenarios import SCENARIOS, Pools, Scenario
 from streamaudio.plan.scenarios.base import tts_clip
 from streamaudio.plan.spec import BuildError, Part
@@ -29,6 +31,7 @@ from streamaudio.prepare.rejects import Reject, read_rejects
 from streamaudio.prepare.sources.pipeline import rejects_path
 from streamaudio.tts import TTSError, Voice
 from streamaudio.tts.voices import VoiceChoice
+from streamaudio.write.shards import write_text_atomic
 
 
 @dataclass
@@ -44,11 +47,12 @@ class Source:
 
 class ManifestCache:
     """Manifests read once per build, however many parts use them, each into a columnar table kept under
-    the build's state folder (read again only when the manifest changes). A broken row is left out and
-    becomes a reject naming file:line and the problem; only a manifest with no usable row stops the build."""
+    ``root`` (the shared pool cache, ``pool_cache.py``: read again only when the manifest changes). A
+    broken row is left out and becomes a reject naming file:line and the problem; only a manifest with no
+    usable row stops the build."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
+    def __init__(self, root: Path) -> None:
+        self.state_dir = root
         self._cache: dict[tuple[str, str | None], Source] = {}
         self.bad_rows: list[Reject] = []
 
@@ -92,15 +96,20 @@ class ManifestCache:
             made = True
             yield from clips()
 
-        table_path = cached_table(path, self.state_dir, read, tag=default_source or "")
+        table_path = pool_path(path, self.state_dir, tag=default_source or "")
         sidecar = table_path.with_suffix(".json")
-        if made or not sidecar.is_file():
-            if not made:
-                for _ in clips():  # the table is there, its sidecar is not: read the rows once more
-                    pass
-            sidecar.write_text(json.dumps(side, ensure_ascii=False), encoding="utf-8")
-        else:
-            side = json.loads(sidecar.read_text(encoding="utf-8"))
+        with making(table_path):  # one process makes a pool; another started at once waits and reads it
+            cached_table(path, self.state_dir, read, tag=default_source or "")
+            if made or not sidecar.is_file():
+                if not made:
+                    for _ in clips():  # the table is there, its sidecar is not: read the rows once more
+                        pass
+                write_text_atomic(
+                    sidecar, json.dumps({**side, "manifest": str(path.resolve())}, ensure_ascii=False)
+                )
+            else:
+                side = json.loads(sidecar.read_text(encoding="utf-8"))
+                os.utime(sidecar)  # last used, for ``streamaudio cache prune --older-than``
         table = mapped(table_path)
         bad = [Reject.from_row(row) for row in side["bad"]]
         dialogues = [Dialogue(i, s, tuple((r, t) for r, t in turns)) for i, s, turns in side["dialogues"]]

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from streamaudio.plan.pool_cache import pool_root
 from streamaudio.plan.pools import ManifestCache, load_pools, plan_rejects
 from streamaudio.plan.scenarios import SCENARIOS
 from streamaudio.plan.shard_jobs import Carry, ShardJob, plan_part
@@ -106,7 +107,7 @@ def _build(
     progress: Callable[[int, float], None] | None,
 ) -> BuildResult:
     """Load pools, plan lazily, write the shards that are missing, then the rejects and the manifest."""
-    manifests = ManifestCache(state_dir)
+    manifests = ManifestCache(pool_root(spec.cache_dir))  # shared by every build on this machine
     rejects: list[Reject] = []
     planners = []  # each part's shard jobs, planned as they are consumed, in order
     carry = Carry()
