@@ -31,6 +31,20 @@ def test_build_chat_with_piper(tmp_path: Path) -> None:
         f"piper:joe{w}" for w in ("~0.92", "~0.96", "", "~1.04", "~1.08")
     }
     assert all(set(ev["tts"]["prosody"]) == {"length_scale", "noise_scale", "noise_w_scale"} for ev in events)
+    # the speech bill: everything the build spoke is in the store now, so a plan of it speaks nothing more
+    plan = runner.invoke(
+        app, [*args, "--out", str(tmp_path / "p"), "--cache-dir", str(tmp_path / "c"), "--plan-only"]
+    )
+    assert plan.exit_code == 0 and "to speak with piper" not in plan.output, plan.output
+
+
+def test_plan_only_says_what_speech_a_build_will_synthesize(tmp_path: Path) -> None:
+    args = ["build", "--capability", "chat", "--tts", "espeak-ng", "--streams", "6", "--plan-only"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "to speak with espeak-ng: " in said and "clips not in the store" in said
+    assert "of CPU at the rate measured for espeak-ng" in said
 
 
 def test_a_recipe_chooses_the_engine_and_voices(tmp_path: Path) -> None:

@@ -357,6 +357,18 @@ def _show_plan(spec: BuildSpec) -> None:
             f"{_span(cpu / spec.workers)} with --workers {spec.workers}"
         )
     console.print(line, highlight=False)
+    for engine, bill in result.to_speak.items():
+        took = (
+            f", about {_span(bill['cpu_hours'] * 3600)} of CPU at the rate measured for {engine} "
+            f"({_span(bill['cpu_hours'] * 3600 / spec.workers)} with --workers {spec.workers})"
+            if bill["cpu_hours"] is not None
+            else f" (the time depends on the {engine} server)"
+        )
+        hours = _hours(bill["seconds"] / 3600)
+        console.print(
+            f"to speak with {engine}: {bill['clips']:,} clips not in the store, {hours} h of speech{took}",
+            highlight=False,
+        )
     for source, r in result.reuse().items():
         console.print(
             f"{source}: {r['draws']:,} draws of {r['distinct']:,} clips, each drawn {r['mean']:.1f} times "

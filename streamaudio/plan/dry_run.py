@@ -7,10 +7,12 @@ rendered (not written) to measure the render rate and the FLAC bytes per second 
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import time
 from array import array
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,9 @@ from streamaudio.render.dsp import Scratch
 from streamaudio.render.stitch import render
 from streamaudio.write import interrupt
 
+# seconds of speech one process speaks per second, measured here by benchmarks/bench_tts.py (2 workers:
+# Piper 41.7x, espeak-ng 524x); a server's rate (openai) depends on the server
+SPEAKING_RATES = {"piper": 20.9, "espeak-ng": 262.0}
 SAMPLE_STREAMS = 4  # rendered to measure the rate and the bytes per second, after as many to warm up
 
 
@@ -43,6 +48,7 @@ class PartPlan:
     shards: int = 0
     draws: dict[str, array] = field(default_factory=dict)  # source -> hashes of the clips drawn (int64)
     uses: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # source -> (keys, counts)
+    speech: dict[int, tuple[str, str, float]] = field(default_factory=dict)  # to speak: (tts, text, seconds)
     elapsed: float = 0.0
 
     def add(self, plan: StreamPlan) -> None:
@@ -52,6 +58,11 @@ class PartPlan:
         for seg in plan.segments:
             self.replies += seg.respond
             self.draws.setdefault(seg.clip.source, array("q")).append(hash(seg.clip.id))
+            if seg.clip.tts:  # spoken when the stream is rendered, unless the clip store has it
+                tts = json.dumps(seg.clip.tts, sort_keys=True)
+                self.speech.setdefault(
+                    hash((tts, seg.clip.text)), (tts, seg.clip.text or "", seg.clip.duration)
+                )
 
     def close(self) -> None:
         """Fold the draws into distinct clips and their counts (before the result leaves the worker)."""
@@ -67,6 +78,7 @@ class DryRun:
     sample_seconds: float = 0.0  # audio rendered to measure
     sample_elapsed: float = 0.0
     sample_bytes: int = 0
+    to_speak: dict[str, dict[str, float]] = field(default_factory=dict)  # speech_bill before measuring
 
     @property
     def streams(self) -> int:
@@ -84,6 +96,33 @@ class DryRun:
     def render_rate(self) -> float | None:
         """Seconds of audio one process renders (and encodes) per second, as measured here."""
         return self.sample_seconds / self.sample_elapsed if self.sample_elapsed else None
+
+    def speech_bill(self, cache_dir: Path | None) -> dict[str, dict[str, float]]:
+        """Per TTS engine: the distinct clips the build will speak that the clip store does not hold yet,
+        their seconds, and the hours that takes one process at the rate measured here (None: unknown)."""
+        from streamaudio.tts import CachedTTS, Voice
+
+        store = CachedTTS(cache_dir)
+        todo: dict[int, tuple[str, str, float]] = {}
+        for part in self.parts:
+            todo.update(part.speech)
+        bill: dict[str, dict[str, float]] = {}
+        for tts_json, text, seconds in todo.values():
+            tts = json.loads(tts_json)
+            voice = Voice.from_tts_field(tts)
+            try:
+                stored = store.path(store.key(voice, text, dict(tts.get("prosody") or {}))).is_file()
+            except Exception:  # an engine not installed here: counted as to be spoken
+                stored = False
+            if stored:
+                continue
+            row = bill.setdefault(voice.engine, {"clips": 0, "seconds": 0.0})
+            row["clips"] += 1
+            row["seconds"] += seconds
+        for engine, row in bill.items():
+            rate = SPEAKING_RATES.get(engine)
+            row["cpu_hours"] = row["seconds"] / rate / 3600 if rate else None
+        return bill
 
     def reuse(self) -> dict[str, dict[str, float]]:
         """Per source: clips drawn, distinct clips, and how often a clip is drawn (mean and most)."""
@@ -147,6 +186,7 @@ def dry_run(spec: BuildSpec) -> DryRun:
         carry = Carry()
         parts = [_plan_part(p, carry) for p in spec.parts]
     result = DryRun(parts, time.perf_counter() - started)
+    result.to_speak = result.speech_bill(spec.cache_dir)  # before the renders that measure speak some
     _measure(spec, result)
     return result
 
