@@ -2,6 +2,7 @@
 build time, validate clean, byte-identical rebuilds, one voice per user and never the addressed voice
 in the background."""
 
+import gzip
 import json
 import subprocess
 import sys
@@ -173,3 +174,40 @@ def test_stats_shows_voices_per_capability(builds: Path) -> None:
         "voices in chat: " in result.output
         and "voices in environment: 2, utterances each: piper:joe" in result.output
     )
+
+
+def test_synthesis_on_a_dask_cluster_is_local_synthesis(tmp_path: Path) -> None:
+    """``--executor dask`` on a local cluster: the same manifest and the same audio bytes as two local
+    processes, and a rerun speaks nothing; a device the engine cannot use is one line."""
+    pytest.importorskip("distributed")
+    args = ["synthesize", "demo-sentences", "--engine", "espeak-ng", "--workers", "2"]
+    for name, extra in (("local", []), ("dask", ["--executor", "dask"])):
+        out = tmp_path / name / "m.jsonl.gz"
+        result = runner.invoke(
+            app, [*args, *extra, "--out", str(out), "--cache-dir", str(tmp_path / f"c-{name}")]
+        )
+        assert result.exit_code == 0, result.output
+    local, dask = (tmp_path / "local", tmp_path / "dask")
+    assert gzip.decompress((local / "m.jsonl.gz").read_bytes()) == gzip.decompress(
+        (dask / "m.jsonl.gz").read_bytes()
+    )
+    files = sorted(p.relative_to(local) for p in (local / "audio").rglob("*.flac"))
+    assert len(files) == 325 and files == sorted(
+        p.relative_to(dask) for p in (dask / "audio").rglob("*.flac")
+    )
+    assert all((local / f).read_bytes() == (dask / f).read_bytes() for f in files)
+    again = runner.invoke(
+        app,
+        [
+            *args,
+            "--executor",
+            "dask",
+            "--out",
+            str(dask / "m.jsonl.gz"),
+            "--cache-dir",
+            str(tmp_path / "c-dask"),
+        ],
+    )
+    assert again.exit_code == 0 and "(0 spoken, 325 reused)" in again.output
+    wrong = runner.invoke(app, [*args, "--device", "cuda", "--out", str(tmp_path / "x.jsonl.gz")])
+    assert wrong.exit_code == 1 and "piper takes a device" in wrong.output

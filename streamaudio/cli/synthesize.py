@@ -9,6 +9,7 @@ import typer
 
 from streamaudio import tts
 from streamaudio.cli.common import err, fail
+from streamaudio.cli.options import Executor
 from streamaudio.cli.progress import Bar
 from streamaudio.plan.scenarios import SCENARIOS
 from streamaudio.prepare.manifest import ManifestError
@@ -17,6 +18,7 @@ from streamaudio.prepare.synthesize import requests_for, synthesize
 from streamaudio.tts import TTSError, parse_prosody
 from streamaudio.tts.voices import VoiceChoice
 from streamaudio.write import interrupt
+from streamaudio.write.dask_window import DaskError
 
 # the voice options ``synthesize`` and ``build --tts`` share
 Voices = Annotated[
@@ -153,12 +155,36 @@ def synthesize_cmd(
             show_default=False,
         ),
     ] = None,
+    executor: Annotated[
+        Executor,
+        typer.Option(metavar="local|dask", help="local: processes here; dask: a Dask cluster's workers."),
+    ] = Executor.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="Dask scheduler, tcp://HOST:8786; the cache folder must be on a filesystem its workers "
+            "share. \\[default: a local cluster of --workers]",
+            show_default=False,
+        ),
+    ] = None,
+    device: Annotated[
+        str,
+        typer.Option(
+            metavar="cpu|cuda",
+            help="piper: run the voice on this device (cuda needs onnxruntime-gpu).",
+        ),
+    ] = "cpu",
 ) -> None:
     """Speak text (dialogues, transcripts, the capabilities' prompts) into a clip manifest for build."""
     names = list(SCENARIOS) if prompts and "all" in prompts else list(prompts or [])
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         fail(f"--prompts {unknown[0]!r}: not a capability ({', '.join(SCENARIOS)} or all)")
+    if device != "cpu":
+        if engine in ("espeak-ng", "openai"):
+            fail(f"--device {device}: {engine} runs where it runs (piper takes a device)")
+        engine_option = [*(engine_option or []), f"device={device}"]
     try:
         choice = voice_choice(
             engine,
@@ -196,11 +222,13 @@ def synthesize_cmd(
                 concurrency=concurrency,
                 options={engine: dict(choice.options)},
                 progress=progress,
+                executor=executor.value,
+                scheduler=scheduler,
             )
     except KeyboardInterrupt as exc:
         err.print("interrupted: spoken clips are kept; run the same command again to go on")
         raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
-    except TTSError as exc:
+    except (TTSError, DaskError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"{exc.filename or out}: {exc.strerror or exc}")

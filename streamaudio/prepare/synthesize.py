@@ -30,6 +30,7 @@ from streamaudio.prepare.sources.pipeline import rejects_path
 from streamaudio.protocol import SAMPLE_RATE
 from streamaudio.tts import CachedTTS, TTSError, Voice
 from streamaudio.write import interrupt
+from streamaudio.write.dask_window import dask_client, in_order
 
 DEMO_SOURCES = ("demo", "demo-sentences", "demo-dialogues")
 AUDIO_DIR = "audio"  # beside the manifest; shared by every manifest in that folder (content-addressed)
@@ -123,6 +124,7 @@ def prompt_requests(
 
 # -- speaking it ------------------------------------------------------------------------------------
 _STORE: CachedTTS | None = None
+_CONFIGURED: tuple[Path | None, str] | None = None  # a Dask worker's engine set-up (speak_on_worker)
 
 
 def text_sources(names: list[str]) -> tuple[list[Dialogue], list[Clip], list[Clip]]:
@@ -212,9 +214,14 @@ def synthesize(
     concurrency: int = 8,
     options: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> SynthesisReport:
     """Speak the requests (each distinct clip once) and write the manifest ``out``, its rejects beside
-    it and the FLACs under ``audio/`` beside it. ``progress(done, total)`` follows the clips."""
+    it and the FLACs under ``audio/`` beside it. ``progress(done, total)`` follows the clips.
+    ``executor="dask"`` speaks on a Dask cluster (``scheduler``, or a local one of ``workers``) whose
+    workers share the clip store's filesystem; the store is content-addressed, so whichever worker
+    speaks a clip, the manifest and the audio are the same."""
     started = time.perf_counter()
     options = options or {}
     tts.configure(options)
@@ -238,7 +245,7 @@ def synthesize(
     if progress:
         progress(done, len(unique))
     jobs = [(k, unique[k].voice, unique[k].text, unique[k].prosody, unique[k].language) for k in todo]
-    for key, reason, detail in _run(jobs, cache_dir, workers, concurrency, options):
+    for key, reason, detail in _run(jobs, cache_dir, workers, concurrency, options, executor, scheduler):
         if reason is not None:
             failed[key] = (reason, detail or "")
         else:
@@ -276,9 +283,20 @@ def _run(
     workers: int,
     concurrency: int,
     options: dict[str, dict[str, Any]],
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> Iterator[tuple[str, str | None, str | None]]:
-    """Results in job order: threads for engines that send requests, else processes (a model each)."""
+    """Results in job order: a Dask cluster's workers, threads for engines that send requests, else
+    processes (a model each)."""
     if not jobs:
+        return
+    if executor == "dask":
+        with dask_client(workers, scheduler) as client:
+
+            def submit(job: tuple[str, Voice, str, dict[str, float], str]) -> Any:
+                return client.submit(speak_on_worker, job, cache_dir, options, pure=False)
+
+            yield from _checked(in_order(client, submit, jobs, 4 * workers, name=lambda job: job[0]))
         return
     engines = {j[1].engine for j in jobs}
     if all(getattr(tts.engine_class(e), "concurrent", False) for e in engines):
@@ -293,6 +311,19 @@ def _run(
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     with ctx.Pool(workers, initializer=start_worker, initargs=(cache_dir, options)) as pool:
         yield from _checked(pool.imap(_speak, jobs, chunksize=4))
+
+
+def speak_on_worker(
+    job: tuple[str, Voice, str, dict[str, float], str],
+    cache_dir: Path | None,
+    options: dict[str, dict[str, Any]],
+) -> tuple[str, str | None, str | None]:
+    """A Dask worker's task: the engines set up once per worker process, then ``_speak``."""
+    global _CONFIGURED
+    if (cache_dir, repr(options)) != _CONFIGURED:
+        _start(cache_dir, options)
+        _CONFIGURED = (cache_dir, repr(options))
+    return _speak(job)
 
 
 def start_worker(cache_dir: Path | None, options: dict[str, dict[str, Any]]) -> None:

@@ -71,19 +71,28 @@ def _seeded_graph(model: Path) -> bytes:
 class _Model:
     """A loaded voice: Piper's phonemizer and config around our seeded session."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, device: str = "cpu") -> None:
         import onnxruntime
         from piper import PiperVoice
 
+        providers = ["CPUExecutionProvider"]
+        if (
+            device == "cuda"
+        ):  # onnxruntime-gpu's provider; the voice's audio may differ from CPU's in its last bits
+            if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+                raise TTSError(
+                    "piper --device cuda: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)"
+                )
+            providers.insert(0, "CUDAExecutionProvider")
+        elif device != "cpu":
+            raise TTSError(f"piper device {device!r}: choose cpu or cuda")
         self.name = name
         model, config = _voice_files(name)
         self.voice = PiperVoice.load(model, config_path=config)  # phonemizer and config (its session unused)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(
-            _seeded_graph(model), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = onnxruntime.InferenceSession(_seeded_graph(model), options, providers=providers)
         self.config = self.voice.config
         self.version = str(self.config.piper_version or "")
 
@@ -139,8 +148,8 @@ class _Model:
 
 
 @cache
-def _model(name: str) -> _Model:
-    return _Model(name)
+def _model(name: str, device: str = "cpu") -> _Model:
+    return _Model(name, device)
 
 
 class PiperEngine:
@@ -155,7 +164,10 @@ class PiperEngine:
     }
     warps = (0.92, 0.96, 1.0, 1.04, 1.08)  # five talkers from the shipped voice (see Voice.warp)
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "cpu") -> None:
+        if device not in ("cpu", "cuda"):
+            raise TTSError(f"piper device {device!r}: choose cpu or cuda")
+        self.device = device
         try:
             from importlib.metadata import version
 
@@ -166,12 +178,12 @@ class PiperEngine:
         self.version = f"piper-tts {version('piper-tts')}/seeded-1"
 
     def speak(self, utterance: Utterance) -> tuple[np.ndarray, int]:
-        model = _model(utterance.voice)
+        model = _model(utterance.voice, self.device)
         return model.speak(utterance), int(model.config.sample_rate)
 
     def check(self, voice: str, speaker: str | None) -> None:
         """Fail now, in one line, on a voice that is not there or a speaker it does not have."""
-        _model(voice).speaker_id(speaker)
+        _model(voice, self.device).speaker_id(speaker)
 
     def voice_for_language(self, language: str) -> str:
         if language.lower().split("-")[0] == "en":

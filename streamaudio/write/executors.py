@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import itertools
-import multiprocessing as mp
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
+from typing import Any
 
 from streamaudio.plan.shard_jobs import ShardJob
 from streamaudio.plan.spec import BuildError, BuildSpec
 from streamaudio.write import interrupt
+from streamaudio.write.dask_window import DaskError, dask_client, in_order
 from streamaudio.write.process_pool import WorkerPool
 from streamaudio.write.shards import (
     ShardStats,
@@ -62,75 +63,23 @@ def local_shards(
 
 
 def dask_shards(jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec) -> Iterator[ShardStats]:
-    """Shards built on a Dask distributed cluster (``spec.scheduler``, or a local one), as they finish.
+    """Shards built on a Dask distributed cluster (``spec.scheduler``, or a local one), in plan order.
     Workers write the tars themselves, so the output folder must be on a filesystem they share. Jobs are
     planned as the cluster takes them, four per worker in flight, so the plans never pile up."""
-    try:
-        import dask
-        from distributed import Client, KilledWorker, LocalCluster, wait
-    except ImportError:
-        raise BuildError("the Dask executor needs: pip install 'streamaudio[dask]'") from None
     jobs = iter(jobs)
     first = next(jobs, None)
     if first is None:
         return
-    cluster = None
     try:
-        if spec.scheduler:
-            client = Client(spec.scheduler, timeout="5s")
-        else:
-            # forked, the worker processes keep this process's deferring Ctrl-C handler: a Ctrl-C only sets
-            # their flag (no traceback from dask's spawned interpreters); this process ends them
-            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            with dask.config.set({"distributed.worker.multiprocessing-method": method}):
-                cluster = LocalCluster(
-                    n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=None
-                )
-            client = Client(cluster)
-    except (OSError, TimeoutError) as exc:
-        raise BuildError(f"cannot reach the Dask scheduler {spec.scheduler}: {exc}") from None
-    try:
-        window = 4 * max(spec.workers, len(client.scheduler_info().get("workers", {})))
-        order: dict = {}  # future in flight -> its submission number (results come in that order)
-        names: dict = {}  # future -> its shard
-        submitted = 0
-        pending = itertools.chain([first], jobs)
-        exhausted = False
-        while True:
-            while not exhausted and len(order) < window:
-                job = next(pending, None)
-                if job is None:
-                    exhausted = True
-                    break
-                future = client.submit(
-                    build_shard,
-                    job,
-                    shard_dir=shard_dir,
-                    cache_dir=spec.cache_dir,
-                    tts_options=spec.tts_options,
-                    pure=False,
-                )
-                order[future] = submitted
-                names[future] = job.name
-                submitted += 1
-            if not order:
-                break
-            try:  # waiting in steps, so a Ctrl-C is seen
-                done, _ = wait(list(order), timeout=interrupt.WAIT, return_when="FIRST_COMPLETED")
-            except TimeoutError:
-                done = set()
-            interrupt.check()
-            for future in sorted(done, key=order.__getitem__):
-                del order[future]
-                try:
-                    stats = future.result()
-                except KilledWorker:
-                    raise BuildError(
-                        f"{names[future]} killed Dask workers each time it was tried; finished shards are "
-                        "kept: run the same command again to resume"
-                    ) from None
-                yield stats
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        with dask_client(spec.workers, spec.scheduler) as client:
+
+            def submit(job: ShardJob) -> Any:
+                return client.submit(
+                    build_shard, job, shard_dir=shard_dir, cache_dir=spec.cache_dir,
+                    tts_options=spec.tts_options, pure=False,
+                )  # fmt: skip
+
+            pending = itertools.chain([first], jobs)
+            yield from in_order(client, submit, pending, 4 * spec.workers, name=lambda job: job.name)
+    except DaskError as exc:
+        raise BuildError(str(exc)) from None
