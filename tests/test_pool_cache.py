@@ -79,3 +79,40 @@ def prepared(tmp_path: Path) -> Path:
     out = tmp_path / "speech.jsonl.gz"
     shutil.copyfile(manifest_path(SPEECH_MANIFEST), out)
     return out
+
+
+def test_a_decoded_clip_cache_gives_the_same_shards(tmp_path: Path) -> None:
+    """``--decoded-cache``: MP3 sources decoded once into the cache folder; a build reading them back
+    writes exactly the shards of a build that decodes every MP3 again."""
+    from test_sources import make_commonvoice
+
+    loc = make_commonvoice(tmp_path / "cv", "v17", durations=False)
+    manifest = tmp_path / "cv.jsonl.gz"
+    runner = CliRunner()
+    prepared = runner.invoke(app, ["prepare", "commonvoice", str(loc), "--out", str(manifest)])
+    assert prepared.exit_code == 0, prepared.output
+    args = [
+        "build",
+        "--capability",
+        "asr",
+        "--source",
+        f"cv={manifest}",
+        "--streams",
+        "2",
+        "--stream-seconds",
+        "10:14",
+    ]
+    cache = tmp_path / "cache"
+    for name, extra in (("plain", []), ("first", ["--decoded-cache"]), ("later", ["--decoded-cache"])):
+        done = runner.invoke(app, [*args, *extra, "--out", str(tmp_path / name), "--cache-dir", str(cache)])
+        assert done.exit_code == 0, done.output
+        if name == "first":
+            kept = {p: p.stat().st_mtime_ns for p in (cache / "decoded").rglob("*.npy")}
+            assert kept and all(p.stat().st_size > 1000 for p in kept)  # the MP3s it drew, decoded
+    assert {
+        p: p.stat().st_mtime_ns for p in (cache / "decoded").rglob("*.npy")
+    } == kept  # read, not made again
+    tars = {name: sorted((tmp_path / name / "shards").glob("*.tar")) for name in ("plain", "first", "later")}
+    for tar in tars["plain"]:
+        assert tar.read_bytes() == (tmp_path / "first" / "shards" / tar.name).read_bytes()
+        assert tar.read_bytes() == (tmp_path / "later" / "shards" / tar.name).read_bytes()

@@ -216,6 +216,15 @@ def build_cmd(
             show_default=False,
         ),
     ] = None,
+    decoded_cache: Annotated[
+        bool,
+        typer.Option(
+            "--decoded-cache",
+            metavar="",
+            help="Keep sources that need a decoder (MP3, OGG, FLAC) decoded in the cache folder, so that "
+            "later builds read them at WAV speed (float32: about 230 MB per hour of audio).",
+        ),
+    ] = False,
     max_failed_clips: Annotated[
         float,
         typer.Option(
@@ -276,7 +285,7 @@ def build_cmd(
             out, capability=capability, pipeline=pipeline, streams=streams, hours=hours, split=split,
             overrides=given, seed=seed, shard_streams=shard_streams, shard_mb=shard_mb, workers=workers,
             cache_dir=cache_dir, command=shlex.join(["streamaudio", *sys.argv[1:]]), executor=executor.value,
-            scheduler=scheduler, max_failed_clips=max_failed_clips,
+            scheduler=scheduler, max_failed_clips=max_failed_clips, decoded_cache=decoded_cache,
         )  # fmt: skip
     except KNOWN_ERRORS as exc:
         fail(str(exc))

@@ -51,6 +51,7 @@ class BuildSpec:
     executor: str = "local"  # "local" (a process pool) or "dask"
     scheduler: str | None = None  # a Dask scheduler address; None starts a local cluster
     max_failed_clips: float = 0.01  # share of drawn clips that may fail (their streams are left out)
+    decoded_cache: bool = False  # keep decoded non-WAV sources in the cache folder (render/decoded_cache.py)
     notes: tuple[str, ...] = ()  # what planning changed from what was asked (parts left out), in words
 
     @property

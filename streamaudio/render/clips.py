@@ -17,15 +17,21 @@ from streamaudio.render.audio import (
     AudioError,
     load_audio,
 )
+from streamaudio.render.decoded_cache import DecodedCache, needs_decoding
 from streamaudio.tts import CachedTTS, TTSError, Voice
+from streamaudio.tts.cache import default_cache_dir
 
 
 class ClipLoader:
     """Loads clip audio with an LRU of decoded clips (noise beds and spoken prompts are reused often)."""
 
-    def __init__(self, cache_dir: Path | None = None, max_cached_seconds: float = 600.0) -> None:
+    def __init__(
+        self, cache_dir: Path | None = None, max_cached_seconds: float = 600.0, decoded: bool = False
+    ) -> None:
         self.cache_dir = cache_dir
         self.tts = CachedTTS(cache_dir)
+        # with ``decoded``, sources that need a decoder are decoded once per machine (decoded_cache.py)
+        self.decoded = DecodedCache(cache_dir or default_cache_dir()) if decoded else None
         self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
         self._budget = int(max_cached_seconds * SAMPLE_RATE)
         self._held = 0
@@ -54,7 +60,14 @@ class ClipLoader:
     def _load(self, clip: Clip) -> np.ndarray:
         if clip.path:
             duration = clip.duration if clip.offset or clip.segment else None
-            audio = load_audio(clip.path, clip.offset, duration, (clip.sample_rate, clip.channels))
+            expect = (clip.sample_rate, clip.channels)
+            if self.decoded is not None and needs_decoding(clip.path):
+                what = (clip.offset, duration, expect)
+                audio = self.decoded.get(
+                    clip.path, what, lambda: load_audio(clip.path, clip.offset, duration, expect)
+                )
+            else:
+                audio = load_audio(clip.path, clip.offset, duration, expect)
             return _check_length(clip, audio)
         if clip.tts:
             try:

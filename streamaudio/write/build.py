@@ -83,7 +83,10 @@ def build(
         try:
             if spec.executor != "dask" and spec.workers > 1:  # forked first: workers start while we plan
                 pool = WorkerPool(
-                    spec.workers, start_worker, (spec.cache_dir, spec.tts_options), state_dir / "running"
+                    spec.workers,
+                    start_worker,
+                    (spec.cache_dir, spec.tts_options, spec.decoded_cache),
+                    state_dir / "running",
                 )
             result = _build(spec, shard_dir, state_dir, pool, progress)
             interrupt.check()  # a signal that came in after the last check still stops the build

@@ -27,7 +27,7 @@ def local_shards(
     """Shards written (not yet committed) in plan order: in this process without a pool, else by pool
     processes that each render and write whole shards, so that only their stats come back."""
     if pool is None:
-        init_worker(spec.cache_dir, spec.tts_options)
+        init_worker(spec.cache_dir, spec.tts_options, spec.decoded_cache)
         for job in jobs:
             yield shard_task(job, shard_dir, tally)
         return
@@ -76,7 +76,7 @@ def dask_shards(jobs: Iterator[ShardJob], shard_dir: Path, spec: BuildSpec) -> I
             def submit(job: ShardJob) -> Any:
                 return client.submit(
                     build_shard, job, shard_dir=shard_dir, cache_dir=spec.cache_dir,
-                    tts_options=spec.tts_options, pure=False,
+                    tts_options=spec.tts_options, decoded=spec.decoded_cache, pure=False,
                 )  # fmt: skip
 
             pending = itertools.chain([first], jobs)

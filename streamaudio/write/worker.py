@@ -36,16 +36,20 @@ _SCRATCH = Scratch()
 _ENCODER = flac.Encoder()
 
 
-def init_worker(cache_dir: Path | None, tts_options: dict[str, dict[str, Any]] | None = None) -> None:
+def init_worker(
+    cache_dir: Path | None, tts_options: dict[str, dict[str, Any]] | None = None, decoded: bool = False
+) -> None:
     global _LOADER
     tts.configure(tts_options or {})
-    _LOADER = ClipLoader(cache_dir)
+    _LOADER = ClipLoader(cache_dir, decoded=decoded)
 
 
-def start_worker(cache_dir: Path | None, tts_options: dict[str, dict[str, Any]]) -> None:
+def start_worker(
+    cache_dir: Path | None, tts_options: dict[str, dict[str, Any]], decoded: bool = False
+) -> None:
     """A pool process's start: its loader, and one tiny encode so that libFLAC's first-call costs are paid
     while the parent is still planning. Ctrl-C is the parent's to handle: it ends the pool."""
-    init_worker(cache_dir, tts_options)
+    init_worker(cache_dir, tts_options, decoded)
     _ENCODER.encode(np.zeros(CHUNK_SAMPLES, dtype=np.float32))
 
 
@@ -82,10 +86,14 @@ class Progress:
 
 
 def build_shard(
-    job: ShardJob, shard_dir: Path, cache_dir: Path | None, tts_options: dict[str, dict[str, Any]]
+    job: ShardJob,
+    shard_dir: Path,
+    cache_dir: Path | None,
+    tts_options: dict[str, dict[str, Any]],
+    decoded: bool = False,
 ) -> ShardStats:
     """Render, write and commit one whole shard in this process: the unit of work on a cluster."""
-    init_worker(cache_dir, tts_options)
+    init_worker(cache_dir, tts_options, decoded)
     stats = shard_task(job, shard_dir)
     commit_shard(shard_dir / job.name)
     return stats
