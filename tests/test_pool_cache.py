@@ -15,18 +15,14 @@ from streamaudio.plan.pool_cache import list_pools
 from streamaudio.prepare.demo import SPEECH_MANIFEST, manifest_path
 
 
+def asr_from(manifest: Path, streams: int, seconds: str) -> list[str]:
+    """``build`` of asr streams from one manifest as the ``cv`` source."""
+    return ["build", "--capability", "asr", "--source", f"cv={manifest}", "--streams", str(streams),
+            "--stream-seconds", seconds]  # fmt: skip
+
+
 def build(manifest: Path, out: Path, cache: Path) -> subprocess.Popen:
-    args = [
-        "build",
-        "--capability",
-        "asr",
-        "--source",
-        f"cv={manifest}",
-        "--streams",
-        "3",
-        "--stream-seconds",
-        "8:12",
-    ]
+    args = asr_from(manifest, 3, "8:12")
     return subprocess.Popen(
         [sys.executable, "-m", "streamaudio.cli", *args, "--out", str(out), "--cache-dir", str(cache)],
         stdout=subprocess.PIPE,
@@ -91,17 +87,7 @@ def test_a_decoded_clip_cache_gives_the_same_shards(tmp_path: Path) -> None:
     runner = CliRunner()
     prepared = runner.invoke(app, ["prepare", "commonvoice", str(loc), "--out", str(manifest)])
     assert prepared.exit_code == 0, prepared.output
-    args = [
-        "build",
-        "--capability",
-        "asr",
-        "--source",
-        f"cv={manifest}",
-        "--streams",
-        "2",
-        "--stream-seconds",
-        "10:14",
-    ]
+    args = asr_from(manifest, 2, "10:14")
     cache = tmp_path / "cache"
     for name, extra in (("plain", []), ("first", ["--decoded-cache"]), ("later", ["--decoded-cache"])):
         done = runner.invoke(app, [*args, *extra, "--out", str(tmp_path / name), "--cache-dir", str(cache)])
