@@ -26,6 +26,8 @@ CacheDir = Annotated[
 
 
 def _age(seconds: float) -> str:
+    if seconds < 60:
+        return "under a minute"
     if seconds < 3600:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h" if seconds < 86400 else f"{seconds / 86400:.1f} d"
@@ -38,12 +40,12 @@ def list_cmd(cache_dir: CacheDir = None) -> None:
     entries = list_pools(root)
     now = time.time()
     table = Table(box=box.SIMPLE, pad_edge=False)
-    for col in ("manifest", "MB", "made", "used"):
-        table.add_column(col, justify="left" if col == "manifest" else "right", overflow="fold")
+    for col in ("MB", "made", "last used"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("manifest", overflow="fold")  # last: a long path folds without pushing the rest
     for e in entries:
-        table.add_row(
-            e.manifest, f"{e.bytes / 1e6:,.1f}", f"{_age(now - e.made)} ago", f"{_age(now - e.used)} ago"
-        )
+        made, used = _age(now - e.made), _age(now - e.used)
+        table.add_row(f"{e.bytes / 1e6:,.1f}", f"{made} ago", f"{used} ago", e.manifest)
     Console().print(table)
     total = sum(e.bytes for e in entries)
     typer.echo(f"{len(entries)} pools, {total / 1e6:,.1f} MB in {root}")
