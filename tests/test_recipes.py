@@ -85,11 +85,11 @@ def test_mixture_by_hours_lands_on_the_hours_and_keeps_the_recipe_proportions(tm
 
 
 @pytest.mark.parametrize("hours", ["0.5", "2"])
-def test_hours_on_the_mixture_land_within_five_percent(hours: str) -> None:
+def test_hours_on_the_mixture_land_within_five_percent(hours: str, tmp_path: Path) -> None:
     from streamaudio.plan.dry_run import dry_run
     from streamaudio.plan.recipe import requested_build
 
-    spec, _ = requested_build(Path("unused"), pipeline=PIPELINES / "streamaudio-2m.yaml", hours=float(hours))
+    spec, _ = requested_build(tmp_path / "o", pipeline=PIPELINES / "streamaudio-2m.yaml", hours=float(hours))
     assert dry_run(spec).seconds / 3600 == pytest.approx(float(hours), rel=0.05)
 
 
