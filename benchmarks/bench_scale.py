@@ -3,7 +3,7 @@
     python benchmarks/bench_scale.py [--rows 10000000] [--streams 2600000] [--render 1000] [--files 3000]
 
 The manifest is synthetic but shaped like the real mixture: 60% speech rows (Common Voice-like: text,
-speaker, 48 kHz; one in nine with a German translation) and 40% sound rows (AudioSet-like labels),
+speaker; one in nine with a German translation) and 40% sound rows (AudioSet-like labels),
 pointing at ``--files`` real WAV files (espeak-ng sentences and the built-in sound events) written before
 timing starts. Each step runs in a fresh process that reports its own peak resident memory (and its
 workers' largest); the targets are those of the StreamAudio-2M issue:
@@ -13,7 +13,11 @@ workers' largest); the targets are those of the StreamAudio-2M issue:
 (b) ``build --pipeline pipelines/streamaudio-2m.yaml --streams 2600000 --plan-only --workers 2``:
     < 15 minutes on 2 cores, peak < 2 GB;
 (c) the same recipe, ``--streams 1000 --workers 2``, rendered: each worker adds < 200 MB (its unique set
-    size, sampled: the pages it shares with the parent are the parent's).
+    size, sampled: the pages it shares with the parent are the parent's);
+(d) builds from the manifest into new folders, the pool in the shared cache (``--cache-dir``): the first
+    makes the pool, a later one into another folder starts rendering < 15 s after start, peak < 600 MB;
+(e) ``synthesize`` of the 325 demo sentences with Piper: 2 local processes against a local 2-worker Dask
+    cluster, each into an empty clip store (the same audio bytes either way: tests/test_synthesize.py).
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import psutil
 import soundfile as sf
 
@@ -38,40 +41,44 @@ from streamaudio.tts import EspeakEngine
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def make_files(folder: Path, n: int) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """n/2 spoken sentences and n/2 sound events as 16 kHz WAV files."""
+def make_files(
+    folder: Path, n: int
+) -> tuple[list[tuple[str, str, float]], list[tuple[str, list[str], float]]]:
+    """n/2 spoken sentences (path, text, seconds) and n/2 sound events (path, labels, seconds) as 16 kHz
+    WAV files: each row of the manifest says what its file holds (a build checks it)."""
     folder.mkdir(parents=True, exist_ok=True)
     engine, said = EspeakEngine(), sentences()
     speech, sounds = [], []
     for i in range(n // 2):
-        path = folder / f"s{i}.wav"
-        sf.write(path, engine.synthesize(said[i % len(said)], "en-us"), 16000)
-        speech.append(str(path))
+        path, text = folder / f"s{i}.wav", said[i % len(said)]
+        audio = engine.synthesize(text, "en-us")
+        sf.write(path, audio, 16000)
+        speech.append((str(path), text, round(audio.size / 16000, 3)))
     kinds = sound_clips()
     for i in range(n - n // 2):
         clip = kinds[i % len(kinds)]
         path = folder / f"e{i}.wav"
-        sf.write(path, generate(clip.generator["sound"], clip.duration, 7000 + i), 16000)
-        sounds.append((str(path), list(clip.labels)))
+        audio = generate(clip.generator["sound"], clip.duration, 7000 + i)
+        sf.write(path, audio, 16000)
+        sounds.append((str(path), list(clip.labels), round(audio.size / 16000, 3)))
     return speech, sounds
 
 
-def write_manifest(path: Path, rows: int, speech: list[str], sounds: list[tuple[str, list[str]]]) -> None:
-    said = sentences()
-    rng = np.random.default_rng(0)
-    durations = rng.uniform(1.5, 7.0, rows).round(3)
+def write_manifest(
+    path: Path, rows: int, speech: list[tuple[str, str, float]], sounds: list[tuple[str, list[str], float]]
+) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for i in range(rows):
             if i % 5 < 3:
-                row = {"id": f"cv{i}", "source": "cv", "duration": float(durations[i]),
-                       "path": speech[i % len(speech)], "sample_rate": 48000, "channels": 1,
-                       "text": said[i % len(said)], "language": "en",
+                file, text, seconds = speech[i % len(speech)]
+                row = {"id": f"cv{i}", "source": "cv", "duration": seconds, "path": file,
+                       "sample_rate": 16000, "channels": 1, "text": text, "language": "en",
                        "speaker": f"client{i % 200_003}"}  # fmt: skip
                 if i % 9 == 0:
                     row |= {"translation": f"Übersetzung {i}", "target_language": "de"}
             else:
-                file, labels = sounds[i % len(sounds)]
-                row = {"id": f"as{i}", "source": "audioset", "duration": 10.0, "path": file,
+                file, labels, seconds = sounds[i % len(sounds)]
+                row = {"id": f"as{i}", "source": "audioset", "duration": seconds, "path": file,
                        "sample_rate": 16000, "channels": 1, "labels": labels}  # fmt: skip
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
@@ -167,8 +174,10 @@ def main() -> None:
             f"{again['file_mb']:.0f} MB file-backed"
         )
         recipe = str(ROOT / "pipelines/streamaudio-2m.yaml")
+        cache = root / "cache"
         build = [sys.executable, "-m", "streamaudio", "build", "--pipeline", recipe,
-                 "--source", f"cv={manifest}", "--out", str(out), "--workers", "2"]  # fmt: skip
+                 "--cache-dir", str(cache), "--source", f"cv={manifest}", "--out", str(out),
+                 "--workers", "2"]  # fmt: skip
         wall, stdout, rss = run([*build, "--streams", str(args.streams), "--plan-only"])
         planned = next(line for line in stdout.splitlines() if " streams, " in line and "planned in" in line)
         print(
@@ -181,7 +190,32 @@ def main() -> None:
             f"(c) render {args.render:,} streams, 2 workers: {wall:.0f} s; parent peak {parent:.0f} MB, "
             f"a worker adds at most {worker:.0f} MB (target < 200 MB)"
         )
-        print(f"    {stdout.strip().splitlines()[-1]}")
+        print(f"    {next(line for line in stdout.splitlines() if line.startswith('built '))}")
+        new_folders(root, manifest)
+        synthesis(root)
+
+
+def new_folders(root: Path, manifest: Path) -> None:
+    """(d): two builds into new folders from one manifest, a fresh shared cache: the first pays the pool."""
+    cache = root / "shared-cache"
+    for label, folder in (("first", "new-a"), ("later", "new-b")):
+        args = [sys.executable, "-m", "streamaudio", "build", "--capability", "asr",
+                "--source", f"cv={manifest}", "--streams", "20", "--cache-dir", str(cache),
+                "--out", str(root / folder)]  # fmt: skip
+        wall, _, rss = run(args)
+        print(f"(d) build into a new folder, {label}: {wall:.1f} s in all, peak {rss:.0f} MB")
+
+
+def synthesis(root: Path) -> None:
+    """(e): Piper on 2 local processes against a local 2-worker Dask cluster, each from an empty store."""
+    for label, extra in (("2 processes", []), ("Dask, 2 workers", ["--executor", "dask"])):
+        tag = label.split()[0].strip(",")
+        args = [sys.executable, "-m", "streamaudio", "synthesize", "demo-sentences", "--engine", "piper",
+                "--workers", "2", "--cache-dir", str(root / f"tts-{tag}" / "store"),
+                "--out", str(root / f"tts-{tag}" / "speech.jsonl"), *extra]  # fmt: skip
+        wall, stdout, _ = run(args)
+        said = next(line for line in stdout.splitlines() if line.startswith("synthesize:"))
+        print(f"(e) synthesize, {label}: {wall:.0f} s in all; {said}")
 
 
 if __name__ == "__main__":
