@@ -58,11 +58,11 @@ class PartPlan:
         for seg in plan.segments:
             self.replies += seg.respond
             self.draws.setdefault(seg.clip.source, array("q")).append(hash(seg.clip.id))
-            if seg.clip.tts:  # spoken when the stream is rendered, unless the clip store has it
-                tts = json.dumps(seg.clip.tts, sort_keys=True)
-                self.speech.setdefault(
-                    hash((tts, seg.clip.text)), (tts, seg.clip.text or "", seg.clip.duration)
-                )
+            clip = seg.clip
+            # spoken when the stream is rendered (no file of its own), unless the clip store has it; a TTS
+            # clip's id is its voice and text, so each is written down once however often it is drawn
+            if clip.tts and not clip.path and (key := hash((clip.source, clip.id))) not in self.speech:
+                self.speech[key] = (json.dumps(clip.tts, sort_keys=True), clip.text or "", clip.duration)
 
     def close(self) -> None:
         """Fold the draws into distinct clips and their counts (before the result leaves the worker)."""

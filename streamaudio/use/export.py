@@ -111,11 +111,12 @@ def export_upstream(
         for sample in _samples(targets):
             audio, _ = sample.audio()
             meta = sample.meta
+            cost = LineCosts(meta, encode)  # the stream's tokens per chunk, for both kinds of line
             _write_builder_lines(
-                files["lines"], to / "pieces" / sample.key, audio, meta, fmt, max_tokens, encode, result
+                files["lines"], to / "pieces" / sample.key, audio, meta, fmt, max_tokens, cost, result
             )
             lines = (
-                plan_lines(meta, encode, max_tokens, max_turns)
+                plan_lines(meta, encode, max_tokens, max_turns, cost=cost)
                 if encode
                 else [Line(meta["id"], 0, meta["num_chunks"])]
             )
@@ -153,13 +154,12 @@ def _write_builder_lines(
     meta: StreamJSON,
     fmt: str,
     max_tokens: int,
-    encode: Encode | None,
+    cost: LineCosts,
     result: ExportResult,
 ) -> None:
     """The stream's builder lines, cut so that with the most noise the builder adds each stays within
-    ``max_tokens`` (its replies counted by ``encode``, or without one by a bound)."""
-    lines = plan_lines(meta, encode, max_tokens, None, builder=True)
-    cost = LineCosts(meta, encode)
+    ``max_tokens`` (replies counted as ``cost`` counts them: by the tokenizer, or without one by a bound)."""
+    lines = plan_lines(meta, None, max_tokens, None, builder=True, cost=cost)
     result.builder_split_streams += len(lines) > 1
     for line in lines:
         if cost.tokens(line.start, line.stop, builder=True) > max_tokens:

@@ -85,15 +85,17 @@ def plan_lines(
     max_tokens: int = MAX_TOKENS,
     max_turns: int | None = MAX_TURNS,
     builder: bool = False,
+    cost: LineCosts | None = None,
 ) -> list[Line]:
     """Cut a stream at turn boundaries into lines of at most ``max_tokens`` and ``max_turns`` map entries
-    (None: no limit); ``builder`` counts the noise the released builder adds (and no map: it writes none).
+    (None: no limit); ``builder`` counts the noise the released builder adds (and no map: it writes none);
+    ``cost``: the stream's ``LineCosts`` when the caller has them already.
 
     Greedy: each line runs to the furthest boundary that fits. Where even the next boundary does not fit,
     the line runs to it anyway (it is reported as over the limit).
     """
     n = meta["num_chunks"]
-    cost = LineCosts(meta, encode)
+    cost = cost or LineCosts(meta, encode)
 
     def fits(start: int, stop: int) -> bool:
         if cost.tokens(start, stop, builder) > max_tokens:
