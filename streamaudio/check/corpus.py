@@ -228,13 +228,16 @@ def _check_stream(report: Report, path: Path, key: str, meta: dict[str, Any], fl
 def vad_findings(meta: dict[str, Any], audio: np.ndarray) -> list[Fault]:
     """What silero VAD disagrees with: speech events that are not speech, speech in gaps, replies that
     land while their trigger is still speaking. Gaps and backgrounds of speech-like noise (babble,
-    MUSAN speech) are left out: the VAD rightly hears speech there."""
+    MUSAN speech), and streams with a TV or radio talking under them, are left out: the VAD rightly hears
+    speech there."""
     from streamaudio.check.vad import SPEECH, WINDOW, speech_probability
 
     sid = meta["id"]
     speech = speech_probability(audio) > SPEECH
     events = meta["events"]
-    babble_under = any(e.get("role") == "background" and _speechlike(e) for e in events)
+    babble_under = any(
+        (e.get("role") == "background" and _speechlike(e)) or e.get("role") == "media" for e in events
+    )
     found = []
 
     def span(a: int, b: int) -> np.ndarray:

@@ -46,6 +46,8 @@ def _config(settings: dict[str, Any], base: ScenarioConfig) -> ScenarioConfig:
     values = {k: tuple(v) if k in RANGE_FIELDS else v for k, v in settings.items() if k in CONFIG_FIELDS}
     if "augment" in values:
         values["augment"] = tuple(AugmentSpec.from_recipe(a) for a in values["augment"])
+    if "phenomena" in values:
+        values["phenomena"] = tuple(sorted({**dict(base.phenomena), **values["phenomena"]}.items()))
     if isinstance(values.get("tts"), (str, dict)):
         values["tts"] = recipe_voices(values["tts"])
     return replace(base, **values)

@@ -66,6 +66,7 @@ class StreamPlan:
     background: Background | None
     reply_delay_chunks: int = 0
     min_seconds: float = 0.0  # the stream is never shorter: its tail gap is drawn out to reach it
+    media: tuple[Segment, ...] = ()  # a TV or radio under the stream, one after the other, never answered
 
     @property
     def estimated_seconds(self) -> float:
@@ -76,4 +77,4 @@ class StreamPlan:
     def clip_count(self) -> int:
         """How many clips rendering it reads: events, their gap beds, the tail bed and the background."""
         fills = sum(s.gap_fill is not None for s in self.segments) + (self.tail_fill is not None)
-        return len(self.segments) + fills + (self.background is not None)
+        return len(self.segments) + fills + (self.background is not None) + len(self.media)

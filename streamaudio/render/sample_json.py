@@ -33,7 +33,8 @@ class EventJSON(TypedDict):
     end_sample: int
     source: str
     clip_id: str
-    role: NotRequired[str]  # noise: "gap" or "background"; speech: "addressed", "overheard", …
+    role: NotRequired[str]  # noise: "gap" or "background"; speech: "media" (a TV or radio)
+    phenomenon: NotRequired[str]
     text: NotRequired[str]
     translation: NotRequired[str]
     language: NotRequired[str]
@@ -62,6 +63,7 @@ class TurnJSON(TypedDict):
     chunk: int
     respond: bool
     after_chunks: NotRequired[int]  # planned later than the protocol's rule (a timer)
+    phenomenon: NotRequired[str]  # an interaction phenomenon (plan/phenomena.py)
     text: NotRequired[str]
     emotion: NotRequired[str]
 
@@ -175,6 +177,8 @@ def sample_json(
         turn: TurnJSON = {"event": i, "chunk": chunk, "respond": seg.respond}
         if seg.reply_after_chunks:
             turn["after_chunks"] = seg.reply_after_chunks
+        if "phenomenon" in seg.info:
+            turn["phenomenon"] = seg.info["phenomenon"]
         if seg.respond:
             turn["text"] = seg.reply
             turn["emotion"] = normalize_emotion(seg.emotion)

@@ -24,6 +24,7 @@ from streamaudio.render.audio import (
 )
 from streamaudio.render.clips import ClipLoader
 from streamaudio.render.dsp import NOISE_ENERGY, Scratch, bed_offset, fade, mix_bed, to_samples
+from streamaudio.render.media import broadcast
 from streamaudio.render.sample_json import Bed, Placed, StreamJSON, sample_json, turn_chunk
 
 SILENT_RMS = 1e-5  # -100 dBFS: a clip this quiet has nothing to place
@@ -52,6 +53,12 @@ BED_CROSSFADE = (0.25, 0.6)  # gap beds crossfade into each other under the even
 
 
 RENDER_SALT = 0x5717C4
+
+
+MEDIA_SALT = 0x3ED1A  # the media layer's own generator: a stream without it renders as it always has
+
+
+MEDIA_FADE = 0.02  # seconds of fade at the ends of a media utterance's audio
 
 
 @dataclass
@@ -99,6 +106,8 @@ def render(plan: StreamPlan, loader: ClipLoader, scratch: Scratch | None = None)
             return None
 
     placed, gaps, pos = _place(plan, load, rng, rejects)
+    if plan.media:
+        placed = sorted(placed + _place_media(plan, load, rejects, pos), key=lambda p: p.start)
     num_chunks = _stream_chunks(plan, placed, pos)
     length = num_chunks * CHUNK_SAMPLES
     gaps.append((pos, length, plan.tail_fill))
@@ -166,6 +175,36 @@ def _place(
     return placed, gaps, pos
 
 
+def _place_media(plan: StreamPlan, load: Loader, rejects: list[dict[str, Any]], end: int) -> list[Placed]:
+    """The media layer's utterances one after the other from the stream's start, each band-limited and
+    reverberant, as many as end (with their reverberation) before the last foreground voice ends."""
+    rng = np.random.default_rng([plan.seed, MEDIA_SALT])
+    placed: list[Placed] = []
+    pos = 0
+    for seg in plan.media:
+        raw = load(seg.clip, keep=seg.clip.path is None)
+        if raw is None:
+            continue
+        powers = frame_powers(raw)
+        if _mean_power(raw, powers) < SILENT_RMS**2:
+            detail = f"{seg.clip.id}: no signal above {level_db(SILENT_RMS):.0f} dBFS"
+            rejects.append(_reject(plan, seg.clip, "silent_clip", detail))
+            continue
+        v0, v1 = voice_bounds(powers, raw.size)
+        audio = broadcast(raw[v0:v1], seg.info["media"], rng)
+        start = pos + to_samples(seg.gap_before)
+        if start + audio.size > end:
+            break
+        size = v1 - v0
+        voice_powers = frame_powers(audio[:size])
+        gain_db = seg.level_db - level_db(_clip_level(audio[:size], voice_powers))
+        edge = min(to_samples(MEDIA_FADE), audio.size // 3)
+        fade(audio, edge, edge)
+        placed.append(Placed(seg, audio, voice_powers, start, start, start + size, v0, gain_db, (edge, edge)))
+        pos = start + size
+    return placed
+
+
 def _stream_chunks(plan: StreamPlan, placed: list[Placed], pos: int) -> int:
     """How many chunks the stream has."""
     # every turn's chunk, silent ones too, must lie inside the stream
@@ -192,7 +231,9 @@ def _mix(
     bg_gain_db = None
     bg_audio = None if plan.background is None else load(plan.background.clip)
     if plan.background is not None and bg_audio is not None:
-        speech_rms = _pooled_active_rms([p for p in placed if p.segment.kind in FOREGROUND_SPEECH])
+        speech_rms = _pooled_active_rms(
+            [p for p in placed if p.segment.kind in FOREGROUND_SPEECH and "media" not in p.segment.info]
+        )
         bg_rms = NOISE_ENERGY.slice_rms(bg_audio, bed_offset(plan.background.offset), length)
         if speech_rms > 0 and bg_rms > 0:
             bg_gain_db = level_db(speech_rms) - plan.background.snr_db - level_db(bg_rms)

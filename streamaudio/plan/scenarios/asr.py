@@ -8,6 +8,7 @@ from functools import cached_property
 import numpy as np
 
 from streamaudio.plan.clip_table import ClipTable
+from streamaudio.plan.phenomena import chance, hesitation_parts, restarts
 from streamaudio.plan.scenarios.base import Planned, Pools, Scenario, ScenarioConfig, fits, pick, templates
 from streamaudio.plan.stream_plan import Segment
 
@@ -20,14 +21,24 @@ class AsrScenario(Scenario):
 
     @classmethod
     def prompts(cls, pools: Pools, config: ScenarioConfig) -> list[str]:
-        return list(templates("asr")["instructions"])
+        said, instructions = templates("phenomena"), templates("asr")["instructions"]
+        broken = [part for text in instructions for part in restarts(text, said)]
+        return [*instructions, *broken, *said["fillers"]]
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         t = templates("asr")
-        opening = self.spoken(pick(rng, t["instructions"]), self.voice(rng))
+        instruction, voice = pick(rng, t["instructions"]), self.voice(rng)
         share = self.config.sound_share if self.sounds is not None else 0.0
         segs = Planned([self._sound(rng)] if rng.random() < share else [])  # a sound may come first, too
-        segs.append(self.segment(rng, "instruction", opening, pick(rng, t["acknowledgements"])))
+        info = {}
+        if chance(rng, self.rates["hesitation"]):
+            first, instruction = hesitation_parts(rng, instruction, templates("phenomena"))
+            info = {"phenomenon": "hesitation"}
+            segs.append(
+                self.segment(rng, "instruction", self.spoken(first, voice), info={**info, "hesitation": True})
+            )
+        opening = self.spoken(instruction, voice)
+        segs.append(self.segment(rng, "instruction", opening, pick(rng, t["acknowledgements"]), info=info))
         utterances = 0
         while True:
             if rng.random() < share:

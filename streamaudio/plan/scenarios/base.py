@@ -14,6 +14,7 @@ import yaml
 
 from streamaudio.errors import StreamAudioError
 from streamaudio.plan.clip_table import SMALL, ClipTable, as_table
+from streamaudio.plan.phenomena import pick, rates
 from streamaudio.plan.stream_plan import Background, NoiseSlice, Segment, StreamPlan
 from streamaudio.prepare.dialogues import Dialogue
 from streamaudio.prepare.manifest import Clip
@@ -48,6 +49,7 @@ class ScenarioConfig:
     split: str = "train"
     tts: VoiceChoice | None = None  # who speaks its text; None: the synthesized voices, else espeak-ng
     augment: tuple[AugmentSpec, ...] = ()  # applied to speech, instruction and sound clips
+    phenomena: tuple[tuple[str, float], ...] = ()  # rates over the capability's own (plan/phenomena.py)
 
 
 @dataclass
@@ -111,10 +113,6 @@ def uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
     return float(lo if hi <= lo else lo + (hi - lo) * rng.random())
 
 
-def pick(rng: np.random.Generator, items: list) -> Any:
-    return items[int(rng.integers(len(items)))]
-
-
 @cache
 def templates(name: str) -> dict[str, Any]:
     """A scenario's data file (``streamaudio/plan/scenarios/<name>.yaml``)."""
@@ -170,11 +168,21 @@ class Scenario:
         self.dialogues = Deck(pools.dialogues, deck_rng) if pools.dialogues else None
         self.noise = Deck(pools.noise, deck_rng) if pools.noise else None
         self._talkers: dict[str, tuple[float, tuple]] = {}
+        self.rates = self.phenomenon_rates(config)
         prompts = self.prompts(pools, config) if pools.spoken else []
         # the voices that have all the scenario's prompts spoken ahead (all voices when none has)
         self._prompt_voices = [
             v for v in pools.voices if all((v.id, t) in pools.spoken for t in prompts)
         ] or list(pools.voices)
+
+    @classmethod
+    def phenomenon_rates(cls, config: ScenarioConfig) -> dict[str, float]:
+        """The rate of each interaction phenomenon in its streams: its data file's, then the recipe's."""
+        try:
+            defaults = templates(cls.name).get("phenomena") or {}
+        except FileNotFoundError:  # a capability without a data file has no phenomena of its own
+            defaults = {}
+        return rates(defaults, dict(config.phenomena))
 
     @classmethod
     def unusable(cls, speech: ClipTable, max_seconds: float) -> np.ndarray:
@@ -193,6 +201,11 @@ class Scenario:
         target = uniform(rng, self.config.stream_seconds)
         self._talkers: dict[str, tuple[float, tuple]] = {}  # per stream: talker -> (level, augmentation)
         segments = self.segments(rng, target)
+        tail_gap, tail_fill, background = (
+            uniform(rng, self.config.gap_seconds),
+            self.gap_fill(rng),
+            self.background(rng),
+        )
         return StreamPlan(
             id=stream_id,
             capability=self.name,
@@ -200,11 +213,12 @@ class Scenario:
             language=self.config.language,
             seed=seed,
             segments=tuple(segments),
-            tail_gap=uniform(rng, self.config.gap_seconds),
-            tail_fill=self.gap_fill(rng),
-            background=self.background(rng),
+            tail_gap=tail_gap,
+            tail_fill=tail_fill,
+            background=background,
             reply_delay_chunks=self.config.reply_delay_chunks,
             min_seconds=self.config.stream_seconds[0],
+            media=self.media_layer(rng, max(target, seconds_of(segments))),
         )
 
     # -- building blocks -------------------------------------------------------------------
@@ -227,6 +241,10 @@ class Scenario:
     def prompts(cls, pools: Pools, config: ScenarioConfig) -> list[str]:
         """Every text of the scenario's own (instructions, questions…) it may speak, for ``synthesize``."""
         return []
+
+    def media_layer(self, rng: np.random.Generator, seconds: float) -> tuple[Segment, ...]:
+        """Speech from a TV or radio under ``seconds`` of stream (``background_media``); none by default."""
+        return ()
 
     def gap_fill(self, rng: np.random.Generator) -> NoiseSlice | None:
         if self.noise is None:

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from streamaudio.plan.phenomena import chance, hesitation_parts
 from streamaudio.plan.scenarios.base import (
+    TALKER_JITTER_DB,
     Deck,
     Planned,
     Pools,
@@ -32,6 +34,13 @@ OVERLAP_SHARE = 0.4  # share of turn changes between the user and the others tha
 OVERLAP_SECONDS = (0.2, 0.8)
 FOLLOW_UP_SHARE = 0.6
 TALK_FIRST_SHARE = 0.5  # share of blocks where the others talk before the user's exchange, not after
+# A TV or radio (``background_media``): its pass band, reverberation time, level around the speech level
+# (as loud as a person in the room at most) and the pauses between what it says
+MEDIA_LOW_HZ = (150.0, 400.0)
+MEDIA_HIGH_HZ = (3000.0, 6000.0)
+MEDIA_RT60 = (0.3, 0.8)
+MEDIA_LEVEL_DB = (-6.0, 0.0)
+MEDIA_GAP_SECONDS = (0.2, 1.0)
 
 
 class EnvironmentScenario(Scenario):
@@ -51,27 +60,46 @@ class EnvironmentScenario(Scenario):
     def prompts(cls, pools: Pools, config: ScenarioConfig) -> list[str]:
         t = templates("environment")
         asked = [f"{w} {ex['question']}" for ex in t["exchanges"] for w in t["wake_phrases"]]
-        return asked + [ex["follow_up"] for ex in t["exchanges"] if ex.get("follow_up")]
+        follow_ups = [ex["follow_up"] for ex in t["exchanges"] if ex.get("follow_up")]
+        plain = [ex["question"] for ex in t["exchanges"]] + follow_ups
+        told = [f"{who} {text}" for who in t["addressees"] + t["near_misses"] for text in plain]
+        aired = [q[0].upper() + q[1:] for q in plain]
+        return [*asked, *follow_ups, *plain, *told, *aired, *templates("phenomena")["fillers"]]
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         t = templates("environment")
-        voice = self._users.draw()
+        voice = self._user = self._users.draw()
         segs = Planned()
         while True:
             talk = self._background(rng, voice)
             ex = pick(rng, t["exchanges"])
-            question = f"{pick(rng, t['wake_phrases'])} {ex['question']}"
+            wake = pick(rng, t["wake_phrases"])
+            question = f"{wake} {ex['question']}"
             talk_first = rng.random() < TALK_FIRST_SHARE
-            exchange = [
+            info: dict[str, Any] = {"addressed": True, "wake_phrase": True, "addressing": wake}
+            exchange = []
+            if chance(rng, self.rates["hesitation"]):
+                first, question = hesitation_parts(rng, question, templates("phenomena"))
+                info["phenomenon"] = "hesitation"
+                exchange.append(
+                    self.segment(
+                        rng,
+                        "speech",
+                        self.spoken(first, voice),
+                        gap=self._cut_in(rng) if talk and talk_first else None,
+                        info={"addressed": True, "phenomenon": "hesitation", "hesitation": True},
+                    )
+                )
+            exchange.append(
                 self.segment(
                     rng,
                     "speech",
                     self.spoken(question, voice),
                     ex["answer"],
-                    gap=self._cut_in(rng) if talk and talk_first else None,
-                    info={"addressed": True, "wake_phrase": True},
+                    gap=self._cut_in(rng) if talk and talk_first and not exchange else None,
+                    info=info,
                 )
-            ]
+            )
             if ex.get("follow_up") and rng.random() < FOLLOW_UP_SHARE:
                 exchange.append(
                     self.segment(
@@ -89,6 +117,49 @@ class EnvironmentScenario(Scenario):
                 return segs
             segs.extend(block)
 
+    def media_layer(self, rng: np.random.Generator, seconds: float) -> tuple[Segment, ...]:
+        """A TV or radio under the whole stream for ``background_media`` of streams: one or two other
+        voices reading sentences and asking the exchanges' questions, band-limited and reverberant."""
+        if not chance(rng, self.rates["background_media"]):
+            return ()
+        t = templates("environment")
+        others = [v for v in self.pools.voices if v.id != self._user.id] or list(self.pools.voices)
+        hosts = [pick(rng, others) for _ in range(int(rng.integers(1, 3)))]
+        sound = {
+            "low_hz": round(uniform(rng, MEDIA_LOW_HZ)),
+            "high_hz": round(uniform(rng, MEDIA_HIGH_HZ)),
+            "rt60": round(uniform(rng, MEDIA_RT60), 3),
+        }
+        level = self.config.speech_level_db + uniform(rng, MEDIA_LEVEL_DB)
+        layer: list[Segment] = []
+        heard = 0.0
+        while heard < seconds:
+            if rng.random() < float(t["media_question_share"]):
+                text = pick(rng, t["exchanges"])["question"]
+                text = text[0].upper() + text[1:]
+            else:
+                text = self.speech.draw().text
+            clip = self.spoken(text, pick(rng, hosts))
+            gap = uniform(rng, MEDIA_GAP_SECONDS)
+            layer.append(
+                Segment(
+                    kind="speech",
+                    clip=clip,
+                    gap_before=gap,
+                    gap_fill=None,
+                    level_db=level + uniform(rng, (-TALKER_JITTER_DB, TALKER_JITTER_DB)),
+                    respond=False,
+                    info={
+                        "addressed": False,
+                        "role": "media",
+                        "phenomenon": "background_media",
+                        "media": sound,
+                    },
+                )
+            )
+            heard += gap + clip.duration
+        return tuple(layer)
+
     @staticmethod
     def _cut_in(rng: np.random.Generator) -> float | None:
         """A negative gap (starting before the one speaking stops) for ``OVERLAP_SHARE`` of utterances."""
@@ -105,7 +176,12 @@ class EnvironmentScenario(Scenario):
             if (v.engine, v.name, v.speaker) != (addressed.engine, addressed.name, addressed.speaker)
         ]
         talk: list[Segment] = []
+        others_rate, near_rate = self.rates["talk_to_others"], self.rates["near_miss_wake"]
         for _ in range(int(rng.integers(0, 4))):
+            kind = rng.random() if others_rate + near_rate > 0 else 1.0
+            if kind < others_rate + near_rate:
+                talk.append(self._not_to_assistant(rng, addressed, unlike or others, kind < others_rate))
+                continue
             text = self.speech.draw().text
             talk.append(
                 self.segment(
@@ -118,3 +194,33 @@ class EnvironmentScenario(Scenario):
                 )
             )
         return talk
+
+    def _not_to_assistant(
+        self, rng: np.random.Generator, user: Voice, others: list[Voice], to_others: bool
+    ) -> Segment:
+        """A question or request of the exchanges that is not for the assistant: another talker says it to
+        someone (by name or role, or plainly), or the user says it after a near miss of the wake phrase."""
+        t = templates("environment")
+        ex = pick(rng, t["exchanges"])
+        follow = ex.get("follow_up") and rng.random() < FOLLOW_UP_SHARE / (1 + FOLLOW_UP_SHARE)
+        text = ex["follow_up"] if follow else ex["question"]
+        if to_others:
+            info: dict[str, Any] = {
+                "addressed": False,
+                "phenomenon": "talk_to_others",
+                "counterfactual": True,
+            }
+            if rng.random() < float(t["vocative_share"]):
+                info["addressing"] = pick(rng, t["addressees"])
+                text = f"{info['addressing']} {text}"
+            voice = self.voice(rng, (text,), among=others)
+            offset = uniform(rng, BACKGROUND_LEVEL_DB)
+        else:
+            info = {
+                "addressed": False,
+                "phenomenon": "near_miss_wake",
+                "addressing": pick(rng, t["near_misses"]),
+            }
+            text = f"{info['addressing']} {text}"
+            voice, offset = user, 0.0
+        return self.segment(rng, "speech", self.spoken(text, voice), level_offset=offset, info=info)
