@@ -1,13 +1,16 @@
-"""``streamaudio audit``: could a model tell "reply" from "stay silent" without hearing what was said, and
-does the stitching leave level steps in the noise that no microphone would record?
+"""``streamaudio audit``: could a model tell "reply" from "stay silent" without hearing what was said (or,
+where only context or addressing should decide, from the words alone), and does the stitching leave level
+steps in the noise that no microphone would record?
 
-Two measurements per capability, from the shards alone (plus the noise clips, to render the noise again):
+Three measurements per capability, from the shards alone (plus the noise clips, to render the noise again):
 
 - **shortcut predictability**: every turn is a decision (reply or stay silent). For each, features that
   carry no content (the trigger's duration, its level in the mix, the gap before it, its position in the
   stream, the background's SNR, its source and its voice) are collected, and the ROC AUC of predicting the
   decision from each feature alone and from all together (a cross-validated logistic regression) is
   reported. 0.5 means the feature says nothing; 1.0 means it gives every decision away.
+- **content predictability** (``check/content_audit.py``): in ``environment`` and over ``chat``'s
+  acknowledgements and short answers, the same AUC from the trigger's words alone.
 - **boundary artefacts**: the noise stem (background and gap beds, rendered again from the events'
   clips, offsets, spans, fades and gains) is measured in 10 ms windows on both sides of every boundary
   the stitcher made (event and bed edges, fade ends, loop seams); the level step there is compared with
@@ -25,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from streamaudio.check.content_audit import SCOPES, Said, content_auc, said
 from streamaudio.check.validate import stream_problem
 from streamaudio.errors import StreamAudioError
 from streamaudio.protocol import CHUNK_SAMPLES, SAMPLE_RATE
@@ -54,6 +58,7 @@ class Decision:
 @dataclass
 class CapabilityAudit:
     decisions: list[Decision] = field(default_factory=list)
+    said: list[Said] = field(default_factory=list)  # decisions the content audit covers
     boundary_steps: list[float] = field(default_factory=list)
     noise_steps: list[float] = field(default_factory=list)  # the noise's own steps away from boundaries
     streams: int = 0
@@ -268,6 +273,7 @@ def audit(targets: list[Path], progress: Callable[[int], None] | None = None) ->
             cap = per[meta["capability"]]
             cap.streams += 1
             cap.decisions += decisions(meta, audio)
+            cap.said += said(meta)
             stem = noise_stem(meta, load)
             if stem is not None:
                 sizes = {k: v.size for k, v in cache.items() if v is not None}
@@ -282,11 +288,11 @@ def audit(targets: list[Path], progress: Callable[[int], None] | None = None) ->
         "schema": "streamaudio.audit/1",
         "corpus": [str(t) for t in targets],
         "streams": streams,
-        "capabilities": {name: _summary(cap) for name, cap in sorted(per.items())},
+        "capabilities": {name: _summary(name, cap) for name, cap in sorted(per.items())},
     }
 
 
-def _summary(cap: CapabilityAudit) -> dict[str, Any]:
+def _summary(name: str, cap: CapabilityAudit) -> dict[str, Any]:
     respond = sum(d.respond for d in cap.decisions)
     return {
         "streams": cap.streams,
@@ -294,6 +300,7 @@ def _summary(cap: CapabilityAudit) -> dict[str, Any]:
         "replies": respond,
         "silent": len(cap.decisions) - respond,
         "shortcut": shortcut_auc(cap.decisions),
+        "content": {**content_auc(cap.said), "over": SCOPES[name]} if cap.said else None,
         "boundary_steps_db": _percentiles(cap.boundary_steps),
         "noise_steps_db": _percentiles(cap.noise_steps),
         "boundaries": len(cap.boundary_steps),
@@ -311,8 +318,14 @@ def _percentiles(values: list[float]) -> dict[str, float] | None:
 
 
 def worst_auc(report: dict[str, Any]) -> tuple[str, float] | None:
-    """The capability whose decisions are most predictable without content, and its AUC."""
+    """The capability whose decisions are most predictable from what they must not be decided by (features
+    without content, or words where only context or addressing should decide), and that AUC."""
     aucs = [
         (name, c["shortcut"]["auc"]) for name, c in report["capabilities"].items() if c["shortcut"]["auc"]
+    ]
+    aucs += [
+        (f"{name} (words)", c["content"]["auc"])
+        for name, c in report["capabilities"].items()
+        if c.get("content") and c["content"]["auc"]
     ]
     return max(aucs, key=lambda item: item[1]) if aucs else None

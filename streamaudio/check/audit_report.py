@@ -31,15 +31,21 @@ def show_audit(report: dict[str, Any], console: Console, max_auc: float) -> None
     for name in FEATURES:
         table.add_column(SHORT[name], justify="right")
     table.add_column("all", justify="right")
+    table.add_column("words", justify="right")
     for name, cap in report["capabilities"].items():
         shortcut = cap["shortcut"]
+        words = (cap.get("content") or {}).get("auc")
+        said = "–" if words is None else f"[bold {'red' if words > max_auc else 'green'}]{words:.2f}[/]"
         if shortcut["auc"] is None:
-            table.add_row(name, *["–"] * len(FEATURES), "n/a")
+            table.add_row(name, *["–"] * len(FEATURES), "n/a", said)
             continue
         cells = [f"{shortcut['features'][f]:.2f}" for f in FEATURES]
         auc = shortcut["auc"]
-        table.add_row(name, *cells, f"[bold {'red' if auc > max_auc else 'green'}]{auc:.2f}[/]")
+        table.add_row(name, *cells, f"[bold {'red' if auc > max_auc else 'green'}]{auc:.2f}[/]", said)
     console.print(table)
+    scoped = [(n, c["content"]) for n, c in report["capabilities"].items() if c.get("content")]
+    for name, content in scoped:
+        console.print(f"words: {name}: {content['over']} ({content['decisions']} decisions)")
     steps = Table(
         title="decisions, and level steps in dB (10 ms windows) at event edges and in the noise",
         title_justify="left",
@@ -57,6 +63,15 @@ def show_audit(report: dict[str, Any], console: Console, max_auc: float) -> None
     console.print(steps)
 
 
+def _bar(cap: dict[str, Any], feature: str) -> float:
+    """One bar's height: a feature's AUC, all together, or the words' (0 where not measured)."""
+    if feature == "all":
+        return cap["shortcut"]["auc"]
+    if feature == "words":
+        return ((cap.get("content") or {}).get("auc")) or 0.0
+    return cap["shortcut"]["features"][feature]
+
+
 def plot_audit(report: dict[str, Any], path: Path, max_auc: float) -> None:
     """Per capability, the AUC of each feature and of all together, with the threshold drawn in."""
     import matplotlib
@@ -66,17 +81,12 @@ def plot_audit(report: dict[str, Any], path: Path, max_auc: float) -> None:
     import numpy as np
 
     caps = [n for n, c in report["capabilities"].items() if c["shortcut"]["auc"] is not None]
-    names = [*FEATURES, "all"]
+    names = [*FEATURES, "all", "words"]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.4 * len(caps) + 2), 4.2))
     width = 0.8 / len(names)
     colors = plt.get_cmap("tab10").colors
     for i, feature in enumerate(names):
-        values = [
-            report["capabilities"][c]["shortcut"]["auc"]
-            if feature == "all"
-            else report["capabilities"][c]["shortcut"]["features"][feature]
-            for c in caps
-        ]
+        values = [_bar(report["capabilities"][c], feature) for c in caps]
         x = np.arange(len(caps)) + (i - (len(names) - 1) / 2) * width
         ax.bar(x, values, width, label=feature, color="black" if feature == "all" else colors[i])
     ax.axhline(max_auc, color="red", linestyle="--", linewidth=1, label=f"max AUC {max_auc:g}")
@@ -84,7 +94,7 @@ def plot_audit(report: dict[str, Any], path: Path, max_auc: float) -> None:
     ax.set_xticks(np.arange(len(caps)), caps)
     ax.set_ylim(0.4, 1.02)
     ax.set_ylabel("ROC AUC, reply vs silent")
-    ax.set_title("Can the decision be guessed without the content?")
+    ax.set_title("Can the decision be guessed without the content (or from the words alone)?")
     ax.legend(ncol=4, fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.12))
     fig.tight_layout()
     fig.savefig(path, dpi=120)

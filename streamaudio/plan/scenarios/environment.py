@@ -40,7 +40,20 @@ MEDIA_LOW_HZ = (150.0, 400.0)
 MEDIA_HIGH_HZ = (3000.0, 6000.0)
 MEDIA_RT60 = (0.3, 0.8)
 MEDIA_LEVEL_DB = (-6.0, 0.0)
-MEDIA_GAP_SECONDS = (0.2, 1.0)
+MEDIA_GAP_SECONDS = (0.5, 3.0)
+
+
+def asked(rng: np.random.Generator, t: dict[str, Any]) -> str:
+    """A question or follow-up of the exchanges, each as often as the user asks it of the assistant (so
+    that the words of one said to others are no likelier to be answered than any other)."""
+    ex = pick(rng, t["exchanges"])
+    follow = ex.get("follow_up") and rng.random() < FOLLOW_UP_SHARE / (1 + FOLLOW_UP_SHARE)
+    return ex["follow_up"] if follow else ex["question"]
+
+
+def naming(wake_phrase: str, name: str) -> str:
+    """A wake phrase said to a person instead: "Hey assistant," to "Hey Sam,"."""
+    return wake_phrase.replace("assistant", name).replace("Assistant", name)
 
 
 class EnvironmentScenario(Scenario):
@@ -62,8 +75,9 @@ class EnvironmentScenario(Scenario):
         asked = [f"{w} {ex['question']}" for ex in t["exchanges"] for w in t["wake_phrases"]]
         follow_ups = [ex["follow_up"] for ex in t["exchanges"] if ex.get("follow_up")]
         plain = [ex["question"] for ex in t["exchanges"]] + follow_ups
-        told = [f"{who} {text}" for who in t["addressees"] + t["near_misses"] for text in plain]
-        aired = [q[0].upper() + q[1:] for q in plain]
+        names = [naming(wake, who) for wake in t["wake_phrases"] for who in t["addressees"]]
+        told = [f"{who} {text}" for who in names + t["near_misses"] for text in plain]
+        aired = [f"{lead} {q}" for lead in t["media_lead_ins"] for q in plain]
         return [*asked, *follow_ups, *plain, *told, *aired, *templates("phenomena")["fillers"]]
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
@@ -134,9 +148,10 @@ class EnvironmentScenario(Scenario):
         layer: list[Segment] = []
         heard = 0.0
         while heard < seconds:
+            info = {"addressed": False, "role": "media", "phenomenon": "background_media", "media": sound}
             if rng.random() < float(t["media_question_share"]):
-                text = pick(rng, t["exchanges"])["question"]
-                text = text[0].upper() + text[1:]
+                info["addressing"] = pick(rng, t["media_lead_ins"])
+                text = f"{info['addressing']} {asked(rng, t)}"
             else:
                 text = self.speech.draw().text
             clip = self.spoken(text, pick(rng, hosts))
@@ -149,12 +164,7 @@ class EnvironmentScenario(Scenario):
                     gap_fill=None,
                     level_db=level + uniform(rng, (-TALKER_JITTER_DB, TALKER_JITTER_DB)),
                     respond=False,
-                    info={
-                        "addressed": False,
-                        "role": "media",
-                        "phenomenon": "background_media",
-                        "media": sound,
-                    },
+                    info=info,
                 )
             )
             heard += gap + clip.duration
@@ -201,9 +211,7 @@ class EnvironmentScenario(Scenario):
         """A question or request of the exchanges that is not for the assistant: another talker says it to
         someone (by name or role, or plainly), or the user says it after a near miss of the wake phrase."""
         t = templates("environment")
-        ex = pick(rng, t["exchanges"])
-        follow = ex.get("follow_up") and rng.random() < FOLLOW_UP_SHARE / (1 + FOLLOW_UP_SHARE)
-        text = ex["follow_up"] if follow else ex["question"]
+        text = asked(rng, t)
         if to_others:
             info: dict[str, Any] = {
                 "addressed": False,
@@ -211,7 +219,7 @@ class EnvironmentScenario(Scenario):
                 "counterfactual": True,
             }
             if rng.random() < float(t["vocative_share"]):
-                info["addressing"] = pick(rng, t["addressees"])
+                info["addressing"] = naming(pick(rng, t["wake_phrases"]), pick(rng, t["addressees"]))
                 text = f"{info['addressing']} {text}"
             voice = self.voice(rng, (text,), among=others)
             offset = uniform(rng, BACKGROUND_LEVEL_DB)
