@@ -19,6 +19,7 @@ import soundfile as sf
 from rich.console import Console
 from rich.table import Table
 
+from streamaudio.check.phenomena import phenomenon_counts, rates_of
 from streamaudio.check.validate import Fault, check_sample
 from streamaudio.protocol import CHUNK_SAMPLES, CHUNK_SECONDS, LABEL_REPLY, SAMPLE_RATE
 from streamaudio.render.audio import decode_flac
@@ -45,6 +46,7 @@ class Report:
     examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     shards: list[dict[str, Any]] = field(default_factory=list)
     by_stream: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # key -> its findings
+    phenomena: Counter = field(default_factory=Counter)  # (capability, phenomenon, "seen"/"could") -> n
 
     def add(self, fault: Fault, key: str | None = None) -> None:
         warning = fault.warning
@@ -63,6 +65,7 @@ class Report:
             (self.streams_by_capability, other.streams_by_capability),
             (self.faults, other.faults),
             (self.warnings, other.warnings),
+            (self.phenomena, other.phenomena),
         ):
             mine.update(theirs)
         for kind, messages in other.examples.items():
@@ -78,8 +81,16 @@ class Report:
             "ok": self.ok(), "streams": self.streams, "hours": round(self.seconds / 3600, 6),
             "streams_by_capability": dict(self.streams_by_capability), "replies": dict(self.replies),
             "faults": dict(self.faults), "warnings": dict(self.warnings), "examples": dict(self.examples),
-            "shards": self.shards, "by_stream": self.by_stream,
+            "shards": self.shards, "by_stream": self.by_stream, "phenomena": self.phenomenon_rates(),
         }  # fmt: skip
+
+    def phenomenon_rates(self) -> dict[str, dict[str, dict[str, float | int]]]:
+        """Per capability, each phenomenon's count, chances and rate (check/phenomena.py)."""
+        caps = sorted({cap for cap, _, _ in self.phenomena})
+        counts = {
+            cap: Counter({(n, w): v for (c, n, w), v in self.phenomena.items() if c == cap}) for cap in caps
+        }
+        return {cap: found for cap in caps if (found := rates_of(counts[cap]))}
 
 
 def validate_corpus(
@@ -220,6 +231,9 @@ def _check_stream(report: Report, path: Path, key: str, meta: dict[str, Any], fl
     faults = check_sample(meta, audio, sr)
     for fault in faults:
         report.add(fault, key=key)
+    if not any(f.kind == "schema" for f in faults):
+        for (name, what), n in phenomenon_counts(meta).items():
+            report.phenomena[meta["capability"], name, what] += n
     if vad and not faults and audio.ndim == 1 and sr == SAMPLE_RATE:
         for fault in vad_findings(meta, audio):
             report.add(fault, key=key)
@@ -304,6 +318,15 @@ def show_report(report: Report, console: Console) -> None:
     for cap, n in sorted(report.streams_by_capability.items()):
         table.add_row(cap, str(n), str(report.replies[cap]))
     console.print(table)
+    rates = report.phenomenon_rates()
+    if rates:
+        shown = Table(title="interaction phenomena (rates: docs/phenomena.md)", title_justify="left")
+        for col in ("capability", "phenomenon", "seen", "of", "rate"):
+            shown.add_column(col, justify="left" if col in ("capability", "phenomenon") else "right")
+        for cap, found in rates.items():
+            for name, got in found.items():
+                shown.add_row(cap, name, str(got["seen"]), str(got["could"]), f"{got['rate']:.0%}")
+        console.print(shown)
     for title, counts in (("faults", report.faults), ("warnings", report.warnings)):
         if not counts:
             continue

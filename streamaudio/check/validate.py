@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -12,6 +11,8 @@ from typing import Any
 import fastjsonschema
 import numpy as np
 
+from streamaudio.check.fault import Fault
+from streamaudio.check.phenomena import check_phenomena
 from streamaudio.plan.scenarios import SCENARIOS
 from streamaudio.plan.scenarios.base import templates
 from streamaudio.plan.scenarios.proactive import rule_for
@@ -21,16 +22,6 @@ from streamaudio.render.audio import MIN_CLIP_SECONDS, level_db, rms
 
 CLIP_LIMIT = 0.999  # a sample at or above this magnitude counts as clipped
 AUDIBLE_DB = -55.0  # an event quieter than this (RMS over its span) is silent
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One finding: a short kind and a message naming where. A warning is advice (what VAD doubts, a shard
-    the manifest does not list); ``validate`` fails on faults, and with ``--strict`` on warnings too."""
-
-    kind: str
-    message: str
-    warning: bool = False
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -239,4 +230,10 @@ def _check_policy(sid: str, i: int, ev: dict[str, Any], turn: dict[str, Any]) ->
 
 StreamCheck = Callable[[str, dict[str, Any], np.ndarray, int], list[Fault]]
 # the checks every stream gets, in order: (id, JSON, audio, sample rate) -> findings; add one here
-STREAM_CHECKS: list[StreamCheck] = [_check_audio, _check_labels, _check_events, _check_semantics]
+STREAM_CHECKS: list[StreamCheck] = [
+    _check_audio,
+    _check_labels,
+    _check_events,
+    _check_semantics,
+    check_phenomena,
+]
