@@ -97,7 +97,11 @@ def harness_cmd(
         Path | None, typer.Option(help="Write the metrics as JSON here.", metavar="PATH")
     ] = None,
     fdb_out: Annotated[
-        Path | None, typer.Option(help="Write Full-Duplex-Bench output.json per stream.", metavar="PATH")
+        Path | None,
+        typer.Option(
+            help="Write Full-Duplex-Bench output.json per stream, with each turn's phenomenon.",
+            metavar="PATH",
+        ),
     ] = None,
 ) -> None:
     """Replay streams chunk by chunk through a backend and score when it speaks."""
@@ -136,6 +140,7 @@ def harness_cmd(
                     "streams": result.streams,
                     "hours": round(result.seconds / 3600, 6),
                     "metrics": result.metrics,
+                    "phenomena": result.phenomena,
                     **({"session": {"mode": session.value, **result.session}} if result.session else {}),
                 },
                 indent=2,

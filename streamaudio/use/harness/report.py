@@ -30,6 +30,8 @@ def show_metrics(result: HarnessResult, backend: str, console: Console) -> None:
         "trigger ends; takeover: replies to turns that stay silent. Precision and recall: --report.",
         highlight=False,
     )
+    if result.phenomena:
+        show_phenomena(result.phenomena, console)
     if result.session:
         s = result.session
         console.print(
@@ -39,3 +41,22 @@ def show_metrics(result: HarnessResult, backend: str, console: Console) -> None:
             f"{s['off_protocol_mean_probability']:.3f})",
             highlight=False,
         )
+
+
+def show_phenomena(scores: dict, console: Console) -> None:
+    """Per interaction phenomenon: take-over rate where silence is right, response rate and latency where
+    a reply is."""
+    table = Table(title="interaction phenomena", title_justify="left", box=box.SIMPLE, pad_edge=False)
+    for col in ("phenomenon", "silent", "takeover", "replies", "response", "latency"):
+        table.add_column(col, no_wrap=True, justify="left" if col == "phenomenon" else "right")
+    for name, s in scores.items():
+        takeover = "-" if s["takeover_rate"] is None else f"{s['takeover_rate']:.2f}"
+        response = "-" if s["response_rate"] is None else f"{s['response_rate']:.2f}"
+        latency = "-" if s["latency_s"] is None else f"{s['latency_chunks']:g} ch / {s['latency_s']:.2f} s"
+        table.add_row(name, str(s["silent_turns"]), takeover, str(s["reply_turns"]), response, latency)
+    console.print(table)
+    console.print(
+        "takeover: replies where silence is right; response: replies at most 2 s late where one is right; "
+        "latency: median chunks after the decision chunk / seconds after the trigger ends.",
+        highlight=False,
+    )
