@@ -103,6 +103,8 @@ def recipe_parts(
         config = _config(
             {**merged, **{k: v for k, v in overrides.items() if k in CONFIG_FIELDS}}, ScenarioConfig()
         )
+        if config.data is not None:
+            config = replace(config, data=str(_resolve(folder, config.data)))
         sources = overrides.get("sources") or tuple(
             (name, _resolve(folder, p)) for name, p in merged.get("sources", {}).items()
         )

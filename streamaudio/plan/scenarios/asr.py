@@ -9,7 +9,16 @@ import numpy as np
 
 from streamaudio.plan.clip_table import ClipTable
 from streamaudio.plan.phenomena import chance, hesitation_parts, restarts
-from streamaudio.plan.scenarios.base import Planned, Pools, Scenario, ScenarioConfig, fits, pick, templates
+from streamaudio.plan.scenarios.base import (
+    Planned,
+    Pools,
+    Scenario,
+    ScenarioConfig,
+    fits,
+    pick,
+    scenario_data,
+    templates,
+)
 from streamaudio.plan.stream_plan import Segment
 
 
@@ -21,12 +30,12 @@ class AsrScenario(Scenario):
 
     @classmethod
     def prompts(cls, pools: Pools, config: ScenarioConfig) -> list[str]:
-        said, instructions = templates("phenomena"), templates("asr")["instructions"]
+        said, instructions = templates("phenomena"), scenario_data("asr", config)["instructions"]
         broken = [part for text in instructions for part in restarts(text, said)]
         return [*instructions, *broken, *said["fillers"]]
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
-        t = templates("asr")
+        t = self.data
         instruction, voice = pick(rng, t["instructions"]), self.voice(rng)
         share = self.config.sound_share if self.sounds is not None else 0.0
         segs = Planned([self._sound(rng)] if rng.random() < share else [])  # a sound may come first, too

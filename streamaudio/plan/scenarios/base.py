@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,7 @@ class ScenarioConfig:
     tts: VoiceChoice | None = None  # who speaks its text; None: the synthesized voices, else espeak-ng
     augment: tuple[AugmentSpec, ...] = ()  # applied to speech, instruction and sound clips
     phenomena: tuple[tuple[str, float], ...] = ()  # rates over the capability's own (plan/phenomena.py)
+    data: str | None = None  # a YAML file whose keys replace those of the capability's data file
 
 
 @dataclass
@@ -120,6 +122,24 @@ def templates(name: str) -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+def scenario_data(name: str, config: ScenarioConfig) -> dict[str, Any]:
+    """A scenario's data file with the keys of the recipe's ``data:`` file (if any) in their place."""
+    return templates(name) if config.data is None else {**templates(name), **_data_file(config.data)}
+
+
+@cache
+def _data_file(path: str) -> dict[str, Any]:
+    try:
+        found = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(found, dict):
+        raise ScenarioError(f"{path}: a scenario's data file must be a mapping of names to lists")
+    return found
+
+
 def tts_clip(text: str, voice: Voice, language: str) -> Clip:
     """A clip spoken by TTS at render time; its duration is an estimate until then."""
     digest = hashlib.sha1(f"{voice.id}\0{text}".encode()).hexdigest()[:12]
@@ -179,7 +199,7 @@ class Scenario:
     def phenomenon_rates(cls, config: ScenarioConfig) -> dict[str, float]:
         """The rate of each interaction phenomenon in its streams: its data file's, then the recipe's."""
         try:
-            defaults = templates(cls.name).get("phenomena") or {}
+            defaults = scenario_data(cls.name, config).get("phenomena") or {}
         except FileNotFoundError:  # a capability without a data file has no phenomena of its own
             defaults = {}
         return rates(defaults, dict(config.phenomena))
@@ -191,6 +211,11 @@ class Scenario:
         codes = np.where(speech.numbers("duration") > max_seconds, 3, 0).astype(np.int8)
         codes[~speech.flag("_said")] = 1
         return codes
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Its data file, as the recipe may have replaced parts of it (``scenario_data``)."""
+        return scenario_data(self.name, self.config)
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         raise NotImplementedError

@@ -23,6 +23,7 @@ from streamaudio.plan.scenarios.base import (
     ScenarioError,
     fits,
     pick,
+    scenario_data,
     templates,
     uniform,
 )
@@ -71,7 +72,7 @@ class EnvironmentScenario(Scenario):
 
     @classmethod
     def prompts(cls, pools: Pools, config: ScenarioConfig) -> list[str]:
-        t = templates("environment")
+        t = scenario_data("environment", config)
         asked = [f"{w} {ex['question']}" for ex in t["exchanges"] for w in t["wake_phrases"]]
         follow_ups = [ex["follow_up"] for ex in t["exchanges"] if ex.get("follow_up")]
         plain = [ex["question"] for ex in t["exchanges"]] + follow_ups
@@ -81,7 +82,7 @@ class EnvironmentScenario(Scenario):
         return [*asked, *follow_ups, *plain, *told, *aired, *templates("phenomena")["fillers"]]
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
-        t = templates("environment")
+        t = self.data
         voice = self._user = self._users.draw()
         segs = Planned()
         while True:
@@ -136,7 +137,7 @@ class EnvironmentScenario(Scenario):
         voices reading sentences and asking the exchanges' questions, band-limited and reverberant."""
         if not chance(rng, self.rates["background_media"]):
             return ()
-        t = templates("environment")
+        t = self.data
         others = [v for v in self.pools.voices if v.id != self._user.id] or list(self.pools.voices)
         hosts = [pick(rng, others) for _ in range(int(rng.integers(1, 3)))]
         sound = {
@@ -210,7 +211,7 @@ class EnvironmentScenario(Scenario):
     ) -> Segment:
         """A question or request of the exchanges that is not for the assistant: another talker says it to
         someone (by name or role, or plainly), or the user says it after a near miss of the wake phrase."""
-        t = templates("environment")
+        t = self.data
         text = asked(rng, t)
         if to_others:
             info: dict[str, Any] = {
