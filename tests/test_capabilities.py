@@ -16,6 +16,7 @@ from helpers import CAPABILITIES, read_shard
 
 from streamaudio.check.validate import check_sample
 from streamaudio.plan.ontology import audioset
+from streamaudio.plan.phenomena import reply_parts
 from streamaudio.plan.scenarios import SCENARIOS
 from streamaudio.plan.scenarios.base import templates
 from streamaudio.plan.scenarios.chat import split_options
@@ -106,6 +107,9 @@ def test_s2tt_without_translations_says_so_and_stops(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "translation" in proc.stderr and "Traceback" not in proc.stderr
 
 
+SHORT = set(templates("phenomena")["short_utterances"])
+
+
 def test_chat_pauses_never_reply_and_replies_are_the_assistant_turns(built: dict) -> None:
     dialogues = {d.id: d for d in read_dialogues(manifest_path(DIALOGUES_MANIFEST))}
     pauses = 0
@@ -125,8 +129,17 @@ def test_chat_pauses_never_reply_and_replies_are_the_assistant_turns(built: dict
                 assert f"{ev['text']} {after['text']}" == user
                 chunks = range(t["chunk"], s["turns"][s["turns"].index(t) + 1]["chunk"])
                 assert all(s["chunk_labels"][c] == "S" for c in chunks)
+            elif ev.get("hesitation"):  # a filler or restart: silent, and the whole turn comes next
+                assert not t["respond"] and events[t["event"] + 1]["text"] == user
+            elif ev.get("phenomenon") == "acknowledgement":  # after a reply, silent
+                assert not t["respond"] and ev["text"] in SHORT
+            elif ev.get("phenomenon") == "short_answer":  # the rest of the reply that asked to go on
+                asked = s["turns"][s["turns"].index(t) - 1]["text"]
+                head, rest = reply_parts(assistant)
+                assert ev["text"] in SHORT and t["text"] == rest and asked.startswith(head + " ")
             else:
-                assert t["respond"] and t["text"] == assistant
+                asked = t["respond"] and t["text"] != assistant
+                assert t["respond"] and (t["text"] == assistant or (asked and t["text"].endswith("?")))
     assert pauses > 0
 
 
@@ -191,15 +204,16 @@ def test_environment_replies_only_to_addressed_speech(built: dict) -> None:
 
     for s in built["environment"]:
         events = s["events"]
+        live = [e for e in events if e["kind"] == "speech" and e.get("role") != "media"]
         for t in s["turns"]:
             ev = events[t["event"]]
-            assert t["respond"] == ev["addressed"]
-            if ev["addressed"] and not ev.get("follow_up"):
+            assert t["respond"] == (ev["addressed"] and not ev.get("hesitation"))  # a filler waits
+            if ev["addressed"] and not ev.get("follow_up") and not ev.get("hesitation"):
                 assert ev["text"].startswith(wake)
             if ev.get("follow_up"):
                 follow_ups += 1
-                assert not ev["text"].startswith(wake) and events[t["event"] - 1]["addressed"]
-        talk = [e for e in events if e["kind"] == "speech"]
+                assert not ev["text"].startswith(wake) and live[live.index(ev) - 1]["addressed"]
+        talk = live
         for a, b in itertools.pairwise(talk):
             overlaps += b["start_sample"] < a["end_sample"]
         levels["addressed"] += [level(s["_audio"], e) for e in talk if e["addressed"]]

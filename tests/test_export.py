@@ -284,7 +284,8 @@ def test_stream2m_lines_are_readable_by_the_builder(tmp_path: Path, demo_build: 
     line = json.loads((tmp_path / "stream2m.jsonl").read_text().splitlines()[0])
     assert {"id", "stream_scene_type", "num_turns", "turns", "tail_audio_path", "conversation"} <= set(line)
     assert line["stream_scene_type"] == "asr" and line["num_turns"] == len(line["turns"])
-    first, second = line["turns"][0], line["turns"][1]
+    first = line["turns"][0]
+    second = next(t for t in line["turns"] if t["scene_type"] == "speech")
     assert set(first) == {"user", "assistant", "emotion", "scene_type", "audio_path"}
     assert first["scene_type"] == "instruction"
     assert second["user"] == second["assistant"]  # ASR: the transcript

@@ -95,10 +95,11 @@ def test_oracle_is_perfect_and_vad_is_a_baseline(demo_build: Path, tmp_path: Pat
 
 
 def test_fdb_output_places_words_after_their_chunk() -> None:
-    out = fdb_output([Emission(4, "hello there", "normal")])
+    out = fdb_output([Emission(4, "hello there", "normal")], [])
     assert out == {
         "text": "hello there",
         "chunks": [{"text": "hello", "timestamp": [2.0, 2.3]}, {"text": "there", "timestamp": [2.3, 2.6]}],
+        "turns": [],
     }
 
 

@@ -36,6 +36,7 @@ def test_there_is_a_recipe_per_capability_and_a_mixture() -> None:
         "environment",
         "counting",
         "streamaudio-2m",
+        "eval-interaction",
     }
     mixture = load_recipe(PIPELINES / "streamaudio-2m.yaml")
     assert len(mixture["capabilities"]) == 7

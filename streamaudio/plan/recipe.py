@@ -13,6 +13,7 @@ import yaml
 from streamaudio.check.validate import schema
 from streamaudio.errors import StreamAudioError
 from streamaudio.plan.scenarios import ScenarioConfig
+from streamaudio.plan.scenarios.base import scenario_data
 from streamaudio.plan.spec import DEFAULT_CAPABILITY, BuildSpec, Part, single
 from streamaudio.render.augment import AugmentSpec
 from streamaudio.tts.voices import VoiceChoice
@@ -105,6 +106,7 @@ def recipe_parts(
         )
         if config.data is not None:
             config = replace(config, data=str(_resolve(folder, config.data)))
+            scenario_data(cap, config)  # a data file that cannot be read is said before anything is built
         sources = overrides.get("sources") or tuple(
             (name, _resolve(folder, p)) for name, p in merged.get("sources", {}).items()
         )

@@ -124,7 +124,11 @@ def templates(name: str) -> dict[str, Any]:
 
 def scenario_data(name: str, config: ScenarioConfig) -> dict[str, Any]:
     """A scenario's data file with the keys of the recipe's ``data:`` file (if any) in their place."""
-    return templates(name) if config.data is None else {**templates(name), **_data_file(config.data)}
+    try:
+        own = templates(name)
+    except FileNotFoundError:  # a capability registered without a data file of its own
+        own = {}
+    return own if config.data is None else {**own, **_data_file(config.data)}
 
 
 @cache
@@ -198,11 +202,7 @@ class Scenario:
     @classmethod
     def phenomenon_rates(cls, config: ScenarioConfig) -> dict[str, float]:
         """The rate of each interaction phenomenon in its streams: its data file's, then the recipe's."""
-        try:
-            defaults = scenario_data(cls.name, config).get("phenomena") or {}
-        except FileNotFoundError:  # a capability without a data file has no phenomena of its own
-            defaults = {}
-        return rates(defaults, dict(config.phenomena))
+        return rates(scenario_data(cls.name, config).get("phenomena") or {}, dict(config.phenomena))
 
     @classmethod
     def unusable(cls, speech: ClipTable, max_seconds: float) -> np.ndarray:
