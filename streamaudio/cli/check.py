@@ -68,11 +68,15 @@ def audit_cmd(
     max_auc: Annotated[
         float,
         typer.Option(
-            min=0.5, max=1.0, help="Exit 1 when a capability's all-features AUC is above this.", metavar="X"
+            min=0.5,
+            max=1.0,
+            help="Exit 1 when a capability's all-features AUC, or its words' AUC, is above this.",
+            metavar="X",
         ),
     ] = 0.65,
 ) -> None:
-    """Can replies be guessed from level, length or timing instead of content? Steps in the noise?"""
+    """Can replies be guessed from level, length or timing instead of content, or from the words where
+    only context or addressing should decide? Steps in the noise?"""
     from streamaudio.check.audit import AuditError, audit, worst_auc
     from streamaudio.check.audit_report import plot_audit, show_audit
 

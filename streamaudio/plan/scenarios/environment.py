@@ -7,12 +7,13 @@ the user's (some background talk louder than some addressed speech)."""
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from streamaudio.plan.phenomena import chance, hesitation_parts
+from streamaudio.plan.phenomena import chance, hesitation_parts, restarts
 from streamaudio.plan.scenarios.base import (
     TALKER_JITTER_DB,
     Deck,
@@ -52,9 +53,19 @@ def asked(rng: np.random.Generator, t: dict[str, Any]) -> str:
     return ex["follow_up"] if follow else ex["question"]
 
 
-def naming(wake_phrase: str, name: str) -> str:
-    """A wake phrase said to a person instead: "Hey assistant," to "Hey Sam,"."""
-    return wake_phrase.replace("assistant", name).replace("Assistant", name)
+ADDRESSING = ("addressees", "near_misses", "media_lead_ins")
+
+
+def addressing(t: dict[str, Any], kind: str, text: str) -> str:
+    """Who ``text`` is said to when it is not said to the assistant: a person named as the assistant would
+    be ("Hey Sam,"), a near miss of the wake phrase, or a TV host's lead-in. One per text (by its hash),
+    so that ``synthesize`` can speak every such utterance ahead: a few hundred texts, not thousands."""
+    options = t[kind]
+    if kind == "addressees":
+        options = [
+            w.replace("assistant", n).replace("Assistant", n) for n in options for w in t["wake_phrases"]
+        ]
+    return options[zlib.crc32(f"{kind}\0{text}".encode()) % len(options)]
 
 
 class EnvironmentScenario(Scenario):
@@ -73,13 +84,13 @@ class EnvironmentScenario(Scenario):
     @classmethod
     def prompts(cls, pools: Pools, config: ScenarioConfig) -> list[str]:
         t = scenario_data("environment", config)
+        said = templates("phenomena")
         asked = [f"{w} {ex['question']}" for ex in t["exchanges"] for w in t["wake_phrases"]]
-        follow_ups = [ex["follow_up"] for ex in t["exchanges"] if ex.get("follow_up")]
-        plain = [ex["question"] for ex in t["exchanges"]] + follow_ups
-        names = [naming(wake, who) for wake in t["wake_phrases"] for who in t["addressees"]]
-        told = [f"{who} {text}" for who in names + t["near_misses"] for text in plain]
-        aired = [f"{lead} {q}" for lead in t["media_lead_ins"] for q in plain]
-        return [*asked, *follow_ups, *plain, *told, *aired, *templates("phenomena")["fillers"]]
+        plain = [ex["question"] for ex in t["exchanges"]]
+        plain += [ex["follow_up"] for ex in t["exchanges"] if ex.get("follow_up")]
+        broken = [part for text in asked for part in restarts(text, said)]
+        others = [f"{addressing(t, kind, text)} {text}" for kind in ADDRESSING for text in plain]
+        return list(dict.fromkeys([*asked, *plain, *broken, *others, *said["fillers"]]))
 
     def segments(self, rng: np.random.Generator, target: float) -> list[Segment]:
         t = self.data
@@ -151,8 +162,9 @@ class EnvironmentScenario(Scenario):
         while heard < seconds:
             info = {"addressed": False, "role": "media", "phenomenon": "background_media", "media": sound}
             if rng.random() < float(t["media_question_share"]):
-                info["addressing"] = pick(rng, t["media_lead_ins"])
-                text = f"{info['addressing']} {asked(rng, t)}"
+                question = asked(rng, t)
+                info["addressing"] = addressing(t, "media_lead_ins", question)
+                text = f"{info['addressing']} {question}"
             else:
                 text = self.speech.draw().text
             clip = self.spoken(text, pick(rng, hosts))
@@ -220,7 +232,7 @@ class EnvironmentScenario(Scenario):
                 "counterfactual": True,
             }
             if rng.random() < float(t["vocative_share"]):
-                info["addressing"] = naming(pick(rng, t["wake_phrases"]), pick(rng, t["addressees"]))
+                info["addressing"] = addressing(t, "addressees", text)
                 text = f"{info['addressing']} {text}"
             voice = self.voice(rng, (text,), among=others)
             offset = uniform(rng, BACKGROUND_LEVEL_DB)
