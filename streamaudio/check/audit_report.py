@@ -92,9 +92,13 @@ def plot_audit(report: dict[str, Any], path: Path, max_auc: float) -> None:
     ax.axhline(max_auc, color="red", linestyle="--", linewidth=1, label=f"max AUC {max_auc:g}")
     ax.axhline(0.5, color="grey", linewidth=0.8)
     ax.set_xticks(np.arange(len(caps)), caps)
-    ax.set_ylim(0.4, 1.02)
+    ax.set_ylim(0.3, 1.02)
     ax.set_ylabel("ROC AUC, reply vs silent")
-    ax.set_title("Can the decision be guessed without the content (or from the words alone)?")
+    ax.set_title(
+        "Can the decision be guessed without the content?\n"
+        "(words: from the words alone, where they must not decide)",
+        fontsize=10,
+    )
     ax.legend(ncol=4, fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.12))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
