@@ -21,13 +21,15 @@ CAPABILITIES = list(SCENARIOS)  # every registered capability
 
 def long_asr_stream(folder: Path) -> tuple[dict, np.ndarray]:
     """One 125-135 s demo ASR stream (seed 8, over 300 chunks): past position 2048, the 4096 block and
-    the released server's 1500-position reset."""
+    the released server's 1500-position reset. Without hesitations: the stream the golden decisions of
+    test_audio_interaction.py were recorded on, before phenomena existed."""
     from streamaudio.plan.scenarios import ScenarioConfig
     from streamaudio.plan.spec import single
     from streamaudio.write.build import build
 
     out = folder / "asr"
-    build(single("asr", out, streams=1, seed=8, config=ScenarioConfig(stream_seconds=(125.0, 135.0))))
+    config = ScenarioConfig(stream_seconds=(125.0, 135.0), phenomena=(("hesitation", 0.0),))
+    build(single("asr", out, streams=1, seed=8, config=config))
     meta, audio, _ = next(iter(read_shard(out / "shards" / "asr-train-000000.tar").values()))
     return meta, audio
 

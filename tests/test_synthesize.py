@@ -161,7 +161,10 @@ def test_voices_per_stream(builds: Path) -> None:
         for sample in iter_samples(tar):
             speech = [e for e in sample.meta["events"] if e["kind"] == "speech"]
             addressed = {e["voice"] for e in speech if e["addressed"]}
-            others = {e["voice"] for e in speech if not e["addressed"]}
+            # the user's own near misses of the wake phrase are not addressed, but in the user's voice
+            others = {
+                e["voice"] for e in speech if not e["addressed"] and e.get("phenomenon") != "near_miss_wake"
+            }
             assert len(addressed) == 1 and not addressed & others
             background += len(others)
     assert background

@@ -16,7 +16,7 @@ from streamaudio.render.sample_json import StreamJSON
 
 COLOURS = {"instruction": "tab:purple", "speech": "tab:blue", "sound": "tab:orange", "noise": "tab:gray"}
 OVERHEARD = "#93b4f5"  # talk not addressed to the assistant: speech's blue, lighter (as in the viewer)
-LANES = ("instruction", "speech", "sound", "gap", "background")
+LANES = ("instruction", "speech", "media", "sound", "gap", "background")  # media: a TV or radio
 KEY_COLUMNS = 2
 KEY_WIDTH = 70  # characters of text per entry in the key below the figure
 

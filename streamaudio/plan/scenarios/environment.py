@@ -167,7 +167,7 @@ class EnvironmentScenario(Scenario):
                 text = f"{info['addressing']} {question}"
             else:
                 text = self.speech.draw().text
-            clip = self.spoken(text, pick(rng, hosts))
+            clip = self.spoken(text, self.voice(rng, (text,), among=hosts))
             gap = uniform(rng, MEDIA_GAP_SECONDS)
             layer.append(
                 Segment(
@@ -240,7 +240,7 @@ class EnvironmentScenario(Scenario):
             info = {
                 "addressed": False,
                 "phenomenon": "near_miss_wake",
-                "addressing": pick(rng, t["near_misses"]),
+                "addressing": addressing(t, "near_misses", text),
             }
             text = f"{info['addressing']} {text}"
             voice, offset = user, 0.0

@@ -4,7 +4,7 @@
 
 const LANES = [
   ["axis", "seconds", 18], ["wave", "waveform", 84], ["chunks", "chunks", 20], ["replies", "replies", 40],
-  ["instruction", "instruction", 28], ["speech", "speech", 28], ["sound", "sound", 28],
+  ["instruction", "instruction", 28], ["speech", "speech", 28], ["media", "TV / radio", 28], ["sound", "sound", 28],
   ["noise", "noise (gaps)", 22], ["background", "background", 22],
 ];
 const MAX_PPS = 400; // pixels per second at the closest zoom
@@ -29,6 +29,7 @@ function playFrom(t) {
 
 function eventLane(ev) {
   if (ev.kind === "noise") return ev.role === "background" ? "background" : "noise";
+  if (ev.role === "media") return "media";
   return ["instruction", "speech", "sound"].includes(ev.kind) ? ev.kind : "sound";
 }
 
@@ -36,7 +37,7 @@ function labelNames(ev) { return (ev.label_names || ev.labels || []).join(", ");
 
 function describe(ev) {
   const parts = [`${ev.kind}${ev.role ? ` (${ev.role})` : ""} ${(ev.start_sample / rate).toFixed(2)}–${(ev.end_sample / rate).toFixed(2)} s`];
-  for (const k of ["text", "translation", "source", "clip_id", "voice", "speaker", "category", "gain_db", "snr_db"]) {
+  for (const k of ["text", "translation", "phenomenon", "source", "clip_id", "voice", "speaker", "category", "gain_db", "snr_db"]) {
     if (ev[k] !== undefined && ev[k] !== null) parts.push(`${k}: ${ev[k]}`);
   }
   if (ev.labels) parts.push(`labels: ${ev.labels.join(", ")}${ev.label_names ? ` (${ev.label_names.join(", ")})` : ""}`);
