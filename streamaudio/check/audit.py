@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from streamaudio.check.content_audit import SCOPES, Said, content_auc, said
+from streamaudio.check.cross_validation import cross_validated_auc, measurable
 from streamaudio.check.validate import stream_problem
 from streamaudio.errors import StreamAudioError
 from streamaudio.protocol import CHUNK_SAMPLES, SAMPLE_RATE
@@ -40,7 +41,6 @@ CATEGORICAL = ("source", "voice")
 FEATURES = NUMERIC + CATEGORICAL
 NO_BACKGROUND_SNR = 60.0  # a stream without background noise, as a number
 WINDOW = 160  # 10 ms
-FOLDS = 5
 PERCENTILES = (50, 90, 99, 100)
 
 
@@ -99,7 +99,7 @@ def decisions(meta: dict[str, Any], audio: np.ndarray) -> list[Decision]:
 def shortcut_auc(found: list[Decision]) -> dict[str, Any]:
     """ROC AUC of reply vs silence from each feature alone and from all together (cross-validated)."""
     y = np.array([d.respond for d in found], dtype=int)
-    if len(set(y.tolist())) < 2 or min(np.bincount(y)) < FOLDS:
+    if not measurable(y):
         return {"auc": None, "features": {}, "note": "too few decisions of one kind to measure"}
     from sklearn.metrics import roc_auc_score
 
@@ -138,21 +138,12 @@ def _design(found: list[Decision], numeric: Iterable[str], categorical: Iterable
 
 
 def _cross_validated_auc(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
-    """AUC of out-of-fold predictions, folds made of whole streams: a model has to guess decisions in
-    streams it has not seen (within a stream, a talker's level and voice repeat)."""
+    """Out-of-fold AUC of a logistic regression on the features; 0.5 when they never vary."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 
     if np.ptp(x, axis=0).max() == 0:
         return 0.5
-    if len(set(groups.tolist())) >= FOLDS:
-        folds = StratifiedGroupKFold(FOLDS, shuffle=True, random_state=0)
-    else:
-        folds, groups = StratifiedKFold(FOLDS, shuffle=True, random_state=0), None
-    model = LogisticRegression(max_iter=1000)
-    scores = cross_val_predict(model, x, y, groups=groups, cv=folds, method="predict_proba")
-    return float(roc_auc_score(y, scores[:, 1]))
+    return cross_validated_auc(LogisticRegression(max_iter=1000), x, y, groups)
 
 
 # -- the noise stem -----------------------------------------------------------------------------

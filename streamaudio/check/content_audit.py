@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-FOLDS = 5
+from streamaudio.check.cross_validation import cross_validated_auc, measurable
+
 SCOPES = {
     "environment": "every decision, addressing words removed (not hesitations)",
     "chat": "acknowledgements and short answers",
@@ -64,33 +65,15 @@ def without_addressing(ev: dict[str, Any]) -> str:
 def content_auc(found: list[Said]) -> dict[str, Any]:
     """Out-of-fold ROC AUC of reply vs silence from the words alone; None when too few of one kind."""
     y = np.array([s.respond for s in found], dtype=int)
-    if len(set(y.tolist())) < 2 or min(np.bincount(y)) < FOLDS:
+    if not measurable(y):
         return {"auc": None, "decisions": len(found), "note": "too few decisions of one kind to measure"}
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
     from sklearn.pipeline import make_pipeline
 
+    words = make_pipeline(
+        CountVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b"), LogisticRegression(max_iter=1000)
+    )
     texts = np.array([s.text for s in found], dtype=object)
-    groups = np.array([s.stream for s in found])
-    if len(set(groups.tolist())) >= FOLDS:
-        splits = StratifiedGroupKFold(FOLDS, shuffle=True, random_state=0).split(texts, y, groups)
-    else:
-        splits = StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(texts, y)
-    scores = np.zeros(len(found))
-    for train, test in splits:
-        if len(set(y[train].tolist())) < 2:
-            scores[test] = y[train].mean()
-            continue
-        model = make_pipeline(
-            CountVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b"),
-            LogisticRegression(max_iter=1000),
-        )
-        model.fit(texts[train], y[train])
-        scores[test] = model.predict_proba(texts[test])[:, 1]
-    return {
-        "auc": round(float(roc_auc_score(y, scores)), 4),
-        "decisions": len(found),
-        "replies": int(y.sum()),
-    }
+    auc = cross_validated_auc(words, texts, y, np.array([s.stream for s in found]))
+    return {"auc": round(auc, 4), "decisions": len(found), "replies": int(y.sum())}

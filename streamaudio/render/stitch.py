@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from streamaudio.plan.stream_plan import NoiseSlice, StreamPlan
+from streamaudio.plan.stream_plan import NoiseSlice, Segment, StreamPlan
 from streamaudio.prepare.manifest import Clip
 from streamaudio.prepare.rejects import Reject
 from streamaudio.protocol import CHUNK_SAMPLES, FRAME_SAMPLES, FRAMES_PER_CHUNK, chunks_for, reply_chunk
@@ -129,15 +129,10 @@ def _place(
     last_reply = -1
     last_start = 0
     for seg in plan.segments:
-        raw = load(seg.clip, keep=seg.clip.path is None)  # a file's clip comes round once per pool
-        if raw is None:
+        found = _voice(plan, seg, load, rejects)
+        if found is None:
             continue
-        powers = frame_powers(raw)  # one pass over the clip: silence check, voice bounds and level use it
-        if _mean_power(raw, powers) < SILENT_RMS**2:
-            detail = f"{seg.clip.id}: no signal above {level_db(SILENT_RMS):.0f} dBFS"
-            rejects.append(_reject(plan, seg.clip, "silent_clip", detail))
-            continue
-        v0, v1 = voice_bounds(powers, raw.size)
+        raw, powers, (v0, v1) = found
         if seg.max_seconds is not None:  # a long sound is cut; what follows the cut fades it out
             v1 = min(v1, v0 + to_samples(seg.max_seconds))
         pre = min(v0, _draw_samples(rng, PRE_ROLL))
@@ -175,6 +170,22 @@ def _place(
     return placed, gaps, pos
 
 
+def _voice(
+    plan: StreamPlan, seg: Segment, load: Loader, rejects: list[dict[str, Any]]
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int]] | None:
+    """A segment's clip, its frame powers and where its voice lies; None (reported) when it cannot be read
+    or is silent. One pass over the clip: the silence check, the voice bounds and the level use it."""
+    raw = load(seg.clip, keep=seg.clip.path is None)  # a file's clip comes round once per pool
+    if raw is None:
+        return None
+    powers = frame_powers(raw)
+    if _mean_power(raw, powers) < SILENT_RMS**2:
+        detail = f"{seg.clip.id}: no signal above {level_db(SILENT_RMS):.0f} dBFS"
+        rejects.append(_reject(plan, seg.clip, "silent_clip", detail))
+        return None
+    return raw, powers, voice_bounds(powers, raw.size)
+
+
 def _place_media(plan: StreamPlan, load: Loader, rejects: list[dict[str, Any]], end: int) -> list[Placed]:
     """The media layer's utterances one after the other from the stream's start, each band-limited and
     reverberant, as many as end (with their reverberation) before the last foreground voice ends."""
@@ -182,15 +193,10 @@ def _place_media(plan: StreamPlan, load: Loader, rejects: list[dict[str, Any]], 
     placed: list[Placed] = []
     pos = 0
     for seg in plan.media:
-        raw = load(seg.clip, keep=seg.clip.path is None)
-        if raw is None:
+        found = _voice(plan, seg, load, rejects)
+        if found is None:
             continue
-        powers = frame_powers(raw)
-        if _mean_power(raw, powers) < SILENT_RMS**2:
-            detail = f"{seg.clip.id}: no signal above {level_db(SILENT_RMS):.0f} dBFS"
-            rejects.append(_reject(plan, seg.clip, "silent_clip", detail))
-            continue
-        v0, v1 = voice_bounds(powers, raw.size)
+        raw, _, (v0, v1) = found
         audio = broadcast(raw[v0:v1], seg.info["media"], rng)
         start = pos + to_samples(seg.gap_before)
         if start + audio.size > end:
@@ -232,7 +238,11 @@ def _mix(
     bg_audio = None if plan.background is None else load(plan.background.clip)
     if plan.background is not None and bg_audio is not None:
         speech_rms = _pooled_active_rms(
-            [p for p in placed if p.segment.kind in FOREGROUND_SPEECH and "media" not in p.segment.info]
+            [
+                p
+                for p in placed
+                if p.segment.kind in FOREGROUND_SPEECH and p.segment.info.get("role") != "media"
+            ]
         )
         bg_rms = NOISE_ENERGY.slice_rms(bg_audio, bed_offset(plan.background.offset), length)
         if speech_rms > 0 and bg_rms > 0:

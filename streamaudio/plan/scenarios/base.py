@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, cached_property
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -212,7 +212,7 @@ class Scenario:
         codes[~speech.flag("_said")] = 1
         return codes
 
-    @property
+    @cached_property
     def data(self) -> dict[str, Any]:
         """Its data file, as the recipe may have replaced parts of it (``scenario_data``)."""
         return scenario_data(self.name, self.config)

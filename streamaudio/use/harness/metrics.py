@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from streamaudio.protocol import CHUNK_SECONDS, SAMPLE_RATE
+from streamaudio.render.sample_json import StreamJSON
 from streamaudio.use.harness.errors import NEEDS_SCORERS
 from streamaudio.use.harness.loop import Emission
 
@@ -49,6 +50,17 @@ def match(refs: list[int], preds: list[int], tolerance: int) -> dict[int, int]:
     return pairs
 
 
+def taken_over(meta: StreamJSON, preds: list[int]) -> list[bool]:
+    """Per turn: whether it should stay silent and a reply lands at its chunk or the next that no replying
+    turn claims (within one chunk)."""
+    claimed = set(match([t["chunk"] for t in meta["turns"] if t["respond"]], preds, 1).values())
+    return [
+        not t["respond"]
+        and any(j not in claimed and t["chunk"] <= p <= t["chunk"] + 1 for j, p in enumerate(preds))
+        for t in meta["turns"]
+    ]
+
+
 def _prf(hits: int, refs: int, preds: int) -> dict[str, float]:
     p = hits / preds if preds else (1.0 if not refs else 0.0)
     r = hits / refs if refs else 1.0
@@ -73,14 +85,8 @@ def score(results: list[tuple[dict[str, Any], list[Emission]]]) -> dict[str, Any
         exact, near = match(refs, preds, 0), match(refs, preds, 1)
         tally.references, tally.predictions = len(refs), len(preds)
         tally.hits0, tally.hits1 = len(exact), len(near)
-        claimed = set(near.values())
-        for t in meta["turns"]:
-            if t["respond"]:
-                continue
-            tally.silent_turns += 1
-            tally.takeovers += any(
-                j not in claimed and t["chunk"] <= preds[j] <= t["chunk"] + 1 for j in range(len(preds))
-            )
+        tally.silent_turns = sum(not t["respond"] for t in meta["turns"])
+        tally.takeovers = sum(taken_over(meta, preds))
         for i, j in near.items():
             event = meta["events"][replying[i]["event"]]
             latencies[cap].append(1000 * ((preds[j] + 1) * CHUNK_SECONDS - event["end_sample"] / SAMPLE_RATE))

@@ -12,7 +12,7 @@ import numpy as np
 from streamaudio.protocol import CHUNK_SECONDS, SAMPLE_RATE
 from streamaudio.render.sample_json import StreamJSON, TurnJSON
 from streamaudio.use.harness.loop import Emission
-from streamaudio.use.harness.metrics import match
+from streamaudio.use.harness.metrics import taken_over
 
 RESPONSE_CHUNKS = 5  # a reply counts as a response when it comes at most this many chunks (2 s) late
 
@@ -51,10 +51,8 @@ def turn_outcomes(meta: StreamJSON, emissions: list[Emission]) -> list[dict[str,
     claims) or ``latency_chunks``/``latency_s`` (a reply turn's first prediction from one chunk early to
     ``RESPONSE_CHUNKS`` late; None when it did not respond)."""
     preds = sorted(e.chunk for e in emissions)
-    replying = [t["chunk"] for t in meta["turns"] if t["respond"]]
-    claimed = set(match(replying, preds, 1).values())
     out = []
-    for t in meta["turns"]:
+    for t, took_over in zip(meta["turns"], taken_over(meta, preds), strict=True):
         ev = meta["events"][t["event"]]
         row: dict[str, Any] = {
             "start": round(ev["start_sample"] / SAMPLE_RATE, 3),
@@ -68,9 +66,7 @@ def turn_outcomes(meta: StreamJSON, emissions: list[Emission]) -> list[dict[str,
             row["latency_chunks"] = late[0] - t["chunk"] if late else None
             row["latency_s"] = round((late[0] + 1) * CHUNK_SECONDS - row["end"], 3) if late else None
         else:
-            row["took_over"] = any(
-                j not in claimed and t["chunk"] <= p <= t["chunk"] + 1 for j, p in enumerate(preds)
-            )
+            row["took_over"] = took_over
         out.append(row)
     return out
 
