@@ -9,22 +9,31 @@ own shards; Lhotse's side is CutSet.from_shar(...) with cut.load_audio(). Lhotse
 the streams anew (libsndfile at its defaults); our shards are then rewritten with exactly those FLAC
 members, so both decode the same bytes. Each figure is the median of ``--repeat`` runs, the two tools
 taking turns to go first. The figures it prints are the ones the README quotes.
+
+For scale, the same FLAC members are decoded in a bare loop in this process (no loader, no DataLoader,
+no JSON), once with soundfile.read (libsndfile, as Lhotse decodes) and once with streamaudio's
+decode_flac (libFLAC called directly when the system has it). Targets: one worker >= 0.8x the bare
+libsndfile loop and >= 1.3x Lhotse Shar.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import soundfile as sf
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from streamaudio.plan.scenarios import ScenarioConfig
 from streamaudio.plan.spec import single
+from streamaudio.render.flac_decoder import DECODER, decode_flac
 from streamaudio.use.loader import StreamDataset
 from streamaudio.use.reader import iter_samples
 from streamaudio.write.build import build
@@ -62,6 +71,15 @@ def to_shar(corpus: Path, shar_dir: Path, shard_size: int) -> None:
             cuts.append(recording.to_cut())
     shar_dir.mkdir(parents=True, exist_ok=True)
     CutSet.from_cuts(cuts).to_shar(shar_dir, fields={"recording": "flac"}, shard_size=shard_size)
+
+
+def bare_rate(corpus: Path, decode: Callable[[bytes], object]) -> float:
+    """Decoded audio seconds per wall second of a plain loop over the shards' FLAC members in this
+    process: no loader, no DataLoader, no JSON."""
+    flacs = [s.flac for tar in sorted((corpus / "shards").glob("*.tar")) for s in iter_samples(tar)]
+    started = time.perf_counter()
+    samples = sum(len(decode(data)[0]) for data in flacs)
+    return samples / 16000 / (time.perf_counter() - started)
 
 
 def rate(dataset: IterableDataset, workers: int) -> float:
@@ -111,7 +129,22 @@ def main() -> None:
         shar = Path(tmp) / "shar"
         to_shar(corpus, shar, shard_size=8)
         ours_dir = same_bytes(corpus, shar, Path(tmp) / "same")
-        print(f"{'workers':>8}{'streamaudio':>14}{'lhotse shar':>14}{'ratio':>8}   (median of {args.repeat})")
+        bare = {
+            "libsndfile": lambda data: sf.read(io.BytesIO(data), dtype="float32"),
+            "ours": decode_flac,
+        }
+        bares = {
+            name: statistics.median(bare_rate(ours_dir, decode) for _ in range(args.repeat))
+            for name, decode in bare.items()
+        }
+        print(
+            f"bare decode of the same FLAC bytes, one process, no loader: soundfile.read (libsndfile) "
+            f"{bares['libsndfile']:,.0f}x, streamaudio's decode_flac ({DECODER}) {bares['ours']:,.0f}x"
+        )
+        print(
+            f"{'workers':>8}{'streamaudio':>14}{'lhotse shar':>14}{'ratio':>8}{'/ bare libsndfile':>19}"
+            f"{'/ bare ours':>13}   (median of {args.repeat})"
+        )
         for workers in (1, 2):
             ours, peer = [], []
             for i in range(args.repeat):
@@ -122,7 +155,10 @@ def main() -> None:
                     else:
                         peer.append(rate(SharAudio(shar), workers))
             a, b = statistics.median(ours), statistics.median(peer)
-            print(f"{workers:>8}{a:>13,.0f}x{b:>13,.0f}x{a / b:>7.2f}x")
+            print(
+                f"{workers:>8}{a:>13,.0f}x{b:>13,.0f}x{a / b:>7.2f}x{a / bares['libsndfile']:>18.2f}x"
+                f"{a / bares['ours']:>12.2f}x"
+            )
 
 
 if __name__ == "__main__":

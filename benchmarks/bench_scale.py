@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=2_600_000)
     parser.add_argument("--render", type=int, default=1000)
     parser.add_argument("--files", type=int, default=3000)
+    parser.add_argument("--steps", default="abcde", help="which of (a)-(e) to run, e.g. 'de'")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -157,27 +158,42 @@ def main() -> None:
         print(
             f"manifest: {args.rows:,} rows, {size:.2f} GB, written in {time.perf_counter() - started:.0f} s"
         )
-        out = root / "out"
-        code = [sys.executable, "-c", CHILD, str(manifest), str(out)]
-        wall, stdout, _ = run(code)
-        made = json.loads(stdout)
-        print(
-            f"(a) manifest -> pool: {made['pool_s']:.1f} s, peak {made['rss_mb']:.0f} MB (target < 1 GB); "
-            f"at the end {made['anon_mb']:.0f} MB heap + {made['file_mb']:.0f} MB file-backed "
-            "(libraries, the pool)"
-        )
-        wall, stdout, _ = run(code)
-        again = json.loads(stdout)
-        print(
-            f"    pool there: first stream planned {again['first_stream_s']:.1f} s after start "
-            f"(target < 15 s), peak {again['rss_mb']:.0f} MB; at the end {again['anon_mb']:.0f} MB heap + "
-            f"{again['file_mb']:.0f} MB file-backed"
-        )
-        recipe = str(ROOT / "pipelines/streamaudio-2m.yaml")
-        cache = root / "cache"
-        build = [sys.executable, "-m", "streamaudio", "build", "--pipeline", recipe,
-                 "--cache-dir", str(cache), "--source", f"cv={manifest}", "--out", str(out),
-                 "--workers", "2"]  # fmt: skip
+        if "a" in args.steps:
+            pool_steps(manifest, root / "out")
+        if "b" in args.steps or "c" in args.steps:
+            mixture_steps(manifest, root, args)
+        if "d" in args.steps:
+            new_folders(root, manifest)
+        if "e" in args.steps:
+            synthesis(root)
+
+
+def pool_steps(manifest: Path, out: Path) -> None:
+    """(a): the manifest made into a pool, then read again with the pool there."""
+    code = [sys.executable, "-c", CHILD, str(manifest), str(out)]
+    _, stdout, _ = run(code)
+    made = json.loads(stdout)
+    print(
+        f"(a) manifest -> pool: {made['pool_s']:.1f} s, peak {made['rss_mb']:.0f} MB (target < 1 GB); "
+        f"at the end {made['anon_mb']:.0f} MB heap + {made['file_mb']:.0f} MB file-backed "
+        "(libraries, the pool)"
+    )
+    _, stdout, _ = run(code)
+    again = json.loads(stdout)
+    print(
+        f"    pool there: first stream planned {again['first_stream_s']:.1f} s after start "
+        f"(target < 15 s), peak {again['rss_mb']:.0f} MB; at the end {again['anon_mb']:.0f} MB heap + "
+        f"{again['file_mb']:.0f} MB file-backed"
+    )
+
+
+def mixture_steps(manifest: Path, root: Path, args: argparse.Namespace) -> None:
+    """(b) and (c): the streamaudio-2m recipe planned at full size, then a part of it rendered."""
+    recipe = str(ROOT / "pipelines/streamaudio-2m.yaml")
+    build = [sys.executable, "-m", "streamaudio", "build", "--pipeline", recipe,
+             "--cache-dir", str(root / "cache"), "--source", f"cv={manifest}", "--out", str(root / "out"),
+             "--workers", "2"]  # fmt: skip
+    if "b" in args.steps:
         wall, stdout, rss = run([*build, "--streams", str(args.streams), "--plan-only"])
         planned = next(line for line in stdout.splitlines() if " streams, " in line and "planned in" in line)
         print(
@@ -185,14 +201,13 @@ def main() -> None:
             "(targets < 15 min, < 2 GB)"
         )
         print(f"    {planned.strip()}")
+    if "c" in args.steps:
         wall, stdout, parent, worker = run_sampled([*build, "--streams", str(args.render)])
         print(
             f"(c) render {args.render:,} streams, 2 workers: {wall:.0f} s; parent peak {parent:.0f} MB, "
             f"a worker adds at most {worker:.0f} MB (target < 200 MB)"
         )
         print(f"    {next(line for line in stdout.splitlines() if line.startswith('built '))}")
-        new_folders(root, manifest)
-        synthesis(root)
 
 
 def new_folders(root: Path, manifest: Path) -> None:

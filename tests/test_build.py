@@ -13,8 +13,10 @@ from helpers import read_shard
 from streamaudio.check.validate import check_sample, schema
 from streamaudio.plan.scenarios import ScenarioConfig
 from streamaudio.plan.spec import BuildError, single
+from streamaudio.write import dealer
 from streamaudio.write.build import build
 from streamaudio.write.output import STATE_DIR
+from streamaudio.write.worker import join_pieces
 
 SMALL = ScenarioConfig(stream_seconds=(15.0, 30.0))
 
@@ -51,14 +53,38 @@ def test_layout_manifest_and_every_sample(demo_build: Path) -> None:
     assert manifest["replies"] == replies
 
 
-def test_same_seed_same_bytes_any_worker_count(tmp_path: Path) -> None:
+def test_same_seed_same_bytes_any_worker_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     one = build(single("asr", tmp_path / "w1", streams=6, seed=9, shard_streams=2, workers=1, config=SMALL))
-    two = build(single("asr", tmp_path / "w2", streams=6, seed=9, shard_streams=2, workers=2, config=SMALL))
+    joined = []
+    monkeypatch.setattr(dealer, "join_pieces", lambda *a: joined.append(a[0]) or join_pieces(*a))
+    seen: list[tuple[int, float]] = []
+    two = build(
+        single("asr", tmp_path / "w2", streams=6, seed=9, shard_streams=2, workers=2, config=SMALL),
+        lambda streams, seconds: seen.append((streams, seconds)),
+    )
+    # three processes: the last shards are rendered in pieces and joined
+    assert [len(pieces) for pieces in joined] == [2]  # the last shard, in two pieces of one stream
+    build(single("asr", tmp_path / "w3", streams=12, seed=9, shard_streams=2, workers=3, config=SMALL))
+    build(single("asr", tmp_path / "w4", streams=12, seed=9, shard_streams=2, workers=1, config=SMALL))
+    assert len(joined) == 3
     assert one.streams == two.streams == 6
     assert _shas(tmp_path / "w1") == _shas(tmp_path / "w2")
+    assert _shas(tmp_path / "w3") == _shas(tmp_path / "w4")
     assert len(_shas(tmp_path / "w1")) == 3
+    for a, b in (("w1", "w2"), ("w4", "w3")):
+        assert _manifest_without_times(tmp_path / a) == _manifest_without_times(tmp_path / b)
+    # every stream counted once, whoever rendered it
+    assert seen[-1] == (6, pytest.approx(two.seconds)) and len(seen) >= 3
+    assert not list((tmp_path / "w2" / "shards").glob(".*"))  # no piece or partial left
     other = build(single("asr", tmp_path / "s2", streams=6, seed=10, shard_streams=2, config=SMALL))
     assert other.streams == 6 and _shas(tmp_path / "s2") != _shas(tmp_path / "w1")
+
+
+def _manifest_without_times(out: Path) -> dict:
+    manifest = json.loads((out / "manifest.json").read_text())
+    for key in ("elapsed", "created", "command", "workers", "out"):
+        manifest.pop(key, None)
+    return manifest
 
 
 def test_shard_size_cap(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from helpers import read_shard
 
-from streamaudio.render import flac
+from streamaudio.render import flac, flac_decoder
 from streamaudio.render.audio import to_pcm16
 from streamaudio.tts import EspeakEngine
 
@@ -118,3 +118,35 @@ def test_a_libflac_named_in_the_environment_is_used_and_a_bad_one_is_one_line(tm
     manifest = json.loads((tmp_path / "named" / "manifest.json").read_text())
     version = ctypes.c_char_p.in_dll(ctypes.CDLL(system), "FLAC__VERSION_STRING").value.decode()
     assert manifest["flac_encoder"] == f"libFLAC {version} level {flac.COMPRESSION_LEVEL}"
+
+
+# -- decoding --------------------------------------------------------------------------------------------
+
+
+def test_decoding_gives_libsndfiles_samples_as_float_and_int16(noisy_speech: np.ndarray) -> None:
+    data = flac.encode(noisy_speech)
+    assert flac_decoder.LIBFLAC, "libFLAC is installed here (CI installs libflac12)"
+    for dtype in ("float32", "int16"):
+        ours, rate = flac_decoder.decode_flac(data, dtype)
+        theirs, their_rate = sf.read(io.BytesIO(data), dtype=dtype)
+        assert rate == their_rate == 16000 and ours.dtype == theirs.dtype
+        assert np.array_equal(ours, theirs)
+
+
+def test_other_flac_goes_to_libsndfile_and_bad_bytes_are_a_value_error(noisy_speech: np.ndarray) -> None:
+    stereo = io.BytesIO()
+    sf.write(stereo, np.stack([noisy_speech, -noisy_speech], axis=1).clip(-1, 1), 22050, format="FLAC",
+             subtype="PCM_24")  # fmt: skip
+    audio, rate = flac_decoder.decode_flac(stereo.getvalue())
+    assert rate == 22050 and audio.shape == (noisy_speech.size, 2)
+    data = flac.encode(noisy_speech)
+    damaged = bytearray(data)
+    damaged[len(data) // 2 : len(data) // 2 + 16] = bytes(16)
+    with pytest.raises(ValueError, match="damaged FLAC data"):
+        flac_decoder.decode_flac(bytes(damaged))
+    with pytest.raises(ValueError, match=f"ends after .* of its {noisy_speech.size} samples"):
+        flac_decoder.decode_flac(data[: len(data) * 2 // 3])
+    wav = io.BytesIO()
+    sf.write(wav, noisy_speech.clip(-1, 1), 16000, format="WAV")
+    with pytest.raises(ValueError, match="not FLAC data"):
+        flac_decoder.decode_flac(wav.getvalue())

@@ -22,7 +22,7 @@ from rich.table import Table
 from streamaudio.check.phenomena import phenomenon_counts, rates_of
 from streamaudio.check.validate import Fault, check_sample
 from streamaudio.protocol import CHUNK_SAMPLES, CHUNK_SECONDS, LABEL_REPLY, SAMPLE_RATE
-from streamaudio.render.audio import decode_flac
+from streamaudio.render.flac_decoder import decode_flac
 from streamaudio.use.reader import ReadError, iter_stream, manifest_shards, read_manifest, shard_paths
 
 EXAMPLES = 3  # messages kept per kind

@@ -107,7 +107,7 @@ def plot_cmd(
     ),
 ) -> None:
     """Draw one stream: waveform, spectrogram, events, the chunk grid and the replies."""
-    from streamaudio.render.audio import decode_flac
+    from streamaudio.render.flac_decoder import decode_flac
     from streamaudio.use.plots import plot_stream
 
     try:

@@ -110,6 +110,8 @@ class ClipTable(Sequence[Clip]):
 
     def clips(self, positions: np.ndarray | Sequence[int]) -> list[Clip]:
         """The clips at these positions, made from their records batch by batch."""
+        if len(positions) == 0:
+            return []
         if len(self) <= SMALL:  # noise beds, sound events, prompts: made once, then reused
             if self._all is None:
                 self._all = self._made(self._row_index(np.arange(len(self))))

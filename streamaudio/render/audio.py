@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import stat
 import struct
@@ -173,15 +172,6 @@ def to_pcm16(audio: np.ndarray, dtype: type[np.integer] = np.int16, *, in_place:
 
 _ROUNDER = np.float32(1.5 * 2**23)
 _ROUNDER_BITS = int(_ROUNDER.view(np.int32))
-
-
-def decode_flac(data: bytes, dtype: str = "float32") -> tuple[np.ndarray, int]:
-    """Decode FLAC bytes to samples (float32, or int16) and their sample rate; anything else (WAV bytes in
-    a ``.flac`` member) is a ValueError."""
-    if not data[:4] == b"fLaC":
-        raise ValueError("not FLAC data")
-    audio, sr = sf.read(io.BytesIO(data), dtype=dtype)
-    return audio, sr
 
 
 def db_to_gain(db: float) -> float:

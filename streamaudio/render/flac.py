@@ -48,6 +48,16 @@ int FLAC__stream_encoder_set_total_samples_estimate(FLAC__StreamEncoder *, uint6
 int FLAC__stream_encoder_init_stream(FLAC__StreamEncoder *, write_cb, seek_cb, tell_cb, void *, void *);
 int FLAC__stream_encoder_process(FLAC__StreamEncoder *, const int32_t * const buffer[], uint32_t);
 int FLAC__stream_encoder_finish(FLAC__StreamEncoder *);
+typedef struct FLAC__StreamDecoder FLAC__StreamDecoder;
+typedef int (*read_cb)(const FLAC__StreamDecoder *, unsigned char *, size_t *, void *);
+typedef int (*frame_cb)(const FLAC__StreamDecoder *, const uint32_t *, const int32_t * const[], void *);
+typedef void (*error_cb)(const FLAC__StreamDecoder *, int, void *);
+FLAC__StreamDecoder *FLAC__stream_decoder_new(void);
+void FLAC__stream_decoder_delete(FLAC__StreamDecoder *);
+int FLAC__stream_decoder_init_stream(FLAC__StreamDecoder *, read_cb, void *, void *, void *, void *,
+                                     frame_cb, void *, error_cb, void *);
+int FLAC__stream_decoder_process_until_end_of_stream(FLAC__StreamDecoder *);
+int FLAC__stream_decoder_finish(FLAC__StreamDecoder *);
 """
 
 
@@ -109,6 +119,7 @@ def _load_libflac(path: str | None) -> tuple[tuple[FFI, object] | None, str | No
 
 _CHOICE = os.environ.get("STREAMAUDIO_FLAC", "")  # "libsndfile", or the path of a libFLAC to use
 _LIB, PROBLEM = (None, None) if _CHOICE.lower() == "libsndfile" else _load_libflac(_CHOICE or None)
+LIBFLAC = _LIB  # (cffi FFI, library) when libFLAC is used; decoding uses it too (flac_decoder.py)
 ENCODER = (
     f"libFLAC {_LIB[0].string(_LIB[1].FLAC__VERSION_STRING).decode()} level {COMPRESSION_LEVEL}"
     if _LIB

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from streamaudio.protocol import CHUNK_SAMPLES, IGNORE_INDEX, LABEL_REPLY, PAD, SAMPLE_RATE
-from streamaudio.render.audio import decode_flac
+from streamaudio.render.flac_decoder import decode_flac
 from streamaudio.render.sample_json import StreamJSON
 from streamaudio.use.reader import ReadError, Sample, iter_stream
 from streamaudio.use.tokens import Encode, check_tokenizer, encode_text, layout, load_tokenizer

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from streamaudio.errors import StreamAudioError
-from streamaudio.render.audio import decode_flac
+from streamaudio.render.flac_decoder import decode_flac
 from streamaudio.render.sample_json import StreamJSON
 
 

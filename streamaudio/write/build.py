@@ -81,9 +81,10 @@ def build(
         shard_dir, state_dir = prepare_out(spec, force)
         pool = None
         try:
-            if spec.executor != "dask" and spec.workers > 1:  # forked first: workers start while we plan
+            # forked first, so that they start while this process plans; this one renders too
+            if spec.executor != "dask" and spec.workers > 1:
                 pool = WorkerPool(
-                    spec.workers,
+                    spec.workers - 1,
                     start_worker,
                     (spec.cache_dir, spec.tts_options, spec.decoded_cache),
                     state_dir / "running",

@@ -59,6 +59,7 @@ class WorkerPool:
     def __init__(
         self, workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...], running_dir: Path
     ) -> None:
+        self.workers = workers
         running_dir.mkdir(parents=True, exist_ok=True)
         for old in running_dir.glob("worker-*"):
             old.unlink(missing_ok=True)
@@ -67,10 +68,9 @@ class WorkerPool:
         self._executor = ProcessPoolExecutor(
             workers, mp_context=ctx, initializer=_start, initargs=(running_dir, initializer, initargs)
         )
-        try:
-            self._executor.submit(int).result()  # start the workers now, while the parent plans
-        except BrokenProcessPool:
-            self.lost()
+        # fork the workers now, so that they start while the parent plans; not waited for: a worker
+        # that fails to start breaks the pool, which the first result reports
+        self._executor.submit(int)
 
     def result(self, future: Future, timeout: float) -> Any:
         """The future's result; a dead worker raises WorkerLost (or the stop that killed it)."""
@@ -109,6 +109,10 @@ class WorkerPool:
         # the pool ends the other workers with SIGTERM once one has died: name the one that died first
         first = [text for ended_by_pool, text in dead if not ended_by_pool] or [text for _, text in dead]
         return ", ".join(first) or "a shard (a worker process ended)"
+
+    def let_go(self) -> None:
+        """No more work: the workers exit while this process finishes the build (``close`` joins them)."""
+        self._executor.shutdown(wait=False)
 
     def close(self, wait: bool = True) -> None:
         """Let the workers finish and exit (``wait``), or end them now."""

@@ -96,9 +96,9 @@ class ShardWriter:
     """Writes one tar as ``.<name>.partial``; ``close`` finishes it there and ``commit_shard`` makes it
     durable and renames it (a separate step, so that the fsync wait can overlap other work)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, partial: Path | None = None) -> None:
         self.path = path
-        self.tmp = partial_path(path)
+        self.tmp = partial or partial_path(path)
         self._file = open(self.tmp, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 -- closed in close() or abort()
         self._out = _HashingFile(self._file)
 
@@ -107,11 +107,12 @@ class ShardWriter:
         for part in record:
             self._out.write(part)
 
-    def close(self) -> tuple[int, str]:
-        """Finish the tar (two zero blocks, then zeros to a whole record, as tarfile ends a stream);
-        returns (bytes, sha256), hashed as it was written."""
-        end = self._out.size + 2 * tarfile.BLOCKSIZE
-        self._out.write(bytes(2 * tarfile.BLOCKSIZE + -end % tarfile.RECORDSIZE))
+    def close(self, end: bool = True) -> tuple[int, str]:
+        """Finish the tar (two zero blocks, then zeros to a whole record, as tarfile ends a stream; not
+        for a piece of one, ``end`` false); returns (bytes, sha256), hashed as it was written."""
+        if end:
+            ends_at = self._out.size + 2 * tarfile.BLOCKSIZE
+            self._out.write(bytes(2 * tarfile.BLOCKSIZE + -ends_at % tarfile.RECORDSIZE))
         self._file.close()
         return self._out.size, self._out.sha256.hexdigest()
 

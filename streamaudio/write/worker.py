@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,30 +109,110 @@ def shard_task(job: ShardJob, shard_dir: Path, tally: Progress | None = None) ->
     """Render a job's streams and write them into its tar, still under the partial name (``commit_shard``
     puts it in place); nothing partial survives an error. A stream one of whose clips cannot be used is
     left out (its clips are rejected): a stream never silently loses what its plan put in it."""
-    tally = tally or Progress(None)
     writer = ShardWriter(shard_dir / job.name)
-    seconds, replies, warnings, rejects, dropped = 0.0, 0, 0, [], []
     try:
-        for plan in job.plans:
-            record, meta, clip_rejects, stream_warnings = render_stream(plan)
-            warnings += stream_warnings
-            rejects.extend(clip_rejects)
-            if clip_rejects:
-                dropped.append(plan.id)
-                tally.add_many(0, 0.0)
-                continue
-            writer.write(record)
-            stream_seconds = meta["num_chunks"] * CHUNK_SECONDS
-            seconds += stream_seconds
-            replies += meta["chunk_labels"].count(LABEL_REPLY)
-            tally.add(stream_seconds)
+        done = _render_into(writer, job.plans, tally or Progress(None))
         size, sha = writer.close()
     except BaseException:
         writer.abort()
         raise
-    streams = len(job.plans) - len(dropped)
-    clips = sum(plan.clip_count for plan in job.plans)
-    return ShardStats(
-        job.name, streams, round(seconds, 3), replies, size, sha, job.spec_sha256, rejects, warnings, clips,
-        dropped, flac.ENCODER,
-    )  # fmt: skip
+    return done.stats(job, size, sha)
+
+
+@dataclass
+class Piece:
+    """Streams ``start:stop`` of a job, rendered on their own into a piece of its tar (the last shards of
+    a build are split so that every process is busy to the end); ``join_pieces`` makes the shard."""
+
+    job: ShardJob
+    start: int
+    stop: int
+
+    @property
+    def path(self) -> Path:
+        return Path(f".{self.job.name}.{self.start:06d}.partial")
+
+
+def piece_task(piece: Piece, shard_dir: Path) -> Rendered:
+    """Render a piece's streams into their tar records, with no end of archive."""
+    writer = ShardWriter(shard_dir / piece.job.name, partial=shard_dir / piece.path)
+    try:
+        done = _render_into(writer, piece.job.plans[piece.start : piece.stop], Progress(None))
+        writer.close(end=False)
+    except BaseException:
+        writer.abort()
+        raise
+    return done
+
+
+def join_pieces(pieces: list[Piece], done: list[Rendered], shard_dir: Path) -> ShardStats:
+    """The shard made of its pieces, in order: byte for byte what ``shard_task`` writes."""
+    job = pieces[0].job
+    writer = ShardWriter(shard_dir / job.name)
+    try:
+        for piece in pieces:
+            with open(shard_dir / piece.path, "rb") as f:
+                while block := f.read(JOIN_BLOCK):
+                    writer.write([block])
+        size, sha = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        for piece in pieces:
+            (shard_dir / piece.path).unlink(missing_ok=True)
+    whole = Rendered()
+    for part in done:
+        whole.merge(part)
+    return whole.stats(job, size, sha)
+
+
+JOIN_BLOCK = 1 << 20
+
+
+@dataclass
+class Rendered:
+    """What rendering some streams of a job gave (the seconds stream by stream, summed in order at the
+    end, so that a shard made of pieces records the very float a whole one does)."""
+
+    seconds: list[float] = field(default_factory=list)
+    replies: int = 0
+    warnings: int = 0
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def merge(self, other: Rendered) -> None:
+        self.seconds += other.seconds
+        self.replies += other.replies
+        self.warnings += other.warnings
+        self.rejects += other.rejects
+        self.dropped += other.dropped
+
+    def stats(self, job: ShardJob, size: int, sha: str) -> ShardStats:
+        total = 0.0
+        for seconds in self.seconds:
+            total += seconds
+        streams = len(job.plans) - len(self.dropped)
+        clips = sum(plan.clip_count for plan in job.plans)
+        return ShardStats(
+            job.name, streams, round(total, 3), self.replies, size, sha, job.spec_sha256, self.rejects,
+            self.warnings, clips, self.dropped, flac.ENCODER,
+        )  # fmt: skip
+
+
+def _render_into(writer: ShardWriter, plans: tuple[StreamPlan, ...], tally: Progress) -> Rendered:
+    done = Rendered()
+    for plan in plans:
+        record, meta, clip_rejects, stream_warnings = render_stream(plan)
+        done.warnings += stream_warnings
+        done.rejects.extend(clip_rejects)
+        if clip_rejects:
+            done.dropped.append(plan.id)
+            tally.add_many(0, 0.0)
+            continue
+        writer.write(record)
+        stream_seconds = meta["num_chunks"] * CHUNK_SECONDS
+        done.seconds.append(stream_seconds)
+        done.replies += meta["chunk_labels"].count(LABEL_REPLY)
+        tally.add(stream_seconds)
+    return done

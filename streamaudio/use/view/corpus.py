@@ -16,7 +16,7 @@ import soundfile as sf
 from streamaudio.check.corpus import KEPT_REPORT
 from streamaudio.errors import StreamAudioError
 from streamaudio.protocol import CHUNK_SECONDS, SAMPLE_RATE
-from streamaudio.render.audio import decode_flac
+from streamaudio.render.flac_decoder import decode_flac
 from streamaudio.render.sample_json import StreamJSON
 from streamaudio.use.reader import shard_paths
 from streamaudio.use.stats import corpus_stats
