@@ -63,6 +63,7 @@ class _Decoding:
         self.data = memoryview(data)
         self.pos = 0
         self.out = np.empty(samples, dtype=np.int32)
+        self.address = _ffi.cast("char *", _ffi.from_buffer(self.out))  # where frames are copied to
         self.at = 0
         self.problem = ""
 
@@ -119,9 +120,7 @@ if LIBFLAC:
         if count != 1 or job.at + blocksize > job.out.size:
             job.problem = "frames that do not match its header"
             return 1  # FLAC__STREAM_DECODER_WRITE_STATUS_ABORT
-        job.out[job.at : job.at + blocksize] = np.frombuffer(
-            _ffi.buffer(channels[0], 4 * blocksize), dtype=np.int32
-        )
+        _ffi.memmove(job.address + 4 * job.at, channels[0], 4 * blocksize)
         job.at += blocksize
         return 0
 
