@@ -150,3 +150,21 @@ def test_other_flac_goes_to_libsndfile_and_bad_bytes_are_a_value_error(noisy_spe
     sf.write(wav, noisy_speech.clip(-1, 1), 16000, format="WAV")
     with pytest.raises(ValueError, match="not FLAC data"):
         flac_decoder.decode_flac(wav.getvalue())
+
+
+def test_a_lying_streaminfo_is_a_value_error_not_wrong_audio(noisy_speech: np.ndarray) -> None:
+    data = bytearray(flac.encode(noisy_speech))
+    fields = int.from_bytes(data[18:26], "big")
+    more = fields + 1000  # the header claims 1 000 samples that no frame holds
+    with pytest.raises(ValueError, match="ends after"):
+        flac_decoder.decode_flac(bytes(data[:18] + more.to_bytes(8, "big") + data[26:]))
+    fewer = fields - 1000  # fewer than the frames hold
+    with pytest.raises(ValueError, match="do not match its header"):
+        flac_decoder.decode_flac(bytes(data[:18] + fewer.to_bytes(8, "big") + data[26:]))
+    stereo = io.BytesIO()
+    sf.write(stereo, np.stack([noisy_speech, noisy_speech], axis=1).clip(-1, 1), 16000, format="FLAC")
+    lying = bytearray(stereo.getvalue())
+    lying[20] &= ~0x0E  # channels - 1 = 0: the header says mono, every frame holds two channels
+    assert flac_decoder.stream_info(bytes(lying)).channels == 1
+    with pytest.raises(ValueError, match="damaged FLAC data"):
+        flac_decoder.decode_flac(bytes(lying))

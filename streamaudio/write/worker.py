@@ -129,13 +129,14 @@ class Piece:
     stop: int
 
     @property
-    def path(self) -> Path:
-        return Path(f".{self.job.name}.{self.start:06d}.partial")
+    def partial(self) -> str:
+        """Its file's name in the shard folder (hidden, and removed with the partial shards)."""
+        return f".{self.job.name}.{self.start:06d}.partial"
 
 
 def piece_task(piece: Piece, shard_dir: Path) -> Rendered:
     """Render a piece's streams into their tar records, with no end of archive."""
-    writer = ShardWriter(shard_dir / piece.job.name, partial=shard_dir / piece.path)
+    writer = ShardWriter(shard_dir / piece.job.name, partial=shard_dir / piece.partial)
     try:
         done = _render_into(writer, piece.job.plans[piece.start : piece.stop], Progress(None))
         writer.close(end=False)
@@ -151,7 +152,7 @@ def join_pieces(pieces: list[Piece], done: list[Rendered], shard_dir: Path) -> S
     writer = ShardWriter(shard_dir / job.name)
     try:
         for piece in pieces:
-            with open(shard_dir / piece.path, "rb") as f:
+            with open(shard_dir / piece.partial, "rb") as f:
                 while block := f.read(JOIN_BLOCK):
                     writer.write([block])
         size, sha = writer.close()
@@ -160,7 +161,7 @@ def join_pieces(pieces: list[Piece], done: list[Rendered], shard_dir: Path) -> S
         raise
     finally:
         for piece in pieces:
-            (shard_dir / piece.path).unlink(missing_ok=True)
+            (shard_dir / piece.partial).unlink(missing_ok=True)
     whole = Rendered()
     for part in done:
         whole.merge(part)
