@@ -1,6 +1,7 @@
 """StreamAudio-2M scale: a 10 000 000-row clip manifest, 2 600 000 planned streams, 1 000 rendered.
 
     python benchmarks/bench_scale.py [--rows 10000000] [--streams 2600000] [--render 1000] [--files 3000]
+                                     [--steps abcde]
 
 The manifest is synthetic but shaped like the real mixture: 60% speech rows (Common Voice-like: text,
 speaker; one in nine with a German translation) and 40% sound rows (AudioSet-like labels),
