@@ -77,7 +77,6 @@ def _dealt(
 class _Shard:
     """A shard in plan order: rendered whole (one result) or in pieces (one result each)."""
 
-    job: ShardJob
     futures: list[Future | None] = field(default_factory=lambda: [None])  # None: not dealt yet
     pieces: list[Piece] | None = None
     here: bool = False  # rendered whole by this process, which counted it stream by stream
@@ -110,7 +109,7 @@ class _Dealer:
 
     def add(self, job: ShardJob) -> None:
         with self.lock:
-            shard = _Shard(job)
+            shard = _Shard()
             self.taken.append(shard)
             self.ready.append((shard, 0, job))
             self._deal()
